@@ -1,0 +1,96 @@
+// Package apierr defines the error kinds that every layer of the server shares.
+// Core packages return them; the MCP and HTTP adapters turn them into error
+// results and status codes. Each error carries a message that tells the caller
+// what to do next, and optional details that become fields of the error object.
+package apierr
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Type is one of the contract's error types.
+type Type string
+
+const (
+	MissingRequiredParams Type = "MISSING_REQUIRED_PARAMS"
+	InvalidParams         Type = "INVALID_PARAMS"
+	ResourceNotFound      Type = "RESOURCE_NOT_FOUND"
+	Forbidden             Type = "FORBIDDEN"
+	BackupCorrupt         Type = "BACKUP_CORRUPT"
+	SchemaMismatch        Type = "SCHEMA_MISMATCH"
+	Conflict              Type = "CONFLICT"
+	ConfirmationRequired  Type = "CONFIRMATION_REQUIRED"
+	DatabaseError         Type = "DATABASE_ERROR"
+	Cancelled             Type = "CANCELLED"
+)
+
+// Types lists every error type, in the contract's order.
+var Types = []Type{
+	MissingRequiredParams, InvalidParams, ResourceNotFound, Forbidden,
+	BackupCorrupt, SchemaMismatch, Conflict, ConfirmationRequired,
+	DatabaseError, Cancelled,
+}
+
+// Error is an error with a contract type, a message written for the caller,
+// and details that are reported next to the message.
+type Error struct {
+	Type    Type
+	Message string
+	Details map[string]any
+	Err     error // the underlying cause, for logs; never shown to callers
+}
+
+func (e *Error) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("%s: %s: %v", e.Type, e.Message, e.Err)
+	}
+	return fmt.Sprintf("%s: %s", e.Type, e.Message)
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// New returns an error of type t with a formatted message.
+func New(t Type, format string, args ...any) *Error {
+	return &Error{Type: t, Message: fmt.Sprintf(format, args...)}
+}
+
+// Wrap returns an error of type t whose cause is err.
+func Wrap(t Type, err error, format string, args ...any) *Error {
+	return &Error{Type: t, Message: fmt.Sprintf(format, args...), Err: err}
+}
+
+// With adds a detail field and returns e, for chaining.
+func (e *Error) With(key string, value any) *Error {
+	if e.Details == nil {
+		e.Details = make(map[string]any)
+	}
+	e.Details[key] = value
+	return e
+}
+
+// As returns the *Error in err's chain, if any.
+func As(err error) (*Error, bool) {
+	var e *Error
+	if errors.As(err, &e) {
+		return e, true
+	}
+	return nil, false
+}
+
+// TypeOf returns the contract type of err: its own type when it is an *Error,
+// else DatabaseError, the contract's type for failures it does not name.
+func TypeOf(err error) Type {
+	if e, ok := As(err); ok {
+		return e.Type
+	}
+	return DatabaseError
+}
+
+// MissingParams is the MISSING_REQUIRED_PARAMS error naming params.
+func MissingParams(params ...string) *Error {
+	return New(MissingRequiredParams, "missing required argument(s): %s; call again with them set",
+		strings.Join(params, ", ")).
+		With("missing_params", params)
+}

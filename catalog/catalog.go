@@ -1,0 +1,216 @@
+// Package catalog finds, describes and safely resolves vector backup sets on
+// disk. It never talks to a database: it only knows the layout the pipeline
+// writes under the backup root, and it guarantees that every folder it hands
+// out lies inside that root.
+package catalog
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"github.com/vectorops/pgvector-backup-mcp/apierr"
+)
+
+// maxPathLen bounds a request's backup_path. Linux refuses longer paths
+// anyway; checking first gives the caller a clean message instead of an
+// ENAMETOOLONG from somewhere inside the resolution.
+const maxPathLen = 4096
+
+// Catalog knows where backups live.
+type Catalog struct {
+	ProjectRoot string // absolute, symlinks resolved
+	BackupRoot  string // absolute, symlinks resolved; inside nothing else is read or written
+}
+
+// New resolves projectRoot (made absolute) and backupRoot (a relative one is
+// taken from the project root) to absolute paths without symlinks.
+//
+// A backup root that does not exist yet is allowed: a fresh install has no
+// backups, and Scan then simply finds none. Its longest existing ancestor is
+// still resolved, so that once the folder is created its real path matches.
+func New(projectRoot, backupRoot string) (*Catalog, error) {
+	if projectRoot == "" {
+		projectRoot = "."
+	}
+	project, err := filepath.Abs(projectRoot)
+	if err != nil {
+		return nil, fmt.Errorf("project root %s: %w", projectRoot, err)
+	}
+	project, err = filepath.EvalSymlinks(project)
+	if err != nil {
+		return nil, fmt.Errorf("project root %s: %w", projectRoot, err)
+	}
+
+	if backupRoot == "" {
+		return nil, errors.New("backup root is empty")
+	}
+	root := backupRoot
+	if !filepath.IsAbs(root) {
+		root = filepath.Join(project, root)
+	}
+	root, err = resolveExisting(filepath.Clean(root))
+	if err != nil {
+		return nil, fmt.Errorf("backup root %s: %w", backupRoot, err)
+	}
+	return &Catalog{ProjectRoot: project, BackupRoot: root}, nil
+}
+
+// resolveExisting resolves the symlinks of the longest existing ancestor of
+// the clean absolute path p and appends the rest unchanged.
+func resolveExisting(p string) (string, error) {
+	var rest []string
+	for dir := p; ; dir = filepath.Dir(dir) {
+		real, err := filepath.EvalSymlinks(dir)
+		if err == nil {
+			return filepath.Join(append([]string{real}, rest...)...), nil
+		}
+		if !isNotExist(err) || filepath.Dir(dir) == dir {
+			return "", err
+		}
+		rest = append([]string{filepath.Base(dir)}, rest...)
+	}
+}
+
+// Resolve turns a request's backup_path into an absolute folder inside the
+// backup root, with symlinks resolved.
+//
+// The path is first cleaned and checked lexically, so that nothing outside the
+// root is ever touched on the caller's behalf; then its symlinks are resolved
+// and the real path is checked again, so a link inside the root cannot lead
+// out of it. A missing path is only reported as missing when its existing part
+// lies inside the root: otherwise the answer would reveal what exists outside.
+func (c *Catalog) Resolve(backupPath string) (string, error) {
+	if strings.TrimSpace(backupPath) == "" {
+		return "", invalidPath("backup_path is empty; give a backup folder such as %s/vector_bak", c.display(c.BackupRoot))
+	}
+	if strings.IndexByte(backupPath, 0) >= 0 {
+		return "", invalidPath("backup_path contains a NUL byte")
+	}
+	if len(backupPath) > maxPathLen {
+		return "", invalidPath("backup_path is too long (%d bytes, at most %d)", len(backupPath), maxPathLen)
+	}
+
+	p := backupPath
+	if !filepath.IsAbs(p) {
+		p = filepath.Join(c.ProjectRoot, p)
+	}
+	p = filepath.Clean(p)
+	if !inside(c.BackupRoot, p) {
+		return "", c.forbidden(backupPath)
+	}
+
+	root := c.realRoot()
+	real, err := filepath.EvalSymlinks(p)
+	if err != nil {
+		return "", c.resolveError(backupPath, p, root, err)
+	}
+	if !inside(root, real) {
+		return "", c.forbidden(backupPath)
+	}
+
+	fi, err := os.Stat(real)
+	if err != nil {
+		return "", c.resolveError(backupPath, p, root, err)
+	}
+	if !fi.IsDir() {
+		return "", invalidPath("backup_path is not a folder: %s; give the folder that holds the backup files", backupPath).
+			With("backup_path", backupPath)
+	}
+	return real, nil
+}
+
+// resolveError turns a failure to resolve the clean path p into an error for
+// the caller.
+func (c *Catalog) resolveError(backupPath, p, root string, err error) error {
+	switch {
+	case isNotExist(err):
+		// Find the deepest part that exists: if a symlink there leads out of
+		// the root, the path is forbidden whether or not its rest exists.
+		for dir := filepath.Dir(p); inside(c.BackupRoot, dir); dir = filepath.Dir(dir) {
+			real, err := filepath.EvalSymlinks(dir)
+			if err == nil {
+				if !inside(root, real) {
+					return c.forbidden(backupPath)
+				}
+				break
+			}
+			if !isNotExist(err) {
+				return c.resolveError(backupPath, dir, root, err)
+			}
+		}
+		return apierr.Wrap(apierr.ResourceNotFound, err,
+			"backup folder does not exist: %s; list the backups to see the folders that hold backup sets", backupPath).
+			With("param", "backup_path").With("backup_path", backupPath)
+	case isLoop(err):
+		return invalidPath("backup_path cannot be resolved: it goes through a symbolic link loop: %s", backupPath).
+			With("backup_path", backupPath)
+	case errors.Is(err, syscall.ENAMETOOLONG):
+		return invalidPath("backup_path is too long to resolve: %s", backupPath).With("backup_path", backupPath)
+	case errors.Is(err, fs.ErrPermission):
+		return apierr.Wrap(apierr.Forbidden, err, "backup folder is not readable by the server: %s", backupPath).
+			With("param", "backup_path").With("backup_path", backupPath)
+	default:
+		return fmt.Errorf("resolve backup path %s: %w", backupPath, err)
+	}
+}
+
+func (c *Catalog) forbidden(backupPath string) error {
+	return apierr.New(apierr.Forbidden, "backup_path must be inside the backup root %s; got %s",
+		c.display(c.BackupRoot), backupPath).
+		With("param", "backup_path").With("backup_path", backupPath).With("backup_root", c.display(c.BackupRoot))
+}
+
+func invalidPath(format string, args ...any) *apierr.Error {
+	return apierr.New(apierr.InvalidParams, format, args...).With("param", "backup_path")
+}
+
+// realRoot returns the backup root with symlinks resolved now. New resolved
+// it already when it existed; one created since then is resolved here, so
+// that the "inside" checks compare real paths with real paths.
+func (c *Catalog) realRoot() string {
+	if real, err := filepath.EvalSymlinks(c.BackupRoot); err == nil {
+		return real
+	}
+	return c.BackupRoot
+}
+
+// display returns p as callers know it: "./"-prefixed and "/"-separated
+// relative to the project root, or absolute when it is outside the project.
+func (c *Catalog) display(p string) string {
+	if inside(c.ProjectRoot, p) {
+		rel, _ := filepath.Rel(c.ProjectRoot, p)
+		if rel == "." {
+			return "."
+		}
+		return "./" + filepath.ToSlash(rel)
+	}
+	return filepath.ToSlash(p)
+}
+
+// inside reports whether the clean absolute path p is root or lies below it.
+// It compares path elements, not strings: /a/backup2 is not inside /a/backup.
+func inside(root, p string) bool {
+	rel, err := filepath.Rel(root, p)
+	if err != nil || filepath.IsAbs(rel) {
+		return false
+	}
+	return rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
+}
+
+// isNotExist reports whether err means a path (or one of its parents) is
+// missing. A parent that is a file gives ENOTDIR, which fs.ErrNotExist does
+// not cover.
+func isNotExist(err error) bool {
+	return errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR)
+}
+
+// isLoop reports whether err comes from a symlink loop. filepath.EvalSymlinks
+// reports one with a plain error after 255 links, so match its text too.
+func isLoop(err error) bool {
+	return errors.Is(err, syscall.ELOOP) || strings.Contains(err.Error(), "too many links")
+}

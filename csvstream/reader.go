@@ -1,0 +1,415 @@
+package csvstream
+
+import (
+	"bufio"
+	"bytes"
+	"io"
+)
+
+const (
+	bufferSize           = 64 << 10
+	defaultMaxFieldBytes = 64 << 20
+	defaultMaxFields     = 4096
+)
+
+var bom = []byte("\xef\xbb\xbf")
+
+// stopSet marks the bytes at which a scan must leave its fast loop.
+type stopSet [256]bool
+
+var (
+	// unquotedStops ends or rejects an unquoted field.
+	unquotedStops = stopSet{',': true, '"': true, '\r': true, '\n': true, 0: true}
+	// quotedStops are the bytes in a quoted field that need more than
+	// copying: the quote, line breaks (for line numbers) and NUL.
+	quotedStops = stopSet{'"': true, '\r': true, '\n': true, 0: true}
+)
+
+// Reader reads CSV records from a stream. It is not safe for concurrent use.
+type Reader struct {
+	// MaxFieldBytes bounds the unescaped length of a field, so that a
+	// corrupt file (say, a lost closing quote) cannot make Reader buffer the
+	// rest of the input. Zero or less means the default, 64 MiB.
+	MaxFieldBytes int
+	// MaxFields bounds the number of fields in a record. Zero or less means
+	// the default, 4096.
+	MaxFields int
+
+	br        *bufio.Reader
+	offset    int64
+	line      int // physical line of the next unread byte
+	recLine   int // line on which the current record starts
+	fieldLine int // line on which the current field starts
+	started   bool
+	err       error // sticky: after a failure the stream position is unknown
+
+	// The current record: all values back to back in buf, ends[i] closing
+	// field i. Fields are sliced out only once the record is complete,
+	// because appending to buf may move it.
+	buf    []byte
+	ends   []fieldEnd
+	fields []Field
+
+	maxFieldBytes int
+	maxFields     int
+}
+
+type fieldEnd struct {
+	end    int
+	quoted bool
+}
+
+// NewReader returns a Reader for r, buffered with 64 KiB unless r already is
+// a large enough *bufio.Reader.
+func NewReader(r io.Reader) *Reader {
+	return &Reader{
+		MaxFieldBytes: defaultMaxFieldBytes,
+		MaxFields:     defaultMaxFields,
+		br:            bufio.NewReaderSize(r, bufferSize),
+		line:          1,
+	}
+}
+
+// Read returns the next record. The fields and their values are valid only
+// until the next call. At the end of input it returns nil, io.EOF; a last
+// record without a line break is still returned first. Blank lines are
+// skipped. Malformed input gives a *ParseError; after any error Read keeps
+// returning it, since the position within the record is lost.
+func (r *Reader) Read() ([]Field, error) {
+	if r.err != nil {
+		return nil, r.err
+	}
+	if err := r.readRecord(); err != nil {
+		r.err = err
+		return nil, err
+	}
+	return r.record(), nil
+}
+
+// Line returns the physical line, 1-based, on which the record last returned
+// by Read starts (or, after an error, the record that failed).
+func (r *Reader) Line() int { return r.recLine }
+
+// Offset returns the number of input bytes Read has consumed: after a
+// successful Read, the position just past that record's line break.
+func (r *Reader) Offset() int64 { return r.offset }
+
+func (r *Reader) readRecord() error {
+	if !r.started {
+		if err := r.start(); err != nil {
+			return err
+		}
+	}
+	if err := r.skipBlankLines(); err != nil {
+		return err
+	}
+	r.recLine = r.line
+	r.buf = r.buf[:0]
+	r.ends = r.ends[:0]
+	for {
+		if len(r.ends) == r.maxFields {
+			return r.errorAt(r.line, ErrTooManyFields)
+		}
+		more, err := r.readField()
+		if err != nil || !more {
+			return err
+		}
+	}
+}
+
+// start fixes the limits for the whole stream and skips a byte order mark,
+// which editors on Windows like to add.
+func (r *Reader) start() error {
+	r.started = true
+	r.maxFieldBytes = r.MaxFieldBytes
+	if r.maxFieldBytes <= 0 {
+		r.maxFieldBytes = defaultMaxFieldBytes
+	}
+	r.maxFields = r.MaxFields
+	if r.maxFields <= 0 {
+		r.maxFields = defaultMaxFields
+	}
+	b, err := r.br.Peek(len(bom))
+	if bytes.Equal(b, bom) {
+		r.discard(len(bom))
+		return nil
+	}
+	if err != nil && err != io.EOF {
+		return err
+	}
+	return nil
+}
+
+// skipBlankLines consumes empty lines, as Python's csv reader does. It
+// returns io.EOF if the input ends first.
+func (r *Reader) skipBlankLines() error {
+	for {
+		c, err := r.peekByte()
+		if err != nil {
+			return err
+		}
+		if c != '\n' && c != '\r' {
+			return nil
+		}
+		if err := r.lineBreak(c); err != nil {
+			return err
+		}
+	}
+}
+
+// record slices the completed record's fields out of buf.
+func (r *Reader) record() []Field {
+	r.fields = r.fields[:0]
+	start := 0
+	for _, e := range r.ends {
+		r.fields = append(r.fields, Field{Value: r.buf[start:e.end:e.end], Quoted: e.quoted})
+		start = e.end
+	}
+	return r.fields
+}
+
+// readField reads one field and the delimiter after it. more reports that
+// another field of the same record follows.
+func (r *Reader) readField() (more bool, err error) {
+	r.fieldLine = r.line
+	c, err := r.peekByte()
+	switch {
+	case err == io.EOF:
+		r.endField(false)
+		return false, nil
+	case err != nil:
+		return false, err
+	case c == '"':
+		r.discard(1)
+		return r.readQuoted()
+	default:
+		return r.readUnquoted()
+	}
+}
+
+func (r *Reader) readUnquoted() (more bool, err error) {
+	start := len(r.buf)
+	for {
+		b, err := r.buffered()
+		if err == io.EOF {
+			r.endField(false)
+			return false, nil
+		}
+		if err != nil {
+			return false, err
+		}
+		i := indexStop(b, &unquotedStops)
+		if i < 0 {
+			if err := r.take(start, b); err != nil {
+				return false, err
+			}
+			continue
+		}
+		if err := r.take(start, b[:i]); err != nil {
+			return false, err
+		}
+		switch c := b[i]; c {
+		case '"':
+			return false, r.errorAt(r.line, ErrBareQuote)
+		case 0:
+			return false, r.errorAt(r.line, ErrNUL)
+		default:
+			r.endField(false)
+			return r.delimiter(c)
+		}
+	}
+}
+
+// readQuoted reads a quoted field whose opening quote has been consumed.
+func (r *Reader) readQuoted() (more bool, err error) {
+	start := len(r.buf)
+	for {
+		if err := r.readToQuote(start); err != nil {
+			return false, err
+		}
+		c, err := r.peekByte()
+		switch {
+		case err == io.EOF:
+			r.endField(true)
+			return false, nil
+		case err != nil:
+			return false, err
+		case c == '"': // a doubled quote stands for one quote
+			r.discard(1)
+			if err := r.appendValue(start, '"'); err != nil {
+				return false, err
+			}
+		case c == ',' || c == '\n' || c == '\r':
+			r.endField(true)
+			return r.delimiter(c)
+		case c == 0:
+			return false, r.errorAt(r.line, ErrNUL)
+		default:
+			return false, r.errorAt(r.line, errQuoteAfter)
+		}
+	}
+}
+
+// readToQuote copies quoted content up to and including the next quote,
+// which it consumes but does not copy.
+func (r *Reader) readToQuote(start int) error {
+	for {
+		b, err := r.buffered()
+		if err == io.EOF {
+			return r.errorAt(r.fieldLine, errQuoteEOF)
+		}
+		if err != nil {
+			return err
+		}
+		i := indexQuoted(b)
+		if i < 0 {
+			if err := r.take(start, b); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := r.take(start, b[:i]); err != nil {
+			return err
+		}
+		switch c := b[i]; c {
+		case '"':
+			r.discard(1)
+			return nil
+		case 0:
+			return r.errorAt(r.line, ErrNUL)
+		default:
+			if err := r.quotedLineBreak(start, c); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// quotedLineBreak copies a line break that is part of a value, counting it as
+// one line even when it is CRLF.
+func (r *Reader) quotedLineBreak(start int, c byte) error {
+	r.line++
+	r.discard(1)
+	if err := r.appendValue(start, c); err != nil {
+		return err
+	}
+	if c != '\r' {
+		return nil
+	}
+	next, err := r.peekByte()
+	if err != nil || next != '\n' {
+		return ignoreEOF(err)
+	}
+	r.discard(1)
+	return r.appendValue(start, '\n')
+}
+
+// delimiter consumes the comma or line break c that ends a field.
+func (r *Reader) delimiter(c byte) (more bool, err error) {
+	if c == ',' {
+		r.discard(1)
+		return true, nil
+	}
+	return false, r.lineBreak(c)
+}
+
+// lineBreak consumes a record-ending line break starting with c: LF, CRLF or
+// a lone CR.
+func (r *Reader) lineBreak(c byte) error {
+	r.line++
+	r.discard(1)
+	if c != '\r' {
+		return nil
+	}
+	next, err := r.peekByte()
+	if err == nil && next == '\n' {
+		r.discard(1)
+	}
+	return ignoreEOF(err)
+}
+
+func (r *Reader) endField(quoted bool) {
+	r.ends = append(r.ends, fieldEnd{end: len(r.buf), quoted: quoted})
+}
+
+// take copies p, which must be buffered input, into the current field (whose
+// value starts at buf[start]) and consumes it.
+func (r *Reader) take(start int, p []byte) error {
+	if len(r.buf)-start+len(p) > r.maxFieldBytes {
+		return r.errorAt(r.fieldLine, ErrFieldTooLong)
+	}
+	r.buf = append(r.buf, p...)
+	r.discard(len(p))
+	return nil
+}
+
+// appendValue adds one byte that has already been consumed.
+func (r *Reader) appendValue(start int, c byte) error {
+	if len(r.buf)-start+1 > r.maxFieldBytes {
+		return r.errorAt(r.fieldLine, ErrFieldTooLong)
+	}
+	r.buf = append(r.buf, c)
+	return nil
+}
+
+// buffered returns the input buffered so far, reading more only when none is
+// left, so that scans run over as many bytes as possible per call.
+func (r *Reader) buffered() ([]byte, error) {
+	if r.br.Buffered() == 0 {
+		if _, err := r.br.Peek(1); err != nil {
+			return nil, err
+		}
+	}
+	return r.br.Peek(r.br.Buffered())
+}
+
+func (r *Reader) peekByte() (byte, error) {
+	b, err := r.br.Peek(1)
+	if err != nil {
+		return 0, err
+	}
+	return b[0], nil
+}
+
+// discard consumes n bytes that are known to be buffered.
+func (r *Reader) discard(n int) {
+	r.br.Discard(n)
+	r.offset += int64(n)
+}
+
+func (r *Reader) errorAt(line int, err error) error {
+	return &ParseError{Line: line, Column: len(r.ends) + 1, Err: err}
+}
+
+// indexStop returns the index of the first byte of b in set, or -1. A table
+// lookup per byte beats bytes.IndexAny here, which rebuilds its set per call.
+func indexStop(b []byte, set *stopSet) int {
+	for i, c := range b {
+		if set[c] {
+			return i
+		}
+	}
+	return -1
+}
+
+// ignoreEOF drops io.EOF from a look-ahead: the end of input after a line
+// break is simply the end of the record. Other errors must not be lost,
+// because bufio.Reader reports them only once.
+func ignoreEOF(err error) error {
+	if err == io.EOF {
+		return nil
+	}
+	return err
+}
+
+func indexQuoted(b []byte) int {
+	q := bytes.IndexByte(b, '"')
+	run := b
+	if q >= 0 {
+		run = b[:q]
+	}
+	if bytes.IndexByte(run, '\n') < 0 && bytes.IndexByte(run, '\r') < 0 && bytes.IndexByte(run, 0) < 0 {
+		return q
+	}
+	return indexStop(run, &quotedStops)
+}

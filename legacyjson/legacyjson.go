@@ -1,0 +1,66 @@
+// Package legacyjson converts the JSON columns of old backup CSV files to JSON.
+//
+// The old Python backup pipeline wrote dict-valued columns with str(value)
+// instead of json.dumps(value), so those backups hold the Python repr of each
+// value: single-quoted strings, True/False/None, tuples and Python escapes.
+// PostgreSQL's json and jsonb types reject that text, while newer backups
+// already hold real JSON. Convert accepts both: JSON passes through byte for
+// byte, and Python literals are parsed by a small recursive-descent parser
+// (nothing is ever evaluated) and re-encoded the way json.dumps would have
+// written them, with ", " and ": " separators and non-ASCII text kept as UTF-8.
+//
+// Python values that JSON cannot represent (sets, bytes, NaN, Infinity,
+// tuple keys, Decimal(...) and other calls) are reported as *SyntaxError
+// rather than guessed at, so a restore never silently changes data.
+package legacyjson
+
+import (
+	"encoding/json"
+	"strconv"
+)
+
+// maxDepth bounds container nesting so hostile or corrupt input cannot
+// exhaust the stack; real metadata is nested a few levels at most.
+const maxDepth = 1000
+
+// SyntaxError reports why a value is neither JSON nor a convertible Python
+// literal.
+type SyntaxError struct {
+	Offset int    // byte offset in the value where the problem was found
+	Reason string // short human-readable explanation
+}
+
+func (e *SyntaxError) Error() string {
+	return "offset " + strconv.Itoa(e.Offset) + ": " + e.Reason
+}
+
+// Convert returns value as JSON text. Valid JSON is returned unchanged (same
+// bytes, converted=false); out then aliases value. Otherwise value is parsed
+// as a Python literal (repr) and re-encoded as JSON (converted=true). A value
+// that is neither returns an error of type *SyntaxError and a nil out.
+func Convert(value []byte) (out []byte, converted bool, err error) {
+	if json.Valid(value) {
+		return value, false, nil
+	}
+	// The JSON form is rarely much longer than the repr (quotes and escapes
+	// only), so one allocation usually suffices.
+	buf := make([]byte, 0, len(value)+len(value)/8+8)
+	out, err = appendLiteral(buf, value)
+	if err != nil {
+		return nil, false, err
+	}
+	return out, true, nil
+}
+
+// AppendConvert is Convert that appends to dst to avoid allocation in hot
+// loops (dst may be nil). On error it returns dst unchanged.
+func AppendConvert(dst, value []byte) (out []byte, converted bool, err error) {
+	if json.Valid(value) {
+		return append(dst, value...), false, nil
+	}
+	out, err = appendLiteral(dst, value)
+	if err != nil {
+		return dst, false, err
+	}
+	return out, true, nil
+}

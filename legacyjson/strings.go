@@ -1,0 +1,245 @@
+package legacyjson
+
+import (
+	"unicode/utf8"
+)
+
+// plain marks ASCII bytes that are copied verbatim from a Python string
+// literal into a JSON string. Everything else needs a closer look: quotes,
+// backslashes, control characters, and non-ASCII bytes (UTF-8 validation).
+var plain = func() (t [utf8.RuneSelf]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '\'' && c != '"' && c != '\\'
+	}
+	return t
+}()
+
+const hexDigits = "0123456789abcdef"
+
+// str converts the Python string literal at p.pos (opening quote) to a JSON
+// string. Runs of plain bytes are copied in one append.
+func (p *parser) str(dst []byte) ([]byte, error) {
+	src, open := p.src, p.pos
+	quote := src[open]
+	if open+2 < len(src) && src[open+1] == quote && src[open+2] == quote {
+		return dst, p.fail(open, "triple-quoted strings are not supported")
+	}
+	dst = append(dst, '"')
+	i := open + 1
+	run := i
+	for i < len(src) {
+		c := src[i]
+		if c < utf8.RuneSelf && plain[c] {
+			i++
+			continue
+		}
+		if c >= utf8.RuneSelf {
+			r, size := utf8.DecodeRune(src[i:])
+			if r == utf8.RuneError && size == 1 {
+				return dst, p.fail(i, "invalid UTF-8 in string")
+			}
+			i += size
+			continue
+		}
+		dst = append(dst, src[run:i]...)
+		switch {
+		case c == quote:
+			p.pos = i + 1
+			return append(dst, '"'), nil
+		case c == '\\':
+			if i+1 >= len(src) {
+				return dst, p.fail(open, "unterminated string")
+			}
+			var err error
+			if dst, i, err = p.escape(dst, i); err != nil {
+				return dst, err
+			}
+		case c == '\n' || c == '\r':
+			// Python forbids raw line breaks in a single-quoted literal;
+			// repr never writes one, so the quote was probably lost.
+			return dst, p.fail(open, "unterminated string")
+		default:
+			dst = appendASCII(dst, c)
+			i++
+		}
+		run = i
+	}
+	return dst, p.fail(open, "unterminated string")
+}
+
+// escape decodes the escape sequence whose backslash is at src[i] (with at
+// least one byte after it) and returns the index just past it.
+func (p *parser) escape(dst []byte, i int) ([]byte, int, error) {
+	src := p.src
+	switch c := src[i+1]; c {
+	case '\n': // line continuation
+		return dst, i + 2, nil
+	case '\r': // line continuation written with CRLF or CR line ends
+		i += 2
+		if i < len(src) && src[i] == '\n' {
+			i++
+		}
+		return dst, i, nil
+	case '\\':
+		return append(dst, `\\`...), i + 2, nil
+	case '"':
+		return append(dst, `\"`...), i + 2, nil
+	case '\'':
+		return append(dst, '\''), i + 2, nil
+	case 'n':
+		return append(dst, `\n`...), i + 2, nil
+	case 'r':
+		return append(dst, `\r`...), i + 2, nil
+	case 't':
+		return append(dst, `\t`...), i + 2, nil
+	case 'b':
+		return append(dst, `\b`...), i + 2, nil
+	case 'f':
+		return append(dst, `\f`...), i + 2, nil
+	case 'v':
+		return append(dst, `\u000b`...), i + 2, nil
+	case 'a':
+		return append(dst, `\u0007`...), i + 2, nil
+	case 'x':
+		return p.hexEscape(dst, i, 2)
+	case 'u':
+		return p.hexEscape(dst, i, 4)
+	case 'U':
+		return p.hexEscape(dst, i, 8)
+	case 'N':
+		return dst, i, p.fail(i, `\N{...} escapes are not supported`)
+	case '0', '1', '2', '3', '4', '5', '6', '7':
+		return p.octalEscape(dst, i)
+	}
+	// Python keeps unknown escapes such as \q verbatim, backslash included;
+	// the next character is then read as ordinary string content.
+	return append(dst, `\\`...), i + 1, nil
+}
+
+// octalEscape decodes \o, \oo or \ooo (up to U+01FF).
+func (p *parser) octalEscape(dst []byte, i int) ([]byte, int, error) {
+	src := p.src
+	j := i + 1
+	var r rune
+	for end := min(j+3, len(src)); j < end && '0' <= src[j] && src[j] <= '7'; j++ {
+		r = r<<3 | rune(src[j]-'0')
+	}
+	return appendRune(dst, r), j, nil
+}
+
+// hexEscape decodes \xNN, \uNNNN or \UNNNNNNNN (n hex digits) at src[i].
+// A high surrogate directly followed by a low-surrogate escape is combined:
+// json.dumps would have written the pair as two \u escapes, which JSON
+// readers (PostgreSQL included) join into one character. Any other surrogate
+// has no UTF-8 form, and PostgreSQL rejects it.
+func (p *parser) hexEscape(dst []byte, i, n int) ([]byte, int, error) {
+	r, next, ok := p.hexRune(i, n)
+	if !ok {
+		return dst, i, p.fail(i, truncatedReason(p.src[i+1]))
+	}
+	if r > utf8.MaxRune {
+		return dst, i, p.fail(i, `\U escape beyond U+10FFFF`)
+	}
+	if 0xD800 <= r && r < 0xDC00 {
+		if lo, after, ok := p.lowSurrogate(next); ok {
+			r, next = 0x10000+(r-0xD800)<<10+(lo-0xDC00), after
+		}
+	}
+	if 0xD800 <= r && r < 0xE000 {
+		return dst, i, p.fail(i, "lone surrogate escape has no UTF-8 form")
+	}
+	return appendRune(dst, r), next, nil
+}
+
+// lowSurrogate reports whether a \u or \U escape of a low surrogate starts at i.
+func (p *parser) lowSurrogate(i int) (rune, int, bool) {
+	src := p.src
+	if i+1 >= len(src) || src[i] != '\\' {
+		return 0, i, false
+	}
+	n := 4
+	switch src[i+1] {
+	case 'u':
+	case 'U':
+		n = 8
+	default:
+		return 0, i, false
+	}
+	r, next, ok := p.hexRune(i, n)
+	if !ok || r < 0xDC00 || r >= 0xE000 {
+		return 0, i, false
+	}
+	return r, next, true
+}
+
+// hexRune reads the n hex digits following the two-byte escape prefix at i.
+func (p *parser) hexRune(i, n int) (r rune, next int, ok bool) {
+	src := p.src
+	start := i + 2
+	if start+n > len(src) {
+		return 0, i, false
+	}
+	for _, c := range src[start : start+n] {
+		d := unhex(c)
+		if d < 0 {
+			return 0, i, false
+		}
+		r = r<<4 | d
+	}
+	return r, start + n, true
+}
+
+func truncatedReason(kind byte) string {
+	switch kind {
+	case 'x':
+		return `truncated \xXX escape`
+	case 'u':
+		return `truncated \uXXXX escape`
+	}
+	return `truncated \UXXXXXXXX escape`
+}
+
+func unhex(c byte) rune {
+	switch {
+	case '0' <= c && c <= '9':
+		return rune(c - '0')
+	case 'a' <= c && c <= 'f':
+		return rune(c - 'a' + 10)
+	case 'A' <= c && c <= 'F':
+		return rune(c - 'A' + 10)
+	}
+	return -1
+}
+
+// appendRune writes a decoded character into a JSON string.
+func appendRune(dst []byte, r rune) []byte {
+	if r < utf8.RuneSelf {
+		return appendASCII(dst, byte(r))
+	}
+	return utf8.AppendRune(dst, r)
+}
+
+// appendASCII writes an ASCII character into a JSON string, escaping the
+// way json.dumps does: short forms where JSON has them, \u00XX otherwise.
+func appendASCII(dst []byte, c byte) []byte {
+	switch c {
+	case '"':
+		return append(dst, `\"`...)
+	case '\\':
+		return append(dst, `\\`...)
+	case '\n':
+		return append(dst, `\n`...)
+	case '\r':
+		return append(dst, `\r`...)
+	case '\t':
+		return append(dst, `\t`...)
+	case '\b':
+		return append(dst, `\b`...)
+	case '\f':
+		return append(dst, `\f`...)
+	}
+	if c < 0x20 {
+		return append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+	}
+	return append(dst, c)
+}

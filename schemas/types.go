@@ -1,0 +1,139 @@
+// Package schemas holds the argument and result types of every tool and the
+// JSON Schemas generated from them. The types are the contract: the MCP tools,
+// the legacy HTTP API and the command line all speak them, and the published
+// schemas are generated from them, never written by hand.
+package schemas
+
+// Table names of LangChain's PGVector store.
+const (
+	CollectionTable = "langchain_pg_collection"
+	EmbeddingTable  = "langchain_pg_embedding"
+)
+
+// AllTables lists the tables in restore order: collections before the
+// embeddings that reference them.
+var AllTables = []string{CollectionTable, EmbeddingTable}
+
+// ListArgs are the arguments of list_vector_backups.
+type ListArgs struct {
+	GlobalOnly bool   `json:"global_only,omitempty" jsonschema:"default=false" jsonschema_description:"List only the global locations (vector_bak/ and global_vector_bak/), skipping task folders."`
+	TaskID     string `json:"task_id,omitempty" jsonschema:"minLength=1,maxLength=255,pattern=^[^/\\\\]+$" jsonschema_description:"List only this task folder's backups: a first-level folder name under the backup root, e.g. task_20250721_213627."`
+	Limit      int    `json:"limit,omitempty" jsonschema:"minimum=1,maximum=1000,default=50" jsonschema_description:"Most backup sets to return in this page, newest first."`
+	Cursor     string `json:"cursor,omitempty" jsonschema:"maxLength=1024" jsonschema_description:"next_cursor from the previous page; omit for the first page."`
+}
+
+// ListResult is the result of list_vector_backups: a superset of the legacy
+// API's data object.
+type ListResult struct {
+	BackupLocations []Location      `json:"backup_locations" jsonschema_description:"Locations holding sets in this page: global first, then task folders newest first."`
+	Incomplete      []IncompleteSet `json:"incomplete" jsonschema_description:"Sets that cannot be restored: a file missing, or .tmp leftovers of a half-written backup."`
+	Summary         Summary         `json:"summary"`
+	NextCursor      string          `json:"next_cursor,omitempty" jsonschema_description:"Pass as cursor to get the next page; absent on the last page."`
+}
+
+// Location is one folder holding backup sets.
+type Location struct {
+	Type         string   `json:"type" jsonschema:"enum=global,enum=task"`
+	TaskID       string   `json:"task_id,omitempty" jsonschema_description:"Task folder name (task locations only)."`
+	RelativePath string   `json:"relative_path" jsonschema_description:"Folder to pass as backup_path, e.g. ./data_pipeline/training_data/vector_bak."`
+	Backups      []Backup `json:"backups" jsonschema_description:"Complete sets in this page, newest first."`
+}
+
+// Backup describes one complete backup set.
+type Backup struct {
+	Timestamp       string           `json:"timestamp" jsonschema:"pattern=^\\d{8}_\\d{6}$" jsonschema_description:"Set timestamp YYYYMMDD_HHMMSS; pass it as timestamp."`
+	CollectionFile  string           `json:"collection_file"`
+	EmbeddingFile   string           `json:"embedding_file"`
+	CollectionSize  string           `json:"collection_size" jsonschema_description:"Human size, e.g. 209.0 B."`
+	EmbeddingSize   string           `json:"embedding_size" jsonschema_description:"Human size, e.g. 764.0 KB."`
+	CollectionBytes int64            `json:"collection_bytes"`
+	EmbeddingBytes  int64            `json:"embedding_bytes"`
+	BackupDate      string           `json:"backup_date" jsonschema_description:"When the set was written, e.g. 2025-07-21 21:57:58."`
+	HasLog          bool             `json:"has_log"`
+	LogFile         string           `json:"log_file,omitempty"`
+	RowCounts       map[string]int64 `json:"row_counts,omitempty" jsonschema_description:"Rows per table, where the backup log gives them."`
+}
+
+// IncompleteSet is a set that cannot be restored.
+type IncompleteSet struct {
+	RelativePath string   `json:"relative_path"`
+	Timestamp    string   `json:"timestamp"`
+	Files        []string `json:"files" jsonschema_description:"Files of this set that are present."`
+	Missing      []string `json:"missing" jsonschema_description:"Files of this set that are missing."`
+	Reason       string   `json:"reason"`
+}
+
+// Summary counts the whole scan, not just the page.
+type Summary struct {
+	TotalLocations  int    `json:"total_locations"`
+	TotalBackupSets int    `json:"total_backup_sets"`
+	GlobalBackups   int    `json:"global_backups"`
+	TaskBackups     int    `json:"task_backups"`
+	ScanTime        string `json:"scan_time" jsonschema_description:"When the scan ran, RFC 3339."`
+}
+
+// RestoreArgs are the arguments of restore_vector_backup. The legacy API's
+// names are kept.
+type RestoreArgs struct {
+	BackupPath            string   `json:"backup_path" jsonschema:"minLength=1,maxLength=4096" jsonschema_description:"Folder holding the set, as list_vector_backups gives it in relative_path (relative to the project root, or absolute; must be inside the backup root), e.g. ./data_pipeline/training_data/task_20250721_213627/vector_bak."`
+	Timestamp             string   `json:"timestamp" jsonschema:"pattern=^(\\d{8}_\\d{6}|latest)$" jsonschema_description:"Set to restore, YYYYMMDD_HHMMSS as listed (e.g. 20250721_215758), or latest for the newest complete set in backup_path."`
+	Tables                []string `json:"tables,omitempty" jsonschema:"minItems=1,uniqueItems=true,enum=langchain_pg_collection,enum=langchain_pg_embedding" jsonschema_description:"Tables to restore; default both. Collections are always restored before embeddings."`
+	TruncateBeforeRestore bool     `json:"truncate_before_restore,omitempty" jsonschema:"default=false" jsonschema_description:"Empty the selected tables first (rollback to the backup). When false, rows are appended and an existing key is a CONFLICT."`
+	DBConnection          string   `json:"db_connection,omitempty" jsonschema:"maxLength=4096" jsonschema_description:"Other target database URL, e.g. postgresql://user:password@host:5432/db. Refused unless the operator allowed it; omit to use the server's database."`
+	PgConn                string   `json:"pg_conn,omitempty" jsonschema:"maxLength=4096" jsonschema_description:"Legacy alias of db_connection."`
+}
+
+// Connection returns the requested database, whichever name the caller used.
+func (a RestoreArgs) Connection() string {
+	if a.DBConnection != "" {
+		return a.DBConnection
+	}
+	return a.PgConn
+}
+
+// RestoreResult is the result of restore_vector_backup: a superset of the
+// legacy API's data object.
+type RestoreResult struct {
+	RestorePerformed  bool                          `json:"restore_performed"`
+	TruncatePerformed bool                          `json:"truncate_performed"`
+	BackupInfo        BackupInfo                    `json:"backup_info"`
+	Target            string                        `json:"target" jsonschema_description:"Database restored into, host:port/database."`
+	TruncateResults   map[string]TruncateResult     `json:"truncate_results" jsonschema_description:"Per truncated table."`
+	RestoreResults    map[string]TableRestoreResult `json:"restore_results" jsonschema_description:"Per restored table."`
+	Errors            []string                      `json:"errors"`
+	Duration          float64                       `json:"duration" jsonschema_description:"Seconds the whole restore took."`
+	Timestamp         string                        `json:"timestamp" jsonschema_description:"When the restore committed, RFC 3339."`
+}
+
+// BackupInfo names the set a restore read.
+type BackupInfo struct {
+	BackupPath string `json:"backup_path"`
+	Timestamp  string `json:"timestamp"`
+	BackupDate string `json:"backup_date"`
+}
+
+// TruncateResult reports one truncated table.
+type TruncateResult struct {
+	Success    bool    `json:"success"`
+	RowsBefore int64   `json:"rows_before"`
+	RowsAfter  int64   `json:"rows_after"`
+	Duration   float64 `json:"duration"`
+}
+
+// TableRestoreResult reports one restored table.
+type TableRestoreResult struct {
+	Success           bool    `json:"success"`
+	SourceFile        string  `json:"source_file"`
+	RowsRestored      int64   `json:"rows_restored" jsonschema_description:"Rows this restore wrote (not the table's count)."`
+	FileSize          string  `json:"file_size"`
+	FileBytes         int64   `json:"file_bytes"`
+	Duration          float64 `json:"duration"`
+	MetadataConverted int64   `json:"metadata_converted" jsonschema_description:"Rows whose JSON columns were legacy Python dict text, converted to JSON."`
+	RowsSkipped       int64   `json:"rows_skipped"`
+}
+
+// ErrorResult is the structured content of every error result.
+type ErrorResult struct {
+	ErrorType string `json:"error_type"`
+	Message   string `json:"message"`
+}

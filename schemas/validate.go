@@ -1,0 +1,144 @@
+package schemas
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+	"github.com/santhosh-tekuri/jsonschema/v6/kind"
+	"golang.org/x/text/language"
+	"golang.org/x/text/message"
+
+	"github.com/vectorops/pgvector-backup-mcp/apierr"
+)
+
+// Validator checks a tool's raw arguments against its published input schema
+// and decodes them, so that every front end rejects the same calls with the
+// same errors before any handler runs.
+type Validator struct {
+	compiled map[string]*jsonschema.Schema
+	props    map[string][]string // tool → its argument names, for messages
+}
+
+// NewValidator compiles the input schema of every tool in Tools.
+func NewValidator() (*Validator, error) {
+	v := &Validator{compiled: map[string]*jsonschema.Schema{}, props: map[string][]string{}}
+	for _, t := range Tools {
+		raw := Input(t.Args)
+		doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
+		if err != nil {
+			return nil, fmt.Errorf("decode input schema of %s: %w", t.Name, err)
+		}
+		c := jsonschema.NewCompiler()
+		url := "mem:///" + t.Name + ".input.json"
+		if err := c.AddResource(url, doc); err != nil {
+			return nil, fmt.Errorf("add input schema of %s: %w", t.Name, err)
+		}
+		s, err := c.Compile(url)
+		if err != nil {
+			return nil, fmt.Errorf("compile input schema of %s: %w", t.Name, err)
+		}
+		v.compiled[t.Name] = s
+		var shape struct {
+			Properties map[string]json.RawMessage `json:"properties"`
+		}
+		_ = json.Unmarshal(raw, &shape)
+		for name := range shape.Properties {
+			v.props[t.Name] = append(v.props[t.Name], name)
+		}
+		sort.Strings(v.props[t.Name])
+	}
+	return v, nil
+}
+
+// Decode validates raw (a JSON object; empty means {}) against tool's schema
+// and decodes it into dst. Failures are MISSING_REQUIRED_PARAMS or
+// INVALID_PARAMS naming the argument.
+func (v *Validator) Decode(tool string, raw []byte, dst any) error {
+	s, ok := v.compiled[tool]
+	if !ok {
+		return apierr.New(apierr.InvalidParams, "unknown tool %q", tool)
+	}
+	if len(bytes.TrimSpace(raw)) == 0 || bytes.Equal(bytes.TrimSpace(raw), []byte("null")) {
+		raw = []byte("{}")
+	}
+	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
+	if err != nil {
+		return apierr.New(apierr.InvalidParams, "arguments are not valid JSON: %v", err)
+	}
+	if err := s.Validate(inst); err != nil {
+		return v.explain(tool, err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(dst); err != nil {
+		return apierr.New(apierr.InvalidParams, "arguments do not fit %s: %v", tool, err)
+	}
+	return nil
+}
+
+var printer = message.NewPrinter(language.English)
+
+// explain turns a schema validation error into one apierr.Error: missing
+// arguments first (the commonest slip), then unknown names, then the first
+// bad value.
+func (v *Validator) explain(tool string, err error) error {
+	verr, ok := err.(*jsonschema.ValidationError)
+	if !ok {
+		return apierr.New(apierr.InvalidParams, "arguments rejected: %v", err)
+	}
+	var missing, unknown []string
+	var bad []*jsonschema.ValidationError
+	for _, leaf := range leaves(verr) {
+		switch k := leaf.ErrorKind.(type) {
+		case *kind.Required:
+			if len(leaf.InstanceLocation) == 0 {
+				missing = append(missing, k.Missing...)
+				continue
+			}
+		case *kind.AdditionalProperties:
+			if len(leaf.InstanceLocation) == 0 {
+				unknown = append(unknown, k.Properties...)
+				continue
+			}
+		}
+		bad = append(bad, leaf)
+	}
+	switch {
+	case len(missing) > 0:
+		return apierr.MissingParams(missing...)
+	case len(unknown) > 0:
+		return apierr.New(apierr.InvalidParams, "unknown argument(s) %s; %s takes only: %s",
+			strings.Join(unknown, ", "), tool, strings.Join(v.props[tool], ", ")).
+			With("param", unknown[0]).With("unknown_params", unknown)
+	case len(bad) > 0:
+		leaf := bad[0]
+		param := "arguments"
+		if len(leaf.InstanceLocation) > 0 {
+			param = leaf.InstanceLocation[0]
+		}
+		where := strings.Join(leaf.InstanceLocation, "/")
+		if where == "" {
+			where = "arguments"
+		}
+		return apierr.New(apierr.InvalidParams, "argument %s: %s; see the tool's input schema for the allowed values",
+			where, leaf.ErrorKind.LocalizedString(printer)).
+			With("param", param)
+	}
+	return apierr.New(apierr.InvalidParams, "arguments rejected: %v", err)
+}
+
+// leaves returns the innermost causes, which name the actual violations.
+func leaves(e *jsonschema.ValidationError) []*jsonschema.ValidationError {
+	if len(e.Causes) == 0 {
+		return []*jsonschema.ValidationError{e}
+	}
+	var out []*jsonschema.ValidationError
+	for _, c := range e.Causes {
+		out = append(out, leaves(c)...)
+	}
+	return out
+}

@@ -1,0 +1,38 @@
+// Package service carries out the server's operations (list, restore) on
+// behalf of every front end: the MCP tools, the legacy HTTP API and the
+// command line take schemas arguments, call here, and present the schemas
+// results. Errors are apierr errors.
+package service
+
+import (
+	"log/slog"
+
+	"github.com/vectorops/pgvector-backup-mcp/catalog"
+	"github.com/vectorops/pgvector-backup-mcp/target"
+)
+
+// Service holds what every operation needs.
+type Service struct {
+	Catalog *catalog.Catalog
+	Policy  *target.Policy
+	Logger  *slog.Logger
+}
+
+// Progress reports how far a long operation got: done of total units, with a
+// short message for people.
+type Progress func(done, total float64, message string)
+
+func (p Progress) report(done, total float64, message string) {
+	if p != nil {
+		p(done, total, message)
+	}
+}
+
+// logger returns s.Logger, or a logger that drops everything.
+func (s *Service) logger() *slog.Logger {
+	if s.Logger != nil {
+		return s.Logger
+	}
+	return slog.New(slog.DiscardHandler)
+}
+

@@ -1,0 +1,193 @@
+// Package target decides which PostgreSQL database a call works on. The
+// operator's database is the default; a request may name another one only when
+// the operator allowed its host and database, and the check happens on the
+// parsed configuration, before anything is dialled. Passwords never leave this
+// package: callers get a description without them.
+package target
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"path"
+	"strconv"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/vectorops/pgvector-backup-mcp/apierr"
+)
+
+// Policy holds the operator's database and the patterns a request's
+// db_connection must match.
+type Policy struct {
+	defaultURL string
+	allow      []Pattern
+}
+
+// Pattern is one allowed "host[:port]/database"; each part may use * and ?
+// as in path.Match. A pattern without a port matches any port.
+type Pattern struct {
+	Host, Port, Database string
+}
+
+// ParsePattern parses "host[:port]/database".
+func ParsePattern(s string) (Pattern, error) {
+	hostPort, db, ok := strings.Cut(s, "/")
+	if !ok || hostPort == "" || db == "" {
+		return Pattern{}, fmt.Errorf("allow pattern %q: want host[:port]/database", s)
+	}
+	p := Pattern{Host: hostPort, Database: db}
+	if h, port, err := net.SplitHostPort(hostPort); err == nil {
+		p.Host, p.Port = h, port
+	}
+	for _, part := range []string{p.Host, p.Port, p.Database} {
+		if _, err := path.Match(part, ""); err != nil {
+			return Pattern{}, fmt.Errorf("allow pattern %q: %w", s, err)
+		}
+	}
+	return p, nil
+}
+
+func (p Pattern) matches(host string, port uint16, db string) bool {
+	if ok, _ := path.Match(p.Host, host); !ok {
+		return false
+	}
+	if p.Port != "" {
+		if ok, _ := path.Match(p.Port, strconv.Itoa(int(port))); !ok {
+			return false
+		}
+	}
+	ok, _ := path.Match(p.Database, db)
+	return ok
+}
+
+func (p Pattern) String() string {
+	if p.Port == "" {
+		return p.Host + "/" + p.Database
+	}
+	return net.JoinHostPort(p.Host, p.Port) + "/" + p.Database
+}
+
+// NewPolicy returns a policy whose default database is defaultURL (empty
+// means libpq's PG* environment variables) and which lets requests name only
+// databases matching allow.
+func NewPolicy(defaultURL string, allow []Pattern) *Policy {
+	return &Policy{defaultURL: defaultURL, allow: allow}
+}
+
+// Database is a resolved target: a connection configuration and a
+// password-free description for results and logs.
+type Database struct {
+	config *pgx.ConnConfig
+	Name   string // "host:port/database", no user or password
+}
+
+// Resolve returns the database a call should use: the operator's default when
+// requested is empty, else requested if the policy allows it.
+func (p *Policy) Resolve(requested string) (*Database, error) {
+	if requested == "" {
+		cfg, err := pgx.ParseConfig(p.defaultURL)
+		if err != nil {
+			return nil, apierr.New(apierr.DatabaseError,
+				"the server's database URL is invalid (%s); the operator must fix --database-url or DATABASE_URL", redactErr(err, p.defaultURL))
+		}
+		return &Database{config: cfg, Name: describe(cfg)}, nil
+	}
+	cfg, err := pgx.ParseConfig(requested)
+	if err != nil {
+		return nil, apierr.New(apierr.InvalidParams,
+			"db_connection is not a valid PostgreSQL URL or keyword string (%s); use postgresql://user:password@host:port/database", redactErr(err, requested)).
+			With("param", "db_connection")
+	}
+	if len(p.allow) == 0 {
+		return nil, apierr.New(apierr.Forbidden,
+			"db_connection is not allowed on this server; omit it to use the server's database, or ask the operator to allow %s with --allow-db-connection", describe(cfg)).
+			With("param", "db_connection")
+	}
+	for _, h := range hosts(cfg) {
+		if !p.allowed(h.host, h.port, cfg.Database) {
+			return nil, apierr.New(apierr.Forbidden,
+				"db_connection names %s, which the operator has not allowed; allowed: %s",
+				endpoint(h.host, h.port, cfg.Database), p.allowedList()).
+				With("param", "db_connection")
+		}
+	}
+	return &Database{config: cfg, Name: describe(cfg)}, nil
+}
+
+func (p *Policy) allowed(host string, port uint16, db string) bool {
+	for _, pat := range p.allow {
+		if pat.matches(host, port, db) {
+			return true
+		}
+	}
+	return false
+}
+
+func (p *Policy) allowedList() string {
+	names := make([]string, len(p.allow))
+	for i, pat := range p.allow {
+		names[i] = pat.String()
+	}
+	return strings.Join(names, ", ")
+}
+
+// Connect opens a connection to d.
+func (d *Database) Connect(ctx context.Context) (*pgx.Conn, error) {
+	conn, err := pgx.ConnectConfig(ctx, d.config.Copy())
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, apierr.Wrap(apierr.Cancelled, ctx.Err(), "cancelled while connecting to %s", d.Name)
+		}
+		return nil, apierr.Wrap(apierr.DatabaseError, err, "cannot connect to %s: %s", d.Name, redactErr(err, d.config.Password))
+	}
+	return conn, nil
+}
+
+type hostPort struct {
+	host string
+	port uint16
+}
+
+// hosts lists every endpoint pgx may dial, fallbacks included, so that a
+// multi-host connection string cannot slip an unapproved host past the check.
+func hosts(cfg *pgx.ConnConfig) []hostPort {
+	out := []hostPort{{cfg.Host, cfg.Port}}
+	for _, fb := range cfg.Fallbacks {
+		out = append(out, hostPort{fb.Host, fb.Port})
+	}
+	return out
+}
+
+func describe(cfg *pgx.ConnConfig) string {
+	return endpoint(cfg.Host, cfg.Port, cfg.Database)
+}
+
+func endpoint(host string, port uint16, db string) string {
+	return net.JoinHostPort(host, strconv.Itoa(int(port))) + "/" + db
+}
+
+// redactErr renders err without secret, which pgx may echo when a connection
+// string fails to parse.
+func redactErr(err error, secret string) string {
+	msg := err.Error()
+	var pe *pgconn.ParseConfigError
+	if errors.As(err, &pe) {
+		msg = "cannot parse connection string"
+		if pe.Unwrap() != nil {
+			msg += ": " + pe.Unwrap().Error()
+		}
+	}
+	return Redact(msg, secret)
+}
+
+// Redact removes secret from s; it is a no-op for an empty secret.
+func Redact(s, secret string) string {
+	if secret == "" {
+		return s
+	}
+	return strings.ReplaceAll(s, secret, "********")
+}

@@ -1,0 +1,112 @@
+package tools
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/mark3labs/mcp-go/mcp"
+
+	"github.com/vectorops/pgvector-backup-mcp/schemas"
+)
+
+// tools lists every tool in the order clients see them.
+func (h *handlers) tools() []tool {
+	return []tool{
+		{
+			name:  "list_vector_backups",
+			title: "List vector backups",
+			description: `List the backup sets of the vector training data (LangChain PGVector tables), newest first.
+Use it first: to find what can be restored, or to check a backup was written. Changes nothing.
+Each location's relative_path is what restore_vector_backup takes as backup_path, and each set's timestamp is its timestamp. Sets that cannot be restored (a file missing, or a half-written backup) are listed under incomplete.
+Arguments (all optional): global_only (only the global locations), task_id (only that task folder), limit (sets per page, 1-1000, default 50), cursor (next_cursor of the previous page).
+Example: {"task_id": "task_20250721_213627", "limit": 10}`,
+			readOnly: true, destructive: false, idempotent: true,
+			types:   toolTypes("list_vector_backups"),
+			handler: typed(h, "list_vector_backups", h.list, summarizeList),
+		},
+		{
+			name:  "restore_vector_backup",
+			title: "Restore vector backup",
+			description: `Restore a backup set into the vector tables, in one transaction: it either completes or leaves the tables exactly as they were.
+Use it to roll the training data back to a backup (truncate_before_restore=true replaces the tables' rows with the backup's), or to append a backup's rows (the default; a row whose key already exists fails the whole restore with CONFLICT).
+Find backup_path and timestamp with list_vector_backups first. Destructive with truncate_before_restore: confirm with the user before calling.
+Arguments: backup_path (required, a relative_path from list_vector_backups), timestamp (required, YYYYMMDD_HHMMSS or latest), tables (optional subset of langchain_pg_collection, langchain_pg_embedding; default both), truncate_before_restore (default false), db_connection (optional other database, only if the operator allowed it; pg_conn is its legacy alias).
+Example: {"backup_path": "./data_pipeline/training_data/task_20250721_213627/vector_bak", "timestamp": "20250721_215758", "truncate_before_restore": true}`,
+			readOnly: false, destructive: true, idempotent: false,
+			types:   toolTypes("restore_vector_backup"),
+			handler: typed(h, "restore_vector_backup", h.restore, summarizeRestore),
+		},
+	}
+}
+
+func toolTypes(name string) schemas.Tool {
+	for _, t := range schemas.Tools {
+		if t.Name == name {
+			return t
+		}
+	}
+	panic("no schemas for tool " + name) // a programming error caught by any test
+}
+
+func (h *handlers) list(ctx context.Context, _ mcp.CallToolRequest, args schemas.ListArgs) (*schemas.ListResult, error) {
+	return h.svc.List(ctx, args)
+}
+
+func (h *handlers) restore(ctx context.Context, req mcp.CallToolRequest, args schemas.RestoreArgs) (*schemas.RestoreResult, error) {
+	return h.svc.Restore(ctx, args, h.progress(ctx, req))
+}
+
+// summarizeList is the text a model reads: counts, then one line per set.
+func summarizeList(r *schemas.ListResult) string {
+	var b strings.Builder
+	s := r.Summary
+	fmt.Fprintf(&b, "%d backup set(s) in %d location(s) (%d global, %d task).", s.TotalBackupSets, s.TotalLocations, s.GlobalBackups, s.TaskBackups)
+	for _, loc := range r.BackupLocations {
+		for _, set := range loc.Backups {
+			fmt.Fprintf(&b, "\n- backup_path=%s timestamp=%s (%s; embeddings %s%s)",
+				loc.RelativePath, set.Timestamp, set.BackupDate, set.EmbeddingSize, rowCounts(set.RowCounts))
+		}
+	}
+	if len(r.Incomplete) > 0 {
+		fmt.Fprintf(&b, "\n%d incomplete set(s) cannot be restored (see incomplete).", len(r.Incomplete))
+	}
+	if r.NextCursor != "" {
+		fmt.Fprintf(&b, "\nMore sets remain: call again with cursor=%q.", r.NextCursor)
+	}
+	return b.String()
+}
+
+func rowCounts(counts map[string]int64) string {
+	if len(counts) == 0 {
+		return ""
+	}
+	tables := make([]string, 0, len(counts))
+	for t := range counts {
+		tables = append(tables, t)
+	}
+	sort.Strings(tables)
+	parts := make([]string, len(tables))
+	for i, t := range tables {
+		parts[i] = fmt.Sprintf("%s %d rows", strings.TrimPrefix(t, "langchain_pg_"), counts[t])
+	}
+	return "; " + strings.Join(parts, ", ")
+}
+
+func summarizeRestore(r *schemas.RestoreResult) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Restored set %s from %s into %s in %.1fs.", r.BackupInfo.Timestamp, r.BackupInfo.BackupPath, r.Target, r.Duration)
+	for _, t := range schemas.AllTables {
+		if tr, ok := r.TruncateResults[t]; ok {
+			fmt.Fprintf(&b, "\n- %s: truncated %d rows", t, tr.RowsBefore)
+		}
+		if rr, ok := r.RestoreResults[t]; ok {
+			fmt.Fprintf(&b, "\n- %s: %d rows restored", t, rr.RowsRestored)
+			if rr.MetadataConverted > 0 {
+				fmt.Fprintf(&b, " (%d with legacy metadata converted to JSON)", rr.MetadataConverted)
+			}
+		}
+	}
+	return b.String()
+}
