@@ -57,8 +57,8 @@ func rowRejected(pgErr *pgconn.PgError, src *source) error {
 	e := apierr.Wrap(apierr.BackupCorrupt, pgErr, "%s: PostgreSQL rejected a row: %s; %s", src.name(), pgErr.Message, rolledBack).
 		With("file", src.name()).With("reason", pgErr.Message)
 	if m := copyLine.FindStringSubmatch(pgErr.Where); m != nil {
-		record, _ := strconv.ParseInt(m[1], 10, 64)
-		if line, err := recordLine(src.path, record); err == nil {
+		n, _ := strconv.ParseInt(m[1], 10, 64)
+		if line, err := fileLine(src.path, n); err == nil {
 			e.Message = fmt.Sprintf("%s line %d: PostgreSQL rejected the row: %s; %s", src.name(), line, pgErr.Message, rolledBack)
 			e.With("line", line)
 		}

@@ -32,11 +32,11 @@ type source struct {
 	kinds  []columnKind // per header column
 	dims   []int        // per header column: declared vector dimension or 0
 
-	out     []byte             // converted records not yet handed to COPY
-	off     int                // how much of out COPY has taken
-	fields  []csvstream.Field  // converted record, reused
-	scratch [][]byte           // per header column: converted JSON, reused
-	eof     bool               // the CSV reader is exhausted
+	out     []byte            // converted records not yet handed to COPY
+	off     int               // how much of out COPY has taken
+	fields  []csvstream.Field // converted record, reused
+	scratch [][]byte          // per header column: converted JSON, reused
+	eof     bool              // the CSV reader is exhausted
 	onRead  func(done, rows int64)
 
 	// Read runs on pgconn's copy goroutine, which may still be running when
@@ -294,20 +294,34 @@ func (s *source) parseError(err error) error {
 	return apierr.Wrap(apierr.BackupCorrupt, err, "read %s: %v", s.name(), err).With("file", s.name())
 }
 
-// recordLine returns the physical line on which data record n (1-based,
-// header excluded) starts. PostgreSQL reports COPY errors by record; people
-// look for lines. Only called on the error path, so it rereads the file.
-func recordLine(path string, n int64) (int, error) {
+// fileLine maps a COPY error's line to the backup file's physical line.
+// PostgreSQL counts the lines of the data it received: one per record plus
+// one per LF inside quoted fields. The data sent differs from the file in row
+// ends and header, so the file is reread, counting the same way, to find the
+// record. Only called on the error path.
+func fileLine(path string, copyLine int64) (int, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return 0, err
 	}
 	defer f.Close()
 	r := csvstream.NewReader(f)
-	for i := int64(0); i <= n; i++ {
-		if _, err := r.Read(); err != nil {
+	if _, err := r.Read(); err != nil { // header
+		return 0, err
+	}
+	start := int64(1)
+	for {
+		rec, err := r.Read()
+		if err != nil {
 			return 0, err
 		}
+		end := start
+		for _, fld := range rec {
+			end += int64(bytes.Count(fld.Value, []byte{'\n'}))
+		}
+		if copyLine <= end {
+			return r.Line(), nil
+		}
+		start = end + 1
 	}
-	return r.Line(), nil
 }
