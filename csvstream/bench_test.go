@@ -121,3 +121,25 @@ func (w *countWriter) Write(p []byte) (int, error) {
 	w.n += int64(len(p))
 	return len(p), nil
 }
+
+// BenchmarkReaderManyLines guards the worst case of the quoted-field scan:
+// long quoted values made of many short lines.
+func BenchmarkReaderManyLines(b *testing.B) {
+	value := strings.Repeat("short line\n", 5000)
+	var data []byte
+	for i := range 200 {
+		data = csvstream.AppendRecord(data, fields(strconv.Itoa(i), value))
+	}
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		r := csvstream.NewReader(bytes.NewReader(data))
+		for {
+			if _, err := r.Read(); err == io.EOF {
+				break
+			} else if err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}

@@ -7,9 +7,8 @@
 // that round trip, for three reasons:
 //
 //   - NULL versus empty text. COPY writes NULL as an unquoted empty field and
-//     empty text as "". encoding/csv returns both as "", so a restore would
-//     turn every NULL into an empty string (or fail on a NOT NULL-free column
-//     of another type). Field keeps whether the value was quoted.
+//     empty text as "". encoding/csv returns both as "", so a restore through
+//     it cannot tell them apart. Field keeps whether the value was quoted.
 //   - Line numbers. A quoted document may span many physical lines, and when a
 //     restore fails the operator needs the line to open in an editor. Reader
 //     counts every LF, CRLF and lone CR, inside quotes too.

@@ -285,6 +285,21 @@ func TestReadErrors(t *testing.T) {
 	}
 }
 
+func TestReadIOError(t *testing.T) {
+	errBoom := errors.New("boom")
+	r := csvstream.NewReader(io.MultiReader(strings.NewReader("a,b\n\"c\n"), iotest.ErrReader(errBoom)))
+	got, err := readAll(t, r)
+	if want := []record{rec(1, "a", "b")}; !equalRecords(got, want) {
+		t.Errorf("got %v, want %v", got, want)
+	}
+	if err != errBoom {
+		t.Errorf("error = %v, want %v", err, errBoom)
+	}
+	if _, again := r.Read(); again != errBoom {
+		t.Errorf("second Read = %v, want %v", again, errBoom)
+	}
+}
+
 func TestReadLimitsAtBoundary(t *testing.T) {
 	r := csvstream.NewReader(strings.NewReader(`abcd,"ab""c",,` + "\"a\r\nb\"\n"))
 	r.MaxFieldBytes = 4

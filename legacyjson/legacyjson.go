@@ -39,7 +39,7 @@ func (e *SyntaxError) Error() string {
 // as a Python literal (repr) and re-encoded as JSON (converted=true). A value
 // that is neither returns an error of type *SyntaxError and a nil out.
 func Convert(value []byte) (out []byte, converted bool, err error) {
-	if json.Valid(value) {
+	if isJSON(value) {
 		return value, false, nil
 	}
 	// The JSON form is rarely much longer than the repr (quotes and escapes
@@ -53,9 +53,10 @@ func Convert(value []byte) (out []byte, converted bool, err error) {
 }
 
 // AppendConvert is Convert that appends to dst to avoid allocation in hot
-// loops (dst may be nil). On error it returns dst unchanged.
+// loops (dst may be nil). On error it returns dst with its length unchanged,
+// though bytes in its spare capacity may have been overwritten.
 func AppendConvert(dst, value []byte) (out []byte, converted bool, err error) {
-	if json.Valid(value) {
+	if isJSON(value) {
 		return append(dst, value...), false, nil
 	}
 	out, err = appendLiteral(dst, value)
@@ -63,4 +64,26 @@ func AppendConvert(dst, value []byte) (out []byte, converted bool, err error) {
 		return dst, false, err
 	}
 	return out, true, nil
+}
+
+// isJSON reports json.Valid(value). A rejected json.Valid call costs two
+// allocations for its error, which would dominate converting a repr, so the
+// typical repr opening — {' or [( and the like — is recognized first: a
+// quote or parenthesis outside a string can never occur in JSON.
+func isJSON(value []byte) bool {
+	i := skipJSONSpace(value, 0)
+	if i < len(value) && (value[i] == '{' || value[i] == '[') {
+		i = skipJSONSpace(value, i+1)
+	}
+	if i < len(value) && (value[i] == '\'' || value[i] == '(') {
+		return false
+	}
+	return json.Valid(value)
+}
+
+func skipJSONSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
 }

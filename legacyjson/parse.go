@@ -117,7 +117,9 @@ func (p *parser) list(dst []byte) ([]byte, error) {
 }
 
 // tuple converts a tuple to a JSON array, but (x) without a comma is only
-// parentheses around x, as in Python, so it yields x itself.
+// parentheses around x, as in Python, so it yields x itself. Dropping the
+// already written '[' shifts x's output by one byte; repr never writes (x),
+// and maxDepth bounds the cost for contrived input like ((((x)))).
 func (p *parser) tuple(dst []byte) ([]byte, error) {
 	if err := p.enter(); err != nil {
 		return dst, err

@@ -133,13 +133,14 @@ func (p *parser) octalEscape(dst []byte, i int) ([]byte, int, error) {
 // readers (PostgreSQL included) join into one character. Any other surrogate
 // has no UTF-8 form, and PostgreSQL rejects it.
 func (p *parser) hexEscape(dst []byte, i, n int) ([]byte, int, error) {
-	r, next, ok := p.hexRune(i, n)
+	v, next, ok := p.hexRune(i, n)
 	if !ok {
 		return dst, i, p.fail(i, truncatedReason(p.src[i+1]))
 	}
-	if r > utf8.MaxRune {
+	if v > utf8.MaxRune {
 		return dst, i, p.fail(i, `\U escape beyond U+10FFFF`)
 	}
+	r := rune(v)
 	if 0xD800 <= r && r < 0xDC00 {
 		if lo, after, ok := p.lowSurrogate(next); ok {
 			r, next = 0x10000+(r-0xD800)<<10+(lo-0xDC00), after
@@ -165,28 +166,29 @@ func (p *parser) lowSurrogate(i int) (rune, int, bool) {
 	default:
 		return 0, i, false
 	}
-	r, next, ok := p.hexRune(i, n)
-	if !ok || r < 0xDC00 || r >= 0xE000 {
+	v, next, ok := p.hexRune(i, n)
+	if !ok || v < 0xDC00 || v >= 0xE000 {
 		return 0, i, false
 	}
-	return r, next, true
+	return rune(v), next, true
 }
 
 // hexRune reads the n hex digits following the two-byte escape prefix at i.
-func (p *parser) hexRune(i, n int) (r rune, next int, ok bool) {
+// The value is unsigned because eight digits can exceed the rune range.
+func (p *parser) hexRune(i, n int) (v uint32, next int, ok bool) {
 	src := p.src
 	start := i + 2
 	if start+n > len(src) {
 		return 0, i, false
 	}
 	for _, c := range src[start : start+n] {
-		d := unhex(c)
-		if d < 0 {
+		d, ok := unhex(c)
+		if !ok {
 			return 0, i, false
 		}
-		r = r<<4 | d
+		v = v<<4 | d
 	}
-	return r, start + n, true
+	return v, start + n, true
 }
 
 func truncatedReason(kind byte) string {
@@ -199,16 +201,16 @@ func truncatedReason(kind byte) string {
 	return `truncated \UXXXXXXXX escape`
 }
 
-func unhex(c byte) rune {
+func unhex(c byte) (uint32, bool) {
 	switch {
 	case '0' <= c && c <= '9':
-		return rune(c - '0')
+		return uint32(c - '0'), true
 	case 'a' <= c && c <= 'f':
-		return rune(c - 'a' + 10)
+		return uint32(c - 'a' + 10), true
 	case 'A' <= c && c <= 'F':
-		return rune(c - 'A' + 10)
+		return uint32(c - 'A' + 10), true
 	}
-	return -1
+	return 0, false
 }
 
 // appendRune writes a decoded character into a JSON string.

@@ -35,4 +35,3 @@ func (s *Service) logger() *slog.Logger {
 	}
 	return slog.New(slog.DiscardHandler)
 }
-

@@ -67,17 +67,16 @@ type handlers struct {
 // tool is one MCP tool. The four hints are always set: mcp-go's defaults
 // would call every tool destructive and open-world.
 type tool struct {
-	name, title, description         string
+	name, title, description          string
 	readOnly, destructive, idempotent bool
-	types                            schemas.Tool
-	handler                          server.ToolHandlerFunc
+	types                             schemas.Tool
+	handler                           server.ToolHandlerFunc
 }
 
 func (t tool) definition() mcp.Tool {
-	return mcp.NewTool(t.name,
-		mcp.WithDescription(t.description),
+	def := mcp.NewToolWithRawSchema(t.name, t.description, schemas.Input(t.types.Args))
+	for _, opt := range []mcp.ToolOption{
 		mcp.WithToolTitle(t.title),
-		mcp.WithRawInputSchema(schemas.Input(t.types.Args)),
 		mcp.WithRawOutputSchema(schemas.Output(t.types.Result)),
 		mcp.WithToolAnnotation(mcp.ToolAnnotation{
 			Title:           t.title,
@@ -86,7 +85,10 @@ func (t tool) definition() mcp.Tool {
 			IdempotentHint:  mcp.ToBoolPtr(t.idempotent),
 			OpenWorldHint:   mcp.ToBoolPtr(false), // only the local backup root and the configured database
 		}),
-	)
+	} {
+		opt(&def)
+	}
+	return def
 }
 
 // typed makes a tool handler from an operation on typed arguments: it
@@ -95,9 +97,14 @@ func (t tool) definition() mcp.Tool {
 // through here, so none can skip validation or answer in another shape.
 func typed[A any, R any](h *handlers, name string, op func(context.Context, mcp.CallToolRequest, A) (*R, error), summary func(*R) string) server.ToolHandlerFunc {
 	return func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
-		raw, err := json.Marshal(req.Params.Arguments)
-		if err != nil {
-			return h.errorResult(name, apierr.New(apierr.InvalidParams, "arguments are not a JSON object")), nil
+		// The raw bytes, when the transport kept them, avoid a lossy
+		// round trip through map[string]any (integers above 2^53).
+		raw := []byte(req.Params.RawArguments)
+		if len(raw) == 0 {
+			var err error
+			if raw, err = json.Marshal(req.Params.Arguments); err != nil {
+				return h.errorResult(name, apierr.New(apierr.InvalidParams, "arguments are not a JSON object")), nil
+			}
 		}
 		var args A
 		if err := h.validator.Decode(name, raw, &args); err != nil {

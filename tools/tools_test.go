@@ -1,0 +1,271 @@
+package tools_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/mark3labs/mcp-go/client"
+	"github.com/mark3labs/mcp-go/mcp"
+	"github.com/santhosh-tekuri/jsonschema/v6"
+
+	"github.com/vectorops/pgvector-backup-mcp/internal/pgtest"
+	"github.com/vectorops/pgvector-backup-mcp/sample"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata snapshots")
+
+// TestToolsListSnapshot fails when a tool's name, description, hints or
+// schemas change unnoticed. Run go test ./tools -run Snapshot -update after
+// an intended change and review the diff.
+func TestToolsListSnapshot(t *testing.T) {
+	for _, readOnly := range []bool{false, true} {
+		name := "tools_list.json"
+		if readOnly {
+			name = "tools_list_read_only.json"
+		}
+		t.Run(name, func(t *testing.T) {
+			for _, protocol := range protocols {
+				c := connect(t, newProject(t), serverConfig{readOnly: readOnly}, protocol)
+				res, err := c.ListTools(context.Background(), mcp.ListToolsRequest{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, err := json.MarshalIndent(res.Tools, "", "  ")
+				if err != nil {
+					t.Fatal(err)
+				}
+				got = append(got, '\n')
+				path := filepath.Join("testdata", name)
+				if *update {
+					if err := os.WriteFile(path, got, 0o644); err != nil {
+						t.Fatal(err)
+					}
+					continue
+				}
+				want, err := os.ReadFile(path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !bytes.Equal(got, want) {
+					t.Errorf("%s: tools/list changed (protocol %s); if intended, run go test ./tools -run Snapshot -update and review the diff", path, protocol)
+				}
+			}
+		})
+	}
+}
+
+// TestAnnotations pins every tool's four hints: mcp-go would otherwise call
+// every tool destructive and open-world.
+func TestAnnotations(t *testing.T) {
+	want := map[string][4]bool{ // readOnly, destructive, idempotent, openWorld
+		"list_vector_backups":   {true, false, true, false},
+		"restore_vector_backup": {false, true, false, false},
+	}
+	c := connect(t, newProject(t), serverConfig{}, protocols[0])
+	res, err := c.ListTools(context.Background(), mcp.ListToolsRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Tools) != len(want) {
+		t.Fatalf("%d tools, want %d", len(res.Tools), len(want))
+	}
+	for _, tool := range res.Tools {
+		a := tool.Annotations
+		if a.ReadOnlyHint == nil || a.DestructiveHint == nil || a.IdempotentHint == nil || a.OpenWorldHint == nil {
+			t.Fatalf("%s: a hint is unset: %+v", tool.Name, a)
+		}
+		got := [4]bool{*a.ReadOnlyHint, *a.DestructiveHint, *a.IdempotentHint, *a.OpenWorldHint}
+		if got != want[tool.Name] {
+			t.Errorf("%s: hints %v, want %v", tool.Name, got, want[tool.Name])
+		}
+	}
+}
+
+func TestReadOnlyServesNoRestore(t *testing.T) {
+	c := connect(t, newProject(t), serverConfig{readOnly: true}, protocols[0])
+	req := mcp.CallToolRequest{}
+	req.Params.Name = "restore_vector_backup"
+	req.Params.Arguments = map[string]any{"backup_path": "./data_pipeline/training_data/vector_bak", "timestamp": "latest"}
+	res, err := c.CallTool(context.Background(), req)
+	if err == nil && !res.IsError {
+		t.Fatal("read-only server ran restore_vector_backup")
+	}
+}
+
+// TestListAndRestore drives the server as an agent would, in both protocol
+// eras: list the backups, restore one, and compare every row with the source.
+func TestListAndRestore(t *testing.T) {
+	for _, protocol := range protocols {
+		t.Run(protocol, func(t *testing.T) {
+			db := pgtest.NewDatabase(t)
+			pgtest.Exec(t, db, sample.Default.DDL(12))
+			p := newProject(t)
+			old := sample.Generate(10, []string{"sql", "ddl"}, 5, 12)
+			want := sample.Generate(11, []string{"sql", "ddl", "documentation", "error_sql"}, 25, 12)
+			p.write(t, old, "vector_bak", "20250720_080000", sample.Default)
+			p.write(t, old, "global_vector_bak", "20250722_010318", sample.Default)
+			p.write(t, want, "task_20250721_213627/vector_bak", "20250721_215758", sample.Default)
+			p.write(t, old, "manual_20250722_101500/vector_bak", "20250722_101500", sample.Default)
+			// A half-written set must be listed as incomplete, not hidden.
+			if err := os.WriteFile(filepath.Join(p.backups, "global_vector_bak", "langchain_pg_embedding_20250723_000000.csv.tmp"), []byte("id\r\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+
+			c := connect(t, p, serverConfig{db: db}, protocol)
+			schemasByTool := outputSchemas(t, c)
+
+			res, list := call(t, c, "list_vector_backups", map[string]any{})
+			if res.IsError {
+				t.Fatalf("list failed: %s", text(res))
+			}
+			validate(t, schemasByTool["list_vector_backups"], list)
+			summary := list["summary"].(map[string]any)
+			if summary["total_backup_sets"] != 4.0 || summary["global_backups"] != 2.0 || summary["task_backups"] != 2.0 {
+				t.Errorf("summary %v", summary)
+			}
+			var paths []string
+			for _, l := range list["backup_locations"].([]any) {
+				paths = append(paths, l.(map[string]any)["relative_path"].(string))
+			}
+			wantPaths := []string{
+				"./data_pipeline/training_data/global_vector_bak",
+				"./data_pipeline/training_data/vector_bak",
+				"./data_pipeline/training_data/task_20250721_213627/vector_bak",
+				"./data_pipeline/training_data/manual_20250722_101500/vector_bak",
+			}
+			if strings.Join(paths, " ") != strings.Join(wantPaths, " ") {
+				t.Errorf("locations\n got %v\nwant %v", paths, wantPaths)
+			}
+			if inc := list["incomplete"].([]any); len(inc) != 1 {
+				t.Errorf("incomplete %v, want the .tmp set", inc)
+			}
+			if !strings.Contains(text(res), "timestamp=20250721_215758") {
+				t.Errorf("summary text lacks the sets:\n%s", text(res))
+			}
+
+			// Page through one set at a time: the same four sets in order.
+			var paged []string
+			cursor := ""
+			for range 10 {
+				args := map[string]any{"limit": 1}
+				if cursor != "" {
+					args["cursor"] = cursor
+				}
+				_, page := call(t, c, "list_vector_backups", args)
+				for _, l := range page["backup_locations"].([]any) {
+					for _, b := range l.(map[string]any)["backups"].([]any) {
+						paged = append(paged, b.(map[string]any)["timestamp"].(string))
+					}
+				}
+				next, _ := page["next_cursor"].(string)
+				if next == "" {
+					break
+				}
+				cursor = next
+			}
+			if got := strings.Join(paged, " "); got != "20250722_010318 20250720_080000 20250721_215758 20250722_101500" {
+				t.Errorf("paged order %s", got)
+			}
+
+			// Restore the task's set over the older data, with progress.
+			if _, r := call(t, c, "restore_vector_backup", map[string]any{
+				"backup_path": "./data_pipeline/training_data/vector_bak", "timestamp": "20250720_080000",
+			}); r["restore_performed"] != true {
+				t.Fatalf("seed restore: %v", r)
+			}
+			var mu sync.Mutex
+			var progress []float64
+			c.OnNotification(func(n mcp.JSONRPCNotification) {
+				if n.Method == string(mcp.MethodNotificationProgress) {
+					mu.Lock()
+					progress = append(progress, n.Params.AdditionalFields["progress"].(float64))
+					mu.Unlock()
+				}
+			})
+			req := mcp.CallToolRequest{}
+			req.Params.Name = "restore_vector_backup"
+			req.Params.Arguments = map[string]any{
+				"backup_path":             "./data_pipeline/training_data/task_20250721_213627/vector_bak",
+				"timestamp":               "latest",
+				"truncate_before_restore": true,
+			}
+			req.Params.Meta = &mcp.Meta{ProgressToken: "restore-1"}
+			res, err := c.CallTool(context.Background(), req)
+			if err != nil || res.IsError {
+				t.Fatalf("restore: %v %s", err, text(res))
+			}
+			out := structured(t, res)
+			validate(t, schemasByTool["restore_vector_backup"], out)
+			pgtest.Compare(t, db, want, sample.Default)
+			emb := out["restore_results"].(map[string]any)["langchain_pg_embedding"].(map[string]any)
+			if emb["rows_restored"] != float64(len(want.Embeddings)) {
+				t.Errorf("rows_restored %v, want %d", emb["rows_restored"], len(want.Embeddings))
+			}
+			trunc := out["truncate_results"].(map[string]any)["langchain_pg_embedding"].(map[string]any)
+			if trunc["rows_before"] != float64(len(old.Embeddings)) || trunc["rows_after"] != 0.0 {
+				t.Errorf("truncate_results %v", trunc)
+			}
+			if info := out["backup_info"].(map[string]any); info["timestamp"] != "20250721_215758" || info["backup_date"] != "2025-07-21 21:57:58" {
+				t.Errorf("backup_info %v", info)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if len(progress) == 0 {
+				t.Errorf("no progress notifications for a call with a progress token")
+			}
+		})
+	}
+}
+
+// outputSchemas compiles each tool's published output schema, as official
+// SDK clients do to check structured content.
+func outputSchemas(t *testing.T, c *client.Client) map[string]*jsonschema.Schema {
+	t.Helper()
+	res, err := c.ListTools(context.Background(), mcp.ListToolsRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]*jsonschema.Schema{}
+	for _, tool := range res.Tools {
+		raw, err := json.Marshal(tool.OutputSchema)
+		if len(tool.RawOutputSchema) > 0 {
+			raw = tool.RawOutputSchema
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
+		if err != nil {
+			t.Fatalf("%s output schema: %v", tool.Name, err)
+		}
+		comp := jsonschema.NewCompiler()
+		if err := comp.AddResource("mem:///"+tool.Name, doc); err != nil {
+			t.Fatal(err)
+		}
+		s, err := comp.Compile("mem:///" + tool.Name)
+		if err != nil {
+			t.Fatalf("%s output schema: %v", tool.Name, err)
+		}
+		out[tool.Name] = s
+	}
+	return out
+}
+
+func validate(t *testing.T, s *jsonschema.Schema, content map[string]any) {
+	t.Helper()
+	b, _ := json.Marshal(content)
+	v, err := jsonschema.UnmarshalJSON(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Validate(v); err != nil {
+		t.Errorf("structured content does not match the output schema: %v\n%s", err, b)
+	}
+}
