@@ -214,3 +214,34 @@ func isNotExist(err error) bool {
 func isLoop(err error) bool {
 	return errors.Is(err, syscall.ELOOP) || strings.Contains(err.Error(), "too many links")
 }
+
+// RelativePath returns dir as callers name it in backup_path.
+func (c *Catalog) RelativePath(dir string) string { return c.display(dir) }
+
+// GlobalDir is the folder new global sets are written to (the current name).
+func (c *Catalog) GlobalDir() string { return filepath.Join(c.BackupRoot, "global_vector_bak") }
+
+// TaskDir returns the vector_bak folder of an existing task folder, for new
+// sets of that task. The task folder must exist; its vector_bak is created by
+// the writer when missing.
+func (c *Catalog) TaskDir(taskID string) (string, error) {
+	id, err := cleanTaskID(taskID)
+	if err != nil {
+		return "", err
+	}
+	if id == "" || isGlobalDir(id) {
+		return "", invalidPath("task_id %q is not a task folder; omit task_id to write a global backup", taskID).With("param", "task_id")
+	}
+	dir, err := c.Resolve(filepath.Join(c.BackupRoot, id))
+	if err != nil {
+		if e, ok := apierr.As(err); ok {
+			e.Details["param"] = "task_id"
+		}
+		return "", err
+	}
+	bak := filepath.Join(dir, "vector_bak")
+	if _, err := os.Lstat(bak); err == nil {
+		return c.Resolve(bak)
+	}
+	return bak, nil
+}

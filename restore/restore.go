@@ -47,7 +47,7 @@ type Progress struct {
 // transaction is rolled back and the tables are as they were.
 func Run(ctx context.Context, conn *pgx.Conn, req Request) (*schemas.RestoreResult, error) {
 	start := time.Now()
-	tables, err := selectTables(req.Tables)
+	tables, err := SelectTables(req.Tables)
 	if err != nil {
 		return nil, err
 	}
@@ -257,8 +257,9 @@ func (r *run) copy(s *source, done, total int64) (schemas.TableRestoreResult, er
 	}, nil
 }
 
-// selectTables validates and orders the requested tables.
-func selectTables(requested []string) ([]string, error) {
+// SelectTables validates the requested tables and puts them in restore order;
+// none means both.
+func SelectTables(requested []string) ([]string, error) {
 	if len(requested) == 0 {
 		return schemas.AllTables, nil
 	}

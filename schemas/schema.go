@@ -21,6 +21,7 @@ type Tool struct {
 var Tools = []Tool{
 	{Name: "list_vector_backups", Args: ListArgs{}, Result: ListResult{}},
 	{Name: "restore_vector_backup", Args: RestoreArgs{}, Result: RestoreResult{}},
+	{Name: "create_vector_backup", Args: CreateArgs{}, Result: CreateResult{}},
 }
 
 func reflector() *jsonschema.Reflector {

@@ -58,7 +58,7 @@ func (s *Service) List(ctx context.Context, args schemas.ListArgs) (*schemas.Lis
 				res.NextCursor = encodeCursor(last)
 				break
 			}
-			page.Backups = append(page.Backups, backup(set))
+			page.Backups = append(page.Backups, backupEntry(set))
 			last = cursor{Path: loc.RelativePath, Timestamp: set.Timestamp}
 			taken++
 		}
@@ -90,7 +90,7 @@ func summarize(scan *catalog.Scan) schemas.Summary {
 	return sum
 }
 
-func backup(set catalog.Set) schemas.Backup {
+func backupEntry(set catalog.Set) schemas.Backup {
 	return schemas.Backup{
 		Timestamp:       set.Timestamp,
 		CollectionFile:  set.CollectionFile,

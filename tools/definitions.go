@@ -38,7 +38,34 @@ Example: {"backup_path": "./data_pipeline/training_data/task_20250721_213627/vec
 			types:   toolTypes("restore_vector_backup"),
 			handler: typed(h, "restore_vector_backup", h.restore, summarizeRestore),
 		},
+		{
+			name:  "create_vector_backup",
+			title: "Create vector backup",
+			description: `Write a new backup set of the vector tables from the live database: both tables as of one instant, with a manifest (row counts, sizes, SHA-256) that restores verify. Never overwrites an existing set.
+Use it before a retraining or any risky change, so it can be undone with restore_vector_backup. Deletes nothing.
+Arguments (all optional): task_id (write into that existing task folder's vector_bak/; default global_vector_bak/), tables (default both), db_connection (other source database, only if the operator allowed it).
+The result's backup_directory and timestamp are restore_vector_backup's backup_path and timestamp.
+Example: {"task_id": "task_20250721_213627"}`,
+			readOnly: false, destructive: false, idempotent: false,
+			types:   toolTypes("create_vector_backup"),
+			handler: typed(h, "create_vector_backup", h.create, summarizeCreate),
+		},
 	}
+}
+
+func (h *handlers) create(ctx context.Context, _ mcp.CallToolRequest, args schemas.CreateArgs) (*schemas.CreateResult, error) {
+	return h.svc.Create(ctx, args)
+}
+
+func summarizeCreate(r *schemas.CreateResult) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Backed up %s to backup_path=%s timestamp=%s in %.1fs.", r.Source, r.BackupDirectory, r.Timestamp, r.Duration)
+	for _, t := range schemas.AllTables {
+		if tr, ok := r.TablesBackedUp[t]; ok {
+			fmt.Fprintf(&b, "\n- %s: %d rows, %s", t, tr.RowCount, tr.FileSize)
+		}
+	}
+	return b.String()
 }
 
 func toolTypes(name string) schemas.Tool {

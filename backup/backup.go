@@ -1,0 +1,341 @@
+// Package backup writes backup sets from the live tables: the old pipeline's
+// file names and log, valid JSON, NULL distinct from empty text (COPY's CSV),
+// .tmp files renamed only when complete, never overwriting a set, and a
+// manifest with each file's row count, size and SHA-256. Restore uses it for
+// its pre-restore snapshot, inside the restore's own transaction.
+package backup
+
+import (
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/vectorops/pgvector-backup-mcp/apierr"
+	"github.com/vectorops/pgvector-backup-mcp/catalog"
+	"github.com/vectorops/pgvector-backup-mcp/schemas"
+)
+
+// LogName is the folder's backup log, overwritten by each backup as the old
+// pipeline did.
+const LogName = "vector_backup_log.txt"
+
+const timestampLayout = "20060102_150405"
+
+// Request says what to write.
+type Request struct {
+	Dir         string   // folder to write into; created when missing
+	Tables      []string // tables whose rows are written (default both); the others get a header-only file
+	Collections []string // when set, only these collections' rows (a snapshot of a per-collection restore)
+	TaskID      string   // for the log
+	Database    string   // password-free name of the source, for the manifest
+	Now         time.Time
+}
+
+// Written describes a set just written.
+type Written struct {
+	Dir       string
+	Timestamp string
+	Manifest  *Manifest
+	Duration  time.Duration
+}
+
+// Write writes a set from tx's view of the tables. Both files are always
+// written, so the set is complete; a table left out of req.Tables gets a
+// header-only file and is left out of the manifest's Tables, which restore
+// then skips by default. Call it
+// inside a REPEATABLE READ (or stricter) transaction so both files describe
+// one instant.
+func Write(ctx context.Context, tx pgx.Tx, req Request) (*Written, error) {
+	start := time.Now()
+	if err := os.MkdirAll(req.Dir, 0o755); err != nil {
+		return nil, writeError(err, "create backup folder %s", req.Dir)
+	}
+	now := req.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	ts, files, err := reserve(req.Dir, now)
+	if err != nil {
+		return nil, err
+	}
+	done := false
+	defer func() {
+		if !done {
+			for _, f := range files {
+				f.Close()
+				os.Remove(f.Name())
+			}
+		}
+	}()
+
+	m := &Manifest{
+		FormatVersion: FormatVersion,
+		Timestamp:     ts,
+		CreatedAt:     now.UTC().Format(time.RFC3339),
+		Database:      req.Database,
+		Files:         map[string]FileEntry{},
+		Collections:   req.Collections,
+		Tables:        req.Tables,
+	}
+	if len(m.Tables) == 0 {
+		m.Tables = schemas.AllTables
+	}
+	for _, table := range schemas.AllTables {
+		entry, err := copyTable(ctx, tx, table, slices.Contains(m.Tables, table), req.Collections, files[table])
+		if err != nil {
+			return nil, err
+		}
+		entry.File = finalName(table, ts)
+		m.Files[table] = entry
+	}
+	if m.VectorDimension, err = vectorDimension(ctx, tx); err != nil {
+		return nil, err
+	}
+	if err := publish(req.Dir, ts, files, m); err != nil {
+		return nil, err
+	}
+	done = true
+	w := &Written{Dir: req.Dir, Timestamp: ts, Manifest: m, Duration: time.Since(start)}
+	if err := writeLog(req, w); err != nil {
+		return nil, err
+	}
+	return w, nil
+}
+
+func finalName(table, ts string) string { return table + "_" + ts + ".csv" }
+
+// reserve picks the first free timestamp at or after now and creates the
+// set's .tmp files exclusively, so two backups in one second, in one process
+// or two, never write the same set.
+func reserve(dir string, now time.Time) (string, map[string]*os.File, error) {
+	for try := 0; try < 600; try++ {
+		ts := now.Add(time.Duration(try) * time.Second).Format(timestampLayout)
+		if taken(dir, ts) {
+			continue
+		}
+		files := map[string]*os.File{}
+		ok := true
+		for _, table := range schemas.AllTables {
+			f, err := os.OpenFile(filepath.Join(dir, finalName(table, ts)+".tmp"), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+			if errors.Is(err, fs.ErrExist) {
+				ok = false
+				break
+			}
+			if err != nil {
+				closeRemove(files)
+				return "", nil, writeError(err, "create backup file in %s", dir)
+			}
+			files[table] = f
+		}
+		if ok {
+			return ts, files, nil
+		}
+		closeRemove(files)
+	}
+	return "", nil, apierr.New(apierr.Conflict, "no free backup timestamp in %s within 10 minutes of now; remove stale .tmp files", dir)
+}
+
+// taken reports whether any file of set ts exists in dir.
+func taken(dir, ts string) bool {
+	for _, name := range []string{
+		finalName(schemas.CollectionTable, ts), finalName(schemas.EmbeddingTable, ts), ManifestName(ts),
+	} {
+		if _, err := os.Lstat(filepath.Join(dir, name)); err == nil {
+			return true
+		}
+	}
+	return false
+}
+
+func closeRemove(files map[string]*os.File) {
+	for _, f := range files {
+		f.Close()
+		os.Remove(f.Name())
+	}
+}
+
+// copyTable streams one table (or its rows of the given collections) into f
+// with COPY TO, hashing and counting on the way.
+// Without rows, only the header is written.
+func copyTable(ctx context.Context, tx pgx.Tx, table string, rows bool, collections []string, f *os.File) (FileEntry, error) {
+	cols, err := columns(ctx, tx, table)
+	if err != nil {
+		return FileEntry{}, err
+	}
+	query := "SELECT * FROM " + pgx.Identifier{table}.Sanitize()
+	switch {
+	case !rows:
+		query += " WHERE false"
+	case len(collections) > 0:
+		query += collectionFilter(table, collections)
+	}
+	sql := fmt.Sprintf("COPY (%s) TO STDOUT WITH (FORMAT csv, HEADER)", query)
+	h := sha256.New()
+	buf := bufio.NewWriterSize(f, 256<<10)
+	counter := &countingWriter{w: io.MultiWriter(buf, h)}
+	tag, err := tx.Conn().PgConn().CopyTo(ctx, counter, sql)
+	if err != nil {
+		return FileEntry{}, fmt.Errorf("copy %s to %s: %w", table, f.Name(), err)
+	}
+	if err := buf.Flush(); err != nil {
+		return FileEntry{}, writeError(err, "write %s", f.Name())
+	}
+	if err := f.Sync(); err != nil {
+		return FileEntry{}, writeError(err, "sync %s", f.Name())
+	}
+	return FileEntry{
+		Rows:    tag.RowsAffected(),
+		Bytes:   counter.n,
+		SHA256:  hex.EncodeToString(h.Sum(nil)),
+		Columns: cols,
+	}, nil
+}
+
+// collectionFilter limits a table to the rows of the named collections.
+// COPY takes no parameters, so the names are quoted as SQL string literals.
+func collectionFilter(table string, names []string) string {
+	if table == schemas.CollectionTable {
+		return " WHERE name = ANY(" + quoteList(names) + ")"
+	}
+	return " WHERE collection_id IN (SELECT uuid FROM langchain_pg_collection WHERE name = ANY(" + quoteList(names) + "))"
+}
+
+func quoteList(names []string) string {
+	quoted := make([]string, len(names))
+	for i, n := range names {
+		quoted[i] = "'" + strings.ReplaceAll(n, "'", "''") + "'"
+	}
+	return "ARRAY[" + strings.Join(quoted, ", ") + "]::text[]"
+}
+
+func columns(ctx context.Context, tx pgx.Tx, table string) ([]string, error) {
+	rows, err := tx.Query(ctx, `
+		SELECT attname FROM pg_attribute
+		WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped
+		ORDER BY attnum`, table)
+	if err != nil {
+		return nil, fmt.Errorf("read columns of %s: %w", table, err)
+	}
+	cols, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("read columns of %s: %w", table, err)
+	}
+	if len(cols) == 0 {
+		return nil, apierr.New(apierr.SchemaMismatch, "table %s does not exist in the database; nothing to back up", table).
+			With("table", table)
+	}
+	return cols, nil
+}
+
+// vectorDimension is the embedding column's declared dimension, else the
+// first stored vector's, else 0.
+func vectorDimension(ctx context.Context, tx pgx.Tx) (int, error) {
+	var dim int
+	err := tx.QueryRow(ctx, `
+		SELECT COALESCE(
+			(SELECT NULLIF(atttypmod, -1) FROM pg_attribute
+			 WHERE attrelid = to_regclass('langchain_pg_embedding') AND attname = 'embedding'),
+			(SELECT vector_dims(embedding) FROM langchain_pg_embedding WHERE embedding IS NOT NULL LIMIT 1),
+			0)`).Scan(&dim)
+	if err != nil {
+		return 0, fmt.Errorf("read vector dimension: %w", err)
+	}
+	return dim, nil
+}
+
+// publish makes the set visible: the manifest first, then the CSVs renamed
+// from .tmp, then the folder synced. Until the last rename the set is listed
+// as incomplete, never as restorable.
+func publish(dir, ts string, files map[string]*os.File, m *Manifest) error {
+	b, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := writeFileAtomic(filepath.Join(dir, ManifestName(ts)), append(b, '\n')); err != nil {
+		return err
+	}
+	for _, table := range schemas.AllTables {
+		f := files[table]
+		if err := f.Close(); err != nil {
+			return writeError(err, "close %s", f.Name())
+		}
+		if err := os.Rename(f.Name(), strings.TrimSuffix(f.Name(), ".tmp")); err != nil {
+			return writeError(err, "publish %s", f.Name())
+		}
+	}
+	return syncDir(dir)
+}
+
+func writeFileAtomic(path string, data []byte) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+		os.Remove(tmp)
+		return writeError(err, "write %s", tmp)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return writeError(err, "rename %s", tmp)
+	}
+	return nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return writeError(err, "open %s", dir)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return writeError(err, "sync %s", dir)
+	}
+	return nil
+}
+
+// writeLog writes the folder's log in the old pipeline's format, which the
+// catalog (and the old tools) read row counts from.
+func writeLog(req Request, w *Written) error {
+	t, _ := time.Parse(timestampLayout, w.Timestamp)
+	task := req.TaskID
+	if task == "" {
+		task = "global"
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "=== Vector Table Backup Log ===\nBackup Time: %s\nTask ID: %s\nDuration: %.2fs\n\nTables Backup Status:\n",
+		t.Format("2006-01-02 15:04:05"), task, w.Duration.Seconds())
+	for _, table := range schemas.AllTables {
+		e := w.Manifest.Files[table]
+		fmt.Fprintf(&b, "✓ %s: %d rows -> %s (%s)\n", table, e.Rows, e.File, catalog.HumanSize(e.Bytes))
+	}
+	return writeFileAtomic(filepath.Join(w.Dir, LogName), []byte(b.String()))
+}
+
+// writeError reports a failure to write the backup folder: a full disk or a
+// read-only folder is the operator's to fix, not a database error.
+func writeError(err error, format string, args ...any) error {
+	return apierr.Wrap(apierr.DatabaseError, err, "cannot write the backup: %s: %v; free disk space or fix the folder's permissions, then retry",
+		fmt.Sprintf(format, args...), err)
+}
+
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
