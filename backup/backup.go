@@ -339,3 +339,12 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 	c.n += int64(n)
 	return n, err
 }
+
+// Remove deletes a set this package wrote, for a snapshot whose restore
+// failed: the rows it saved are still in the tables.
+func Remove(w *Written) {
+	for _, table := range schemas.AllTables {
+		os.Remove(filepath.Join(w.Dir, finalName(table, w.Timestamp)))
+	}
+	os.Remove(filepath.Join(w.Dir, ManifestName(w.Timestamp)))
+}

@@ -58,7 +58,7 @@ func rowRejected(pgErr *pgconn.PgError, src *source) error {
 		With("file", src.name()).With("reason", pgErr.Message)
 	if m := copyLine.FindStringSubmatch(pgErr.Where); m != nil {
 		n, _ := strconv.ParseInt(m[1], 10, 64)
-		if line, err := fileLine(src.path, n); err == nil {
+		if line, err := fileLine(src.path, n, src.keep); err == nil {
 			e.Message = fmt.Sprintf("%s line %d: PostgreSQL rejected the row: %s; %s", src.name(), line, pgErr.Message, rolledBack)
 			e.With("line", line)
 		}

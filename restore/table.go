@@ -29,9 +29,10 @@ type column struct {
 // table is the live shape of a target table. LangChain's variants differ in
 // column order, keys and types, so nothing about it is assumed.
 type table struct {
-	Name    string
-	Columns map[string]column
-	Order   []string // columns in table order, for messages
+	Name       string
+	Columns    map[string]column
+	Order      []string // columns in table order, for messages
+	PrimaryKey []string
 }
 
 // loadTable reads name's columns, or returns SCHEMA_MISMATCH when it does not
@@ -73,6 +74,17 @@ func loadTable(ctx context.Context, q querier, name string) (*table, error) {
 		return nil, apierr.New(apierr.SchemaMismatch,
 			"table %s does not exist in the target database; create LangChain's PGVector tables there first (let the application start once), then restore", name).
 			With("table", name)
+	}
+	rows, err = q.Query(ctx, `
+		SELECT a.attname FROM pg_index i
+		JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
+		WHERE i.indrelid = to_regclass($1) AND i.indisprimary
+		ORDER BY array_position(i.indkey::int2[], a.attnum)`, name)
+	if err != nil {
+		return nil, fmt.Errorf("read primary key of %s: %w", name, err)
+	}
+	if t.PrimaryKey, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
+		return nil, fmt.Errorf("read primary key of %s: %w", name, err)
 	}
 	return t, nil
 }

@@ -53,7 +53,7 @@ func restoreArgs(extra map[string]any) map[string]any {
 }
 
 // guidance matches a message that tells the caller what to do next.
-var guidance = regexp.MustCompile(`(?i)\b(use|give|call again|list the backups|omit|pass|ask the operator|see the tool|takes only|must|e\.g\.|expected|newest)\b`)
+var guidance = regexp.MustCompile(`(?i)\b(use|give|call again|list again|list the backups|omit|pass|ask the operator|see the tool|takes only|must|e\.g\.|expected|newest)\b|allowed: `)
 
 // TestBadInput calls the tools with bad arguments against a database that
 // holds a restored set, and checks every answer is a well-formed error that

@@ -1,0 +1,217 @@
+package restore
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/vectorops/pgvector-backup-mcp/apierr"
+	"github.com/vectorops/pgvector-backup-mcp/csvstream"
+	"github.com/vectorops/pgvector-backup-mcp/schemas"
+)
+
+// Restore modes: what happens to the live rows.
+const (
+	modeTruncate    = "truncate"    // the selected tables are emptied
+	modeCollections = "collections" // the named collections' rows are replaced
+	modeAppend      = "append"      // rows are added; conflicts per on_conflict
+)
+
+// scope is which live rows a restore replaces and which backup rows it
+// sends.
+type scope struct {
+	mode       string
+	tables     []string
+	onConflict string
+
+	names           []string          // collections mode: the requested names
+	liveCollections []string          // of those, the ones that exist in the target
+	backupUUIDs     map[string]bool   // collections mode: the backup's uuids for the names
+	remap           map[string]string // backup uuid → live uuid, when only embeddings are restored
+	backupNames     map[string]string // every backup collection uuid → name
+}
+
+// replaces reports whether the restore deletes or overwrites live rows.
+func (s scope) replaces() bool {
+	return s.mode != modeAppend || s.onConflict == OnConflictUpdate
+}
+
+// resolveScope works out the scope against the set and the live tables.
+func (r *run) resolveScope() (scope, error) {
+	sc := scope{mode: modeAppend, tables: r.tables, onConflict: r.req.OnConflict}
+	switch {
+	case r.req.Truncate:
+		sc.mode = modeTruncate
+	case len(r.req.Collections) > 0:
+		sc.mode = modeCollections
+		sc.names = r.req.Collections
+	}
+	if sc.mode != modeCollections {
+		return sc, nil
+	}
+	names, err := backupCollections(r.req.Set.CollectionPath())
+	if err != nil {
+		return sc, err
+	}
+	sc.backupNames = names
+	sc.backupUUIDs = map[string]bool{}
+	for _, want := range sc.names {
+		found := false
+		for id, name := range names {
+			if name == want {
+				sc.backupUUIDs[id] = true
+				found = true
+			}
+		}
+		if !found {
+			return sc, apierr.New(apierr.ResourceNotFound, "collection %q is not in this backup set; it holds: %s",
+				want, strings.Join(sortedValues(names), ", ")).With("param", "collections").With("collection", want)
+		}
+	}
+	live, err := liveCollections(r.ctx, r.tx, sc.names)
+	if err != nil {
+		return sc, err
+	}
+	for name := range live {
+		sc.liveCollections = append(sc.liveCollections, name)
+	}
+	slices.Sort(sc.liveCollections)
+	if !slices.Contains(r.tables, schemas.CollectionTable) {
+		// Only embeddings are restored: they must point at the live
+		// collections of the same names, whose uuids may differ.
+		sc.remap = map[string]string{}
+		for id := range sc.backupUUIDs {
+			ids := live[names[id]]
+			switch len(ids) {
+			case 0:
+				return sc, apierr.New(apierr.ResourceNotFound,
+					"collection %q does not exist in the target, so its embeddings have nothing to belong to; restore both tables (omit tables)", names[id]).
+					With("param", "collections").With("collection", names[id])
+			case 1:
+				sc.remap[id] = ids[0]
+			default:
+				return sc, apierr.New(apierr.Conflict,
+					"the target has %d collections named %q, so it is unclear which one the embeddings belong to; restore both tables (omit tables)", len(ids), names[id]).
+					With("collection", names[id])
+			}
+		}
+	}
+	return sc, nil
+}
+
+// filterFor binds the scope's filter to a file's header.
+func (s scope) filterFor(table string, header []string) (keep func([]csvstream.Field) bool, remap func([]csvstream.Field)) {
+	if s.mode != modeCollections {
+		return nil, nil
+	}
+	if table == schemas.CollectionTable {
+		col := slices.Index(header, "name")
+		return func(rec []csvstream.Field) bool {
+			return col >= 0 && slices.Contains(s.names, string(rec[col].Value))
+		}, nil
+	}
+	col := slices.Index(header, "collection_id")
+	keep = func(rec []csvstream.Field) bool {
+		return col >= 0 && s.backupUUIDs[string(rec[col].Value)]
+	}
+	if s.remap != nil {
+		remap = func(rec []csvstream.Field) {
+			rec[col] = csvstream.Field{Value: []byte(s.remap[string(rec[col].Value)])}
+		}
+	}
+	return keep, remap
+}
+
+// fingerprint summarizes the live rows the restore would replace, so a
+// confirmation can be refused when they changed: a count and a sum of row
+// hashes per table, read in the caller's transaction.
+func (s scope) fingerprint(ctx context.Context, q querier) (string, error) {
+	if !s.replaces() {
+		return "", nil
+	}
+	var parts []string
+	for _, table := range s.tables {
+		where, args := "", []any{}
+		if s.mode == modeCollections {
+			where, args = collectionWhere(table), []any{s.names}
+		}
+		var count int64
+		var sum string
+		err := q.QueryRow(ctx, fmt.Sprintf(
+			"SELECT count(*), coalesce(sum(hashtextextended(x::text, 0)::numeric), 0)::text FROM %s x %s",
+			pgx.Identifier{table}.Sanitize(), where), args...).Scan(&count, &sum)
+		if err != nil {
+			return "", fmt.Errorf("fingerprint %s: %w", table, err)
+		}
+		parts = append(parts, fmt.Sprintf("%s:%d:%s", table, count, sum))
+	}
+	return strings.Join(parts, ";"), nil
+}
+
+// collectionWhere limits table to the rows of the collections named $1.
+func collectionWhere(table string) string {
+	if table == schemas.CollectionTable {
+		return "WHERE name = ANY($1::text[])"
+	}
+	return "WHERE collection_id IN (SELECT uuid FROM langchain_pg_collection WHERE name = ANY($1::text[]))"
+}
+
+// liveCollections maps each of names that exists in the target to its uuids
+// (langchain_community does not make names unique).
+func liveCollections(ctx context.Context, q querier, names []string) (map[string][]string, error) {
+	rows, err := q.Query(ctx, "SELECT name, uuid::text FROM langchain_pg_collection WHERE name = ANY($1) ORDER BY uuid", names)
+	if err != nil {
+		return nil, fmt.Errorf("look up collections %v: %w", names, err)
+	}
+	defer rows.Close()
+	out := map[string][]string{}
+	for rows.Next() {
+		var name, id string
+		if err := rows.Scan(&name, &id); err != nil {
+			return nil, err
+		}
+		out[name] = append(out[name], id)
+	}
+	return out, rows.Err()
+}
+
+// backupCollections reads a collection file's uuid → name map. Collection
+// files are small (one row per collection).
+func backupCollections(path string) (map[string]string, error) {
+	r, err := openRows(path, func(string) (columnKind, int, error) { return kindPlain, 0, nil })
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	idCol, nameCol := slices.Index(r.header, "uuid"), slices.Index(r.header, "name")
+	if idCol < 0 || nameCol < 0 {
+		return nil, apierr.New(apierr.BackupCorrupt, "%s has no uuid and name columns (header: %s)", r.name(), strings.Join(r.header, ", ")).
+			With("file", r.name())
+	}
+	out := map[string]string{}
+	for {
+		rec, err := r.next()
+		if err == io.EOF {
+			return out, nil
+		}
+		if err != nil {
+			return nil, r.corrupt(err)
+		}
+		out[string(rec[idCol].Value)] = string(rec[nameCol].Value)
+	}
+}
+
+func sortedValues(m map[string]string) []string {
+	var out []string
+	for _, v := range m {
+		if !slices.Contains(out, v) {
+			out = append(out, v)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
