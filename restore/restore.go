@@ -166,6 +166,9 @@ func (r *run) restore() (*schemas.RestoreResult, error) {
 	if _, err := r.tx.Exec(r.ctx, "SELECT pg_advisory_xact_lock($1)", LockKey); err != nil {
 		return nil, fmt.Errorf("wait for other restores of this database: %w", err)
 	}
+	if err := r.lockTables(); err != nil {
+		return nil, err
+	}
 	var err error
 	if r.scope, err = r.resolveScope(); err != nil {
 		return nil, err
@@ -224,6 +227,30 @@ func (r *run) restore() (*schemas.RestoreResult, error) {
 	}
 	res.RestorePerformed = !r.req.DryRun
 	return res, nil
+}
+
+// lockTables keeps the application from changing the selected tables
+// between the checks, the snapshot and the restore, so the snapshot is
+// exactly what is replaced. Truncating needs ACCESS EXCLUSIVE anyway; the
+// other modes (and dry runs) block writers only, never readers.
+func (r *run) lockTables() error {
+	mode := "SHARE ROW EXCLUSIVE"
+	if r.req.Truncate && !r.req.DryRun {
+		mode = "ACCESS EXCLUSIVE"
+	}
+	for _, t := range r.tables {
+		var exists bool
+		if err := r.tx.QueryRow(r.ctx, "SELECT to_regclass($1) IS NOT NULL", t).Scan(&exists); err != nil {
+			return fmt.Errorf("look for %s: %w", t, err)
+		}
+		if !exists {
+			continue // loadTable reports it
+		}
+		if _, err := r.tx.Exec(r.ctx, fmt.Sprintf("LOCK TABLE %s IN %s MODE", pgx.Identifier{t}.Sanitize(), mode)); err != nil {
+			return fmt.Errorf("lock %s: %w", t, err)
+		}
+	}
+	return nil
 }
 
 // readManifest reads the set's manifest, if it has one.

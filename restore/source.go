@@ -20,6 +20,7 @@ type source struct {
 	table *table
 	keep  func([]csvstream.Field) bool // rows to send; nil sends all
 	remap func([]csvstream.Field)      // rewrites a kept row in place; may be nil
+	tap   func([]csvstream.Field)      // sees each row sent; may be nil
 
 	out    []byte // converted records not yet handed to COPY
 	off    int    // how much of out COPY has taken
@@ -117,6 +118,9 @@ func (s *source) fill(want int) error {
 		s.mu.Unlock()
 		if s.remap != nil {
 			s.remap(rec)
+		}
+		if s.tap != nil {
+			s.tap(rec)
 		}
 		s.out = csvstream.AppendRecord(s.out, rec)
 	}

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 
 	"github.com/vectorops/pgvector-backup-mcp/catalog"
+	"github.com/vectorops/pgvector-backup-mcp/confirm"
 	"github.com/vectorops/pgvector-backup-mcp/target"
 )
 
@@ -16,6 +17,11 @@ type Service struct {
 	Catalog *catalog.Catalog
 	Policy  *target.Policy
 	Logger  *slog.Logger
+
+	// Confirm, when set, makes restores that delete or overwrite rows wait
+	// for a person's approval. Nil runs them at once (--confirm=none, and
+	// the legacy HTTP API, which never asked).
+	Confirm *confirm.Sealer
 }
 
 // Progress reports how far a long operation got: done of total units, with a

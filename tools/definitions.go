@@ -9,6 +9,7 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 
 	"github.com/vectorops/pgvector-backup-mcp/schemas"
+	"github.com/vectorops/pgvector-backup-mcp/service"
 )
 
 // tools lists every tool in the order clients see them.
@@ -82,7 +83,7 @@ func (h *handlers) list(ctx context.Context, _ mcp.CallToolRequest, args schemas
 }
 
 func (h *handlers) restore(ctx context.Context, req mcp.CallToolRequest, args schemas.RestoreArgs) (*schemas.RestoreResult, error) {
-	return h.svc.Restore(ctx, args, h.progress(ctx, req))
+	return h.svc.Restore(ctx, args, service.RestoreOptions{Progress: h.progress(ctx, req), Approver: h.approver(ctx)})
 }
 
 // summarizeList is the text a model reads: counts, then one line per set.

@@ -45,6 +45,7 @@ func NewServer(svc *service.Service, opts Options) (*server.MCPServer, error) {
 		server.WithToolCapabilities(false),
 		server.WithInstructions(instructions),
 		server.WithRecovery(),
+		server.WithElicitation(),
 	)
 	h := &handlers{svc: svc, srv: srv, validator: v, logger: logger}
 	for _, t := range h.tools() {

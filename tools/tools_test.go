@@ -67,6 +67,7 @@ func TestAnnotations(t *testing.T) {
 	want := map[string][4]bool{ // readOnly, destructive, idempotent, openWorld
 		"list_vector_backups":   {true, false, true, false},
 		"restore_vector_backup": {false, true, false, false},
+		"create_vector_backup":  {false, false, false, false},
 	}
 	c := connect(t, newProject(t), serverConfig{}, protocols[0])
 	res, err := c.ListTools(context.Background(), mcp.ListToolsRequest{})

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/hex"
 	"flag"
 	"fmt"
 	"io"
@@ -17,6 +18,8 @@ type config struct {
 	backupRoot  string
 	allow       []target.Pattern
 	readOnly    bool
+	confirm     string // "token" or "none"
+	confirmKey  []byte // 32 bytes, or nil for a key made at start
 	logLevel    slog.Level
 }
 
@@ -42,6 +45,7 @@ func parseConfig(args []string, getenv func(string) (string, bool), stderr io.Wr
 		return nil
 	})
 	fs.BoolVar(&cfg.readOnly, "read-only", false, "serve only the read-only tools")
+	fs.StringVar(&cfg.confirm, "confirm", "token", "token: restores that delete or overwrite rows need a person's approval; none: unattended pipelines")
 	fs.Func("log-level", "debug, info, warn or error (default info)", func(s string) error {
 		return cfg.logLevel.UnmarshalText([]byte(s))
 	})
@@ -54,6 +58,17 @@ func parseConfig(args []string, getenv func(string) (string, bool), stderr io.Wr
 	cfg.databaseURL = orEnv(cfg.databaseURL, getenv, "DATABASE_URL", "")
 	cfg.projectRoot = orEnv(cfg.projectRoot, getenv, "VECTOR_PROJECT_ROOT", ".")
 	cfg.backupRoot = orEnv(cfg.backupRoot, getenv, "VECTOR_BACKUP_ROOT", defaultBackupRoot)
+	if cfg.confirm != "token" && cfg.confirm != "none" {
+		return cfg, fmt.Errorf("--confirm must be token or none, got %q", cfg.confirm)
+	}
+	if key, ok := getenv("MCP_CONFIRM_KEY"); ok && key != "" {
+		// A fixed key lets tokens survive a restart of the server.
+		b, err := hex.DecodeString(key)
+		if err != nil || len(b) != 32 {
+			return cfg, fmt.Errorf("MCP_CONFIRM_KEY must be 64 hex digits (32 bytes)")
+		}
+		cfg.confirmKey = b
+	}
 	return cfg, nil
 }
 

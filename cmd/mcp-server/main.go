@@ -18,6 +18,7 @@ import (
 	"github.com/mark3labs/mcp-go/server"
 
 	"github.com/vectorops/pgvector-backup-mcp/catalog"
+	"github.com/vectorops/pgvector-backup-mcp/confirm"
 	"github.com/vectorops/pgvector-backup-mcp/service"
 	"github.com/vectorops/pgvector-backup-mcp/target"
 	"github.com/vectorops/pgvector-backup-mcp/tools"
@@ -51,13 +52,19 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		Policy:  target.NewPolicy(cfg.databaseURL, cfg.allow),
 		Logger:  logger,
 	}
+	if cfg.confirm == "token" {
+		if svc.Confirm, err = confirm.NewSealer(cfg.confirmKey, confirm.DefaultTTL); err != nil {
+			logger.Error("cannot set up confirmations", "err", err)
+			return 1
+		}
+	}
 	srv, err := tools.NewServer(svc, tools.Options{ReadOnly: cfg.readOnly, Version: version(), Logger: logger})
 	if err != nil {
 		logger.Error("cannot build the MCP server", "err", err)
 		return 1
 	}
 	logger.Info("serving MCP on stdio", "version", version(), "project_root", cat.ProjectRoot,
-		"backup_root", cat.BackupRoot, "read_only", cfg.readOnly)
+		"backup_root", cat.BackupRoot, "read_only", cfg.readOnly, "confirm", cfg.confirm)
 
 	stdio := server.NewStdioServer(srv)
 	stdio.SetErrorLogger(log.New(stderr, "mcp: ", log.LstdFlags))
@@ -69,7 +76,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 }
 
 func version() string {
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
 		return bi.Main.Version
 	}
 	return "devel"

@@ -254,36 +254,15 @@ func (s *stdioServer) call(t *testing.T, name string, args any) (*mcp.CallToolRe
 	return res, out
 }
 
-// restoreArgs returns args ready for a restore that runs. The contract wants
-// a confirm_token for restores that delete rows; when the server publishes
-// that argument, it is fetched with a first call, which changes nothing while
-// confirmation is required. A server without it runs the restore as asked.
-func (s *stdioServer) restoreArgs(t *testing.T, args map[string]any) (map[string]any, *mcp.CallToolResult, map[string]any) {
-	t.Helper()
-	if !s.restoreTakes(t, "confirm_token") {
-		return args, nil, nil
-	}
-	res, out := s.call(t, "restore_vector_backup", args)
-	if !res.IsError || out["error_type"] != "CONFIRMATION_REQUIRED" {
-		return args, res, out // confirmation is off (--confirm=none) or not needed: it ran
-	}
-	token, _ := out["confirm_token"].(string)
-	if token == "" {
-		t.Fatalf("CONFIRMATION_REQUIRED without a confirm_token: %v", out)
-	}
-	withToken := map[string]any{"confirm_token": token}
-	for k, v := range args {
-		withToken[k] = v
-	}
-	return withToken, nil, nil
-}
-
 // restore runs a restore to completion and returns its structured result.
+// The contract wants a confirm_token for restores that delete or overwrite
+// rows: when the server answers CONFIRMATION_REQUIRED (having changed
+// nothing), the call is repeated with the token it gave.
 func (s *stdioServer) restore(t *testing.T, args map[string]any) map[string]any {
 	t.Helper()
-	args, res, out := s.restoreArgs(t, args)
-	if res == nil {
-		res, out = s.call(t, "restore_vector_backup", args)
+	res, out := s.call(t, "restore_vector_backup", args)
+	if token := confirmToken(t, res, out); token != "" {
+		res, out = s.call(t, "restore_vector_backup", withToken(args, token))
 	}
 	if res.IsError || out["restore_performed"] != true {
 		t.Fatalf("restore %v: %s\n%v", args, text(res), out)
@@ -291,32 +270,50 @@ func (s *stdioServer) restore(t *testing.T, args map[string]any) map[string]any 
 	return out
 }
 
-// restoreTakes reports whether restore_vector_backup's input schema has the
-// property name.
-func (s *stdioServer) restoreTakes(t *testing.T, name string) bool {
+// confirmToken returns the token of a CONFIRMATION_REQUIRED result, or "".
+func confirmToken(t *testing.T, res *mcp.CallToolResult, out map[string]any) string {
 	t.Helper()
-	res, err := s.c.ListTools(context.Background(), mcp.ListToolsRequest{})
-	if err != nil {
-		t.Fatal(err)
+	if !res.IsError || out["error_type"] != "CONFIRMATION_REQUIRED" {
+		return ""
 	}
-	for _, tool := range res.Tools {
-		if tool.Name != "restore_vector_backup" {
-			continue
-		}
-		raw := []byte(tool.RawInputSchema)
-		if len(raw) == 0 {
-			raw, _ = json.Marshal(tool.InputSchema)
-		}
-		var schema struct {
-			Properties map[string]json.RawMessage `json:"properties"`
-		}
-		if err := json.Unmarshal(raw, &schema); err != nil {
-			t.Fatalf("restore input schema: %v", err)
-		}
-		_, ok := schema.Properties[name]
-		return ok
+	token, _ := out["confirm_token"].(string)
+	if token == "" {
+		t.Fatalf("CONFIRMATION_REQUIRED without a confirm_token: %v", out)
 	}
-	return false
+	return token
+}
+
+func withToken(args map[string]any, token string) map[string]any {
+	out := map[string]any{"confirm_token": token}
+	for k, v := range args {
+		out[k] = v
+	}
+	return out
+}
+
+// seedAndConfirm puts the seed set (a complete set in seedPath, timestamp
+// seedTS) in the tables and returns args ready to run without changing
+// anything first: with a confirm_token when the server requires one. Whether
+// it does is found out without side effects: by a truncating restore of the
+// seed over itself, which leaves the same rows whether it runs or is refused.
+func (s *stdioServer) seedAndConfirm(t *testing.T, seedPath, seedTS string, args map[string]any) map[string]any {
+	t.Helper()
+	seed := map[string]any{"backup_path": seedPath, "timestamp": seedTS}
+	s.restore(t, seed)
+	seed["truncate_before_restore"] = true
+	res, out := s.call(t, "restore_vector_backup", seed)
+	if confirmToken(t, res, out) == "" {
+		if res.IsError || out["restore_performed"] != true {
+			t.Fatalf("restore of the seed over itself: %s\n%v", text(res), out)
+		}
+		return args // no confirmation required
+	}
+	res, out = s.call(t, "restore_vector_backup", args)
+	token := confirmToken(t, res, out)
+	if token == "" {
+		t.Fatalf("the server asks confirmation for the seed but not for %v: %s", args, text(res))
+	}
+	return withToken(args, token)
 }
 
 func (s *stdioServer) toolNames(t *testing.T) []string {
@@ -684,7 +681,8 @@ func TestStdioStdoutCarriesOnlyProtocol(t *testing.T) {
 	r.send(t, map[string]any{"jsonrpc": "2.0", "method": "notifications/initialized"})
 
 	r.send(t, request(2, "tools/list", nil))
-	if tools := r.await(t, "2")["result"].(map[string]any)["tools"].([]any); len(tools) == 0 {
+	tools, _ := r.await(t, "2")["result"].(map[string]any)["tools"].([]any)
+	if len(tools) == 0 {
 		t.Fatal("no tools listed")
 	}
 
@@ -731,8 +729,8 @@ func TestStdioStdoutCarriesOnlyProtocol(t *testing.T) {
 		t.Errorf("list after bad input: %v", m)
 	}
 	r.send(t, request(9, "tools/list", nil))
-	if tools, _ := r.await(t, "9")["result"].(map[string]any)["tools"].([]any); len(tools) != 2 {
-		t.Errorf("tools/list after bad input: %d tools, want 2", len(tools))
+	if again, _ := r.await(t, "9")["result"].(map[string]any)["tools"].([]any); len(again) != len(tools) {
+		t.Errorf("tools/list after bad input: %d tools, want %d", len(again), len(tools))
 	}
 
 	// A call that reaches the (unreachable) database: DATABASE_ERROR, and
@@ -809,7 +807,7 @@ func TestStdioBadRequestsKeepServing(t *testing.T) {
 				t.Errorf("missing backup_path: %v %v", err, out)
 			}
 
-			if names := s.toolNames(t); len(names) != 2 {
+			if names := s.toolNames(t); !slices.Contains(names, "list_vector_backups") || !slices.Contains(names, "restore_vector_backup") {
 				t.Errorf("tools/list after bad input: %v", names)
 			}
 			res, _ = s.call(t, "list_vector_backups", map[string]any{})
@@ -826,8 +824,21 @@ func TestStdioReadOnly(t *testing.T) {
 			p := newProject(t)
 			p.write(t, sample.Generate(1, []string{"sql"}, 2, 4), "vector_bak", "20250720_080000")
 			s := startServer(t, protocol, serverOptions{db: noDatabase, projectRoot: p.root, args: []string{"--read-only"}})
-			if names := s.toolNames(t); !slices.Equal(names, []string{"list_vector_backups"}) {
-				t.Errorf("--read-only serves %v, want only list_vector_backups", names)
+			// Only read-only tools: today list_vector_backups (the contract's
+			// inspect_vector_backup, once it exists, is read-only too).
+			listed, err := s.c.ListTools(context.Background(), mcp.ListToolsRequest{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var names []string
+			for _, tool := range listed.Tools {
+				names = append(names, tool.Name)
+				if ro := tool.Annotations.ReadOnlyHint; ro == nil || !*ro {
+					t.Errorf("--read-only serves %s, which is not read-only", tool.Name)
+				}
+			}
+			if !slices.Contains(names, "list_vector_backups") || slices.Contains(names, "restore_vector_backup") || slices.Contains(names, "create_vector_backup") {
+				t.Errorf("--read-only serves %v, want list_vector_backups and no writing tool", names)
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer cancel()
@@ -1016,8 +1027,13 @@ func TestStdioCancelRestore(t *testing.T) {
 	p.write(t, big, "task_20250721_213627/vector_bak", "20250721_215758")
 
 	s := startServer(t, mcp.LATEST_PROTOCOL_VERSION, serverOptions{db: db, projectRoot: p.root})
-	s.restore(t, map[string]any{"backup_path": "./data_pipeline/training_data/global_vector_bak", "timestamp": "latest"})
+	args := s.seedAndConfirm(t, "./data_pipeline/training_data/global_vector_bak", "20250720_080000", map[string]any{
+		"backup_path":             "./data_pipeline/training_data/task_20250721_213627/vector_bak",
+		"timestamp":               "20250721_215758",
+		"truncate_before_restore": true,
+	})
 	before := pgtest.Dump(t, db)
+	pgtest.Compare(t, db, seed, sample.Default)
 
 	var mu sync.Mutex
 	var progress []float64
@@ -1031,14 +1047,6 @@ func TestStdioCancelRestore(t *testing.T) {
 		}
 	})
 
-	args, ran, _ := s.restoreArgs(t, map[string]any{
-		"backup_path":             "./data_pipeline/training_data/task_20250721_213627/vector_bak",
-		"timestamp":               "latest",
-		"truncate_before_restore": true,
-	})
-	if ran != nil {
-		t.Fatal("the server ran a truncating restore without confirmation; cannot test cancellation this way")
-	}
 	logFrom := s.stderr.Len()
 	ctx, cancel := context.WithCancel(context.Background())
 	start := time.Now()
@@ -1091,7 +1099,7 @@ func TestStdioCancelRestore(t *testing.T) {
 	}
 
 	// The server keeps serving after a cancelled call.
-	if names := s.toolNames(t); len(names) != 2 {
+	if names := s.toolNames(t); !slices.Contains(names, "restore_vector_backup") {
 		t.Errorf("tools/list after the cancel: %v", names)
 	}
 }
@@ -1116,17 +1124,12 @@ func TestStdioSignalMidRestore(t *testing.T) {
 			db := pgtest.NewDatabase(t)
 			pgtest.Exec(t, db, sample.Default.DDL(dim))
 			s := startServer(t, protocols[0], serverOptions{db: db, projectRoot: p.root})
-			s.restore(t, map[string]any{"backup_path": "./data_pipeline/training_data/global_vector_bak", "timestamp": "latest"})
-			before := pgtest.Dump(t, db)
-
-			args, ran, _ := s.restoreArgs(t, map[string]any{
+			args := s.seedAndConfirm(t, "./data_pipeline/training_data/global_vector_bak", "20250720_080000", map[string]any{
 				"backup_path":             "./data_pipeline/training_data/task_20250721_213627/vector_bak",
-				"timestamp":               "latest",
+				"timestamp":               "20250721_215758",
 				"truncate_before_restore": true,
 			})
-			if ran != nil {
-				t.Fatal("the server ran a truncating restore without confirmation")
-			}
+			before := pgtest.Dump(t, db)
 			logFrom := s.stderr.Len()
 			done := make(chan error, 1)
 			go func() {
