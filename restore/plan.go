@@ -1,7 +1,9 @@
 package restore
 
 import (
+	"cmp"
 	"context"
+	"fmt"
 	"io"
 	"slices"
 
@@ -64,17 +66,27 @@ func (r *run) plan() (*schemas.RestorePlan, *Binding, error) {
 	}
 	binding := &Binding{Files: map[string]string{}}
 
-	// Read every row, counting the backup's embeddings per collection.
+	// Read every row, counting the backup's embeddings per collection and,
+	// for an append, the rows whose key the target already has.
 	perCollection := map[string]int64{} // backup collection uuid → embeddings
+	if r.scope.mode == modeAppend {
+		plan.Conflicts = map[string]int64{}
+	}
 	for _, s := range sources {
 		r.current = s
+		collCol := -1
 		if s.table.Name == schemas.EmbeddingTable {
-			col := slices.Index(s.header, "collection_id")
-			s.tap = func(rec []csvstream.Field) {
-				if col >= 0 {
-					perCollection[string(rec[col].Value)]++
-				}
+			collCol = slices.Index(s.header, "collection_id")
+		}
+		var conflicts *conflictCounter
+		if plan.Conflicts != nil {
+			conflicts = newConflictCounter(r.ctx, r.tx, s)
+		}
+		s.tap = func(rec []csvstream.Field) {
+			if collCol >= 0 {
+				perCollection[string(rec[collCol].Value)]++
 			}
+			conflicts.add(rec)
 		}
 		if _, err := io.Copy(io.Discard, s); err != nil {
 			return nil, nil, err
@@ -82,6 +94,13 @@ func (r *run) plan() (*schemas.RestorePlan, *Binding, error) {
 		rows, _, _ := s.counts()
 		plan.Insert[s.table.Name] = rows
 		binding.Files[s.table.Name] = s.sum()
+		if conflicts != nil {
+			n, err := conflicts.total()
+			if err != nil {
+				return nil, nil, err
+			}
+			plan.Conflicts[s.table.Name] = n
+		}
 	}
 	r.current = nil
 
@@ -166,14 +185,68 @@ func (r *run) collectionPlan(backupPerUUID map[string]int64) ([]schemas.Collecti
 	for _, p := range byName {
 		out = append(out, *p)
 	}
-	slices.SortFunc(out, func(a, b schemas.CollectionPlan) int {
-		if a.Name < b.Name {
-			return -1
-		}
-		if a.Name > b.Name {
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(out, func(a, b schemas.CollectionPlan) int { return cmp.Compare(a.Name, b.Name) })
 	return out, nil
+}
+
+// conflictBatch is how many keys one lookup checks: large enough to be
+// quick, small enough to keep memory flat.
+const conflictBatch = 5000
+
+// conflictCounter counts the rows of a file whose primary key the target
+// already has, looking keys up in batches as the file streams by. Tables
+// with a composite key are not counted (nil counter).
+type conflictCounter struct {
+	ctx  context.Context
+	q    querier
+	sql  string
+	col  int
+	keys []string
+	n    int64
+	err  error
+}
+
+func newConflictCounter(ctx context.Context, q querier, s *source) *conflictCounter {
+	if len(s.table.PrimaryKey) != 1 {
+		return nil
+	}
+	key := s.table.PrimaryKey[0]
+	col := slices.Index(s.header, key)
+	if col < 0 {
+		return nil
+	}
+	id := pgx.Identifier{key}.Sanitize()
+	return &conflictCounter{
+		ctx: ctx, q: q, col: col,
+		// Typed as the column, so the primary key's index serves the lookup.
+		sql: fmt.Sprintf("SELECT count(*) FROM %s WHERE %s = ANY($1::%s[])",
+			pgx.Identifier{s.table.Name}.Sanitize(), id, s.table.Columns[key].Type),
+	}
+}
+
+func (c *conflictCounter) add(rec []csvstream.Field) {
+	if c == nil || c.err != nil {
+		return
+	}
+	c.keys = append(c.keys, string(rec[c.col].Value))
+	if len(c.keys) >= conflictBatch {
+		c.flush()
+	}
+}
+
+func (c *conflictCounter) flush() {
+	if len(c.keys) == 0 || c.err != nil {
+		return
+	}
+	var n int64
+	if err := c.q.QueryRow(c.ctx, c.sql, c.keys).Scan(&n); err != nil {
+		c.err = fmt.Errorf("look up existing keys: %w", err)
+	}
+	c.n += n
+	c.keys = c.keys[:0]
+}
+
+func (c *conflictCounter) total() (int64, error) {
+	c.flush()
+	return c.n, c.err
 }

@@ -20,6 +20,7 @@ type Tool struct {
 // Tools lists every tool's types, in the order tools are served.
 var Tools = []Tool{
 	{Name: "list_vector_backups", Args: ListArgs{}, Result: ListResult{}},
+	{Name: "inspect_vector_backup", Args: InspectArgs{}, Result: InspectResult{}},
 	{Name: "restore_vector_backup", Args: RestoreArgs{}, Result: RestoreResult{}},
 	{Name: "create_vector_backup", Args: CreateArgs{}, Result: CreateResult{}},
 }

@@ -67,7 +67,7 @@ func (s *Service) Restore(ctx context.Context, args schemas.RestoreArgs, opts Re
 		Progress:    throttle(opts.Progress, 200*time.Millisecond),
 	}
 	if args.Snapshot == nil || *args.Snapshot {
-		req.Snapshot = &restore.SnapshotTarget{Dir: s.Catalog.GlobalDir(), BackupPath: s.Catalog.RelativePath(s.Catalog.GlobalDir())}
+		req.Snapshot = s.snapshotTarget()
 	}
 	log := s.logger().With("op", "restore", "set", set.Timestamp, "dir", dir, "target", db.Name)
 

@@ -28,12 +28,24 @@ Example: {"task_id": "task_20250721_213627", "limit": 10}`,
 			handler: typed(h, "list_vector_backups", h.list, summarizeList),
 		},
 		{
+			name:  "inspect_vector_backup",
+			title: "Inspect vector backup",
+			description: `Read every row of a backup set and check it against the target database, without changing anything: what the files hold (rows, columns, legacy metadata to convert, rows a restore would refuse with file, line and reason, vector dimensions, collections), whether they match their manifest, whether they fit the live tables, and what a restore with the given options would delete and insert. Ends with restorable and problems.
+Use it before restore_vector_backup to see what a restore would do and whether it can succeed. Read-only; takes no lock that blocks the application.
+Arguments: backup_path and timestamp (required, as from list_vector_backups; timestamp may be latest); the restore options to plan for: tables, collections, truncate_before_restore, on_conflict; db_connection (only if the operator allowed it).
+Example: {"backup_path": "./data_pipeline/training_data/global_vector_bak", "timestamp": "latest", "truncate_before_restore": true}`,
+			readOnly: true, destructive: false, idempotent: true,
+			types:   toolTypes("inspect_vector_backup"),
+			handler: typed(h, "inspect_vector_backup", h.inspect, summarizeInspect),
+		},
+		{
 			name:  "restore_vector_backup",
 			title: "Restore vector backup",
 			description: `Restore a backup set into the vector tables, in one transaction: it either completes or leaves the tables exactly as they were.
 Use it to roll the training data back to a backup (truncate_before_restore=true replaces the tables' rows with the backup's), or to append a backup's rows (the default; a row whose key already exists fails the whole restore with CONFLICT).
-Find backup_path and timestamp with list_vector_backups first. Destructive with truncate_before_restore: confirm with the user before calling.
-Arguments: backup_path (required, a relative_path from list_vector_backups), timestamp (required, YYYYMMDD_HHMMSS or latest), tables (optional subset of langchain_pg_collection, langchain_pg_embedding; default both), truncate_before_restore (default false), db_connection (optional other database, only if the operator allowed it; pg_conn is its legacy alias).
+Find backup_path and timestamp with list_vector_backups first; inspect_vector_backup or dry_run=true shows what a restore would do.
+A restore that deletes or overwrites rows first answers CONFIRMATION_REQUIRED with the plan and a confirm_token (unless the user approves it directly): show the plan to the user and, if they approve, call again with the same arguments plus confirm_token. By default the replaced rows are saved first as a new backup set (snapshot), and the result says how to undo.
+Arguments: backup_path (required, a relative_path from list_vector_backups), timestamp (required, YYYYMMDD_HHMMSS or latest), tables (subset of langchain_pg_collection, langchain_pg_embedding; default both), truncate_before_restore (default false), collections (replace only these collections by name), on_conflict (error, skip or update, for appends), dry_run, snapshot (default true), confirm_token, db_connection (other database, only if the operator allowed it; pg_conn is its legacy alias).
 Example: {"backup_path": "./data_pipeline/training_data/task_20250721_213627/vector_bak", "timestamp": "20250721_215758", "truncate_before_restore": true}`,
 			readOnly: false, destructive: true, idempotent: false,
 			types:   toolTypes("restore_vector_backup"),
@@ -52,6 +64,34 @@ Example: {"task_id": "task_20250721_213627"}`,
 			handler: typed(h, "create_vector_backup", h.create, summarizeCreate),
 		},
 	}
+}
+
+func (h *handlers) inspect(ctx context.Context, _ mcp.CallToolRequest, args schemas.InspectArgs) (*schemas.InspectResult, error) {
+	return h.svc.Inspect(ctx, args)
+}
+
+func summarizeInspect(r *schemas.InspectResult) string {
+	var b strings.Builder
+	verdict := "restorable"
+	if !r.Restorable {
+		verdict = "NOT restorable"
+	}
+	fmt.Fprintf(&b, "Set %s in %s is %s (checksums: %s).", r.BackupInfo.Timestamp, r.BackupInfo.BackupPath, verdict, r.ChecksumStatus)
+	for _, t := range schemas.AllTables {
+		if f, ok := r.Files[t]; ok {
+			fmt.Fprintf(&b, "\n- %s: %d rows (%s), %d with legacy metadata, %d bad", t, f.Rows, f.Size, f.LegacyJSONRows, f.BadRows)
+		}
+	}
+	if p := r.Plan; p != nil {
+		fmt.Fprintf(&b, "\nA %s restore would", p.Mode)
+		for _, t := range p.Tables {
+			fmt.Fprintf(&b, " delete %d and write %d rows of %s;", p.Delete[t], p.Insert[t], t)
+		}
+	}
+	for _, p := range r.Problems {
+		fmt.Fprintf(&b, "\nProblem: %s", p)
+	}
+	return b.String()
 }
 
 func (h *handlers) create(ctx context.Context, _ mcp.CallToolRequest, args schemas.CreateArgs) (*schemas.CreateResult, error) {

@@ -66,6 +66,7 @@ func TestToolsListSnapshot(t *testing.T) {
 func TestAnnotations(t *testing.T) {
 	want := map[string][4]bool{ // readOnly, destructive, idempotent, openWorld
 		"list_vector_backups":   {true, false, true, false},
+		"inspect_vector_backup": {true, false, true, false},
 		"restore_vector_backup": {false, true, false, false},
 		"create_vector_backup":  {false, false, false, false},
 	}

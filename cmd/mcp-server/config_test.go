@@ -48,6 +48,21 @@ func TestParseConfig(t *testing.T) {
 			want: defaults,
 		},
 		{
+			name: "confirmations off for pipelines",
+			args: []string{"--confirm", "none"},
+			want: config{projectRoot: ".", backupRoot: "data_pipeline/training_data", confirm: "none"},
+		},
+		{
+			name:    "unknown confirm mode",
+			args:    []string{"--confirm=ask"},
+			wantErr: "--confirm must be token or none",
+		},
+		{
+			name:    "confirm key not hex",
+			env:     env{"MCP_CONFIRM_KEY": "zz"},
+			wantErr: "MCP_CONFIRM_KEY",
+		},
+		{
 			name: "defaults when the variables are set but empty",
 			env:  env{"DATABASE_URL": "", "VECTOR_PROJECT_ROOT": "", "VECTOR_BACKUP_ROOT": ""},
 			want: defaults,
@@ -169,6 +184,9 @@ func TestParseConfig(t *testing.T) {
 			}
 			if err != nil {
 				t.Fatalf("parseConfig(%q): %v (stderr: %s)", tt.args, err, stderr.String())
+			}
+			if tt.want.confirm == "" {
+				tt.want.confirm = "token" // the default, unless a case names another
 			}
 			if !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("parseConfig(%q)\n got %+v\nwant %+v", tt.args, got, tt.want)

@@ -1,0 +1,466 @@
+package confirm
+
+import (
+	"bytes"
+	"encoding/base64"
+	"errors"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// testClaims are claims as the service fills them in.
+func testClaims() Claims {
+	return Claims{
+		Target:    "127.0.0.1:5432/vectors",
+		Options:   `{"collections":[],"on_conflict":"error","snapshot":true,"tables":["langchain_pg_collection","langchain_pg_embedding"],"truncate":true}`,
+		SetDir:    "/srv/project/data_pipeline/training_data/global_vector_bak",
+		Timestamp: "20250721_215758",
+		Files: map[string]FileStamp{
+			"langchain_pg_collection": {Size: 209, ModTime: 1753105078123456789, SHA256: strings.Repeat("ab", 32)},
+			"langchain_pg_embedding":  {Size: 782336, ModTime: 1753105078987654321, SHA256: strings.Repeat("cd", 32)},
+		},
+		State: "langchain_pg_collection:4:123;langchain_pg_embedding:100:-987654321",
+	}
+}
+
+// fixedClock is a settable clock for SetClock.
+type fixedClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newClock(t time.Time) *fixedClock { return &fixedClock{t: t} }
+
+func (c *fixedClock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fixedClock) advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+func mustSealer(t *testing.T, key []byte, ttl time.Duration) *Sealer {
+	t.Helper()
+	s, err := NewSealer(key, ttl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func mustSeal(t *testing.T, s *Sealer, c Claims) (string, time.Time) {
+	t.Helper()
+	token, expires, err := s.Seal(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return token, expires
+}
+
+func key(b byte) []byte { return bytes.Repeat([]byte{b}, 32) }
+
+func TestSealOpenRoundTrip(t *testing.T) {
+	clock := newClock(time.Date(2025, 7, 21, 21, 57, 58, 500_000_000, time.UTC))
+	s := mustSealer(t, nil, 10*time.Minute)
+	s.SetClock(clock.now)
+
+	in := testClaims()
+	in.ID, in.ExpiresAt = "caller-set", 42 // Seal must overwrite both
+	token, expires := mustSeal(t, s, in)
+	if !strings.HasPrefix(token, tokenPrefix) {
+		t.Fatalf("token %q lacks the prefix %q", token, tokenPrefix)
+	}
+	if want := clock.now().Add(10 * time.Minute); !expires.Equal(want) {
+		t.Errorf("expires %v, want %v", expires, want)
+	}
+	got, err := s.Open(token)
+	if err != nil {
+		t.Fatalf("open a fresh token: %v", err)
+	}
+	if got.ID == "" || got.ID == "caller-set" {
+		t.Errorf("Seal did not mint an ID: %q", got.ID)
+	}
+	if got.ExpiresAt != expires.Unix() {
+		t.Errorf("claims expire at %d, Seal said %d", got.ExpiresAt, expires.Unix())
+	}
+	want := testClaims()
+	want.ID, want.ExpiresAt = got.ID, got.ExpiresAt
+	if !reflect.DeepEqual(*got, want) {
+		t.Errorf("claims changed in the round trip:\n got %+v\nwant %+v", *got, want)
+	}
+	// Opening does not use a token up.
+	if _, err := s.Open(token); err != nil {
+		t.Errorf("second open: %v", err)
+	}
+	// The token is plain URL-safe text, easy for a model to copy.
+	if strings.ContainsAny(token, "+/= \n\"\\") {
+		t.Errorf("token %q holds characters that are awkward in JSON or URLs", token)
+	}
+	// The claims are not readable from the token.
+	if strings.Contains(token, "vectors") || strings.Contains(token, "global_vector_bak") {
+		t.Errorf("token leaks its claims: %s", token)
+	}
+}
+
+func TestSealMintsDistinctTokens(t *testing.T) {
+	s := mustSealer(t, nil, 0)
+	seen := map[string]bool{}
+	ids := map[string]bool{}
+	for range 50 {
+		token, _ := mustSeal(t, s, testClaims())
+		if seen[token] {
+			t.Fatalf("the same token twice: %s", token)
+		}
+		seen[token] = true
+		c, err := s.Open(token)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ids[c.ID] {
+			t.Fatalf("the same ID twice: %s", c.ID)
+		}
+		ids[c.ID] = true
+	}
+}
+
+func TestDefaultTTL(t *testing.T) {
+	for _, ttl := range []time.Duration{0, -time.Second} {
+		clock := newClock(time.Unix(1_753_000_000, 0))
+		s := mustSealer(t, nil, ttl)
+		s.SetClock(clock.now)
+		_, expires := mustSeal(t, s, testClaims())
+		if got := expires.Sub(clock.now()); got != DefaultTTL {
+			t.Errorf("ttl %v: token lives %v, want the default %v", ttl, got, DefaultTTL)
+		}
+	}
+	if DefaultTTL != 10*time.Minute {
+		t.Errorf("DefaultTTL %v, the contract says 10 minutes", DefaultTTL)
+	}
+}
+
+func TestKeyMustBe32Bytes(t *testing.T) {
+	for _, n := range []int{0, 1, 16, 24, 31, 33, 64} {
+		if _, err := NewSealer(make([]byte, n), time.Minute); err == nil {
+			t.Errorf("a %d-byte key was accepted", n)
+		} else if !strings.Contains(err.Error(), "32") {
+			t.Errorf("%d-byte key: error %q does not say 32 bytes", n, err)
+		}
+	}
+	if _, err := NewSealer(make([]byte, 32), time.Minute); err != nil {
+		t.Errorf("a 32-byte key: %v", err)
+	}
+	if _, err := NewSealer(nil, time.Minute); err != nil {
+		t.Errorf("a nil (random) key: %v", err)
+	}
+}
+
+// TestKeyDecides: a token opens under a sealer with the same key (a restarted
+// server given its key) and under no other.
+func TestKeyDecides(t *testing.T) {
+	a := mustSealer(t, key(1), time.Minute)
+	token, _ := mustSeal(t, a, testClaims())
+
+	if _, err := mustSealer(t, key(1), time.Minute).Open(token); err != nil {
+		t.Errorf("same key, other sealer: %v", err)
+	}
+	for name, other := range map[string]*Sealer{
+		"other key":  mustSealer(t, key(2), time.Minute),
+		"random key": mustSealer(t, nil, time.Minute),
+	} {
+		if _, err := other.Open(token); !errors.Is(err, ErrForeign) {
+			t.Errorf("%s: err %v, want ErrForeign", name, err)
+		}
+	}
+	// Two random-key sealers never share tokens: tokens die with the process.
+	r1, r2 := mustSealer(t, nil, time.Minute), mustSealer(t, nil, time.Minute)
+	tok, _ := mustSeal(t, r1, testClaims())
+	if _, err := r2.Open(tok); !errors.Is(err, ErrForeign) {
+		t.Errorf("random keys: err %v, want ErrForeign", err)
+	}
+}
+
+// refused reports whether err is one of the errors for a token that is not a
+// valid one of ours.
+func refused(err error) bool {
+	return errors.Is(err, ErrForeign) || errors.Is(err, ErrMalformed)
+}
+
+// TestTamperedTokens: every single-character change of the body is refused,
+// except where the character's only effect is on base64 padding bits that
+// decode to the same bytes (then the token is the same token).
+func TestTamperedTokens(t *testing.T) {
+	s := mustSealer(t, nil, time.Minute)
+	token, _ := mustSeal(t, s, testClaims())
+	body := strings.TrimPrefix(token, tokenPrefix)
+	orig, err := base64.RawURLEncoding.DecodeString(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	for i := range body {
+		b := []byte(body)
+		// Flip to the character 1 and 33 places along the alphabet: one
+		// low-bit and one high-bit change.
+		for _, step := range []int{1, 33} {
+			b[i] = alphabet[(strings.IndexByte(alphabet, body[i])+step)%len(alphabet)]
+			_, err := s.Open(tokenPrefix + string(b))
+			if refused(err) {
+				continue
+			}
+			if err == nil {
+				if dec, derr := base64.RawURLEncoding.DecodeString(string(b)); derr == nil && bytes.Equal(dec, orig) && i == len(body)-1 {
+					continue // only padding bits changed: the same bytes
+				}
+				t.Errorf("body char %d changed (%q→%q): the token still opens", i, body[i], b[i])
+			} else {
+				t.Errorf("body char %d changed: err %v, want ErrForeign or ErrMalformed", i, err)
+			}
+		}
+	}
+
+	for name, bad := range map[string]string{
+		"empty":                    "",
+		"prefix only":              tokenPrefix,
+		"no prefix":                body,
+		"other version prefix":     "vbc2." + body,
+		"upper-case prefix":        strings.ToUpper(tokenPrefix) + body,
+		"prefix without the dot":   strings.TrimSuffix(tokenPrefix, ".") + body,
+		"space before":             " " + token,
+		"space after":              token + " ",
+		"padded":                   token + "==",
+		"standard base64 alphabet": tokenPrefix + base64.RawStdEncoding.EncodeToString(orig) + "+/",
+		"not base64":               tokenPrefix + "!!!!" + body[4:],
+		"truncated by one":         token[:len(token)-1],
+		"truncated by four":        token[:len(token)-4],
+		"truncated to half":        token[:len(tokenPrefix)+len(body)/2],
+		"truncated to the nonce":   tokenPrefix + base64.RawURLEncoding.EncodeToString(orig[:12]),
+		"shorter than a nonce":     tokenPrefix + base64.RawURLEncoding.EncodeToString(orig[:5]),
+		"extended":                 token + "AAAA",
+		"doubled":                  token + body,
+		"two tokens":               token + token,
+		"other token's tail":       tokenPrefix + body[:16] + strings.TrimPrefix(mustSealString(t, s), tokenPrefix)[16:],
+		"ciphertext bit flip":      tokenPrefix + base64.RawURLEncoding.EncodeToString(flip(orig, len(orig)/2)),
+		"nonce bit flip":           tokenPrefix + base64.RawURLEncoding.EncodeToString(flip(orig, 0)),
+		"tag bit flip":             tokenPrefix + base64.RawURLEncoding.EncodeToString(flip(orig, len(orig)-1)),
+	} {
+		c, err := s.Open(bad)
+		if !refused(err) {
+			t.Errorf("%s: Open = %+v, %v; want ErrForeign or ErrMalformed", name, c, err)
+		}
+	}
+
+	// The prefix decides malformed versus foreign.
+	if _, err := s.Open("vbc2." + body); !errors.Is(err, ErrMalformed) {
+		t.Errorf("other prefix: %v, want ErrMalformed", err)
+	}
+	if _, err := s.Open(tokenPrefix + base64.RawURLEncoding.EncodeToString(flip(orig, len(orig)/2))); !errors.Is(err, ErrForeign) {
+		t.Errorf("altered ciphertext: %v, want ErrForeign", err)
+	}
+	// Go's base64 skips line breaks, so a token wrapped by a client decodes
+	// to the same bytes: the same token, not an altered one.
+	if c, err := s.Open(token + "\r\n"); err != nil || c == nil {
+		t.Errorf("token with a trailing line break: %v", err)
+	}
+	// The real token still opens after all that.
+	if _, err := s.Open(token); err != nil {
+		t.Errorf("the untouched token: %v", err)
+	}
+}
+
+func mustSealString(t *testing.T, s *Sealer) string {
+	token, _ := mustSeal(t, s, testClaims())
+	return token
+}
+
+func flip(b []byte, i int) []byte {
+	out := bytes.Clone(b)
+	out[i] ^= 0x01
+	return out
+}
+
+// TestSealedNonClaims: a genuine seal of text that is not claims is foreign,
+// and a seal under other additional data (another purpose) does not open.
+func TestSealedNonClaims(t *testing.T) {
+	s := mustSealer(t, key(7), time.Minute)
+	nonce := make([]byte, s.aead.NonceSize())
+	for name, plain := range map[string][]byte{
+		"not JSON":   []byte("hello"),
+		"JSON array": []byte(`[1,2]`),
+	} {
+		sealed := s.aead.Seal(bytes.Clone(nonce), nonce, plain, additionalData)
+		if _, err := s.Open(tokenPrefix + base64.RawURLEncoding.EncodeToString(sealed)); !errors.Is(err, ErrForeign) {
+			t.Errorf("%s: %v, want ErrForeign", name, err)
+		}
+	}
+	sealed := s.aead.Seal(bytes.Clone(nonce), nonce, []byte(`{"id":"x","exp":99999999999}`), []byte("another purpose"))
+	if _, err := s.Open(tokenPrefix + base64.RawURLEncoding.EncodeToString(sealed)); !errors.Is(err, ErrForeign) {
+		t.Errorf("other additional data: %v, want ErrForeign", err)
+	}
+	// Claims without an expiry are expired, never eternal.
+	sealed = s.aead.Seal(bytes.Clone(nonce), nonce, []byte(`{"id":"x"}`), additionalData)
+	if _, err := s.Open(tokenPrefix + base64.RawURLEncoding.EncodeToString(sealed)); !errors.Is(err, ErrExpired) {
+		t.Errorf("claims without exp: %v, want ErrExpired", err)
+	}
+}
+
+func TestExpiry(t *testing.T) {
+	const ttl = 10 * time.Minute
+	for _, start := range []time.Time{
+		time.Date(2025, 7, 21, 21, 57, 58, 0, time.UTC),
+		time.Date(2025, 7, 21, 21, 57, 58, 999_999_999, time.UTC), // expiry is kept in whole seconds
+	} {
+		clock := newClock(start)
+		s := mustSealer(t, key(3), ttl)
+		s.SetClock(clock.now)
+		token, expires := mustSeal(t, s, testClaims())
+
+		clock.advance(ttl - time.Second - time.Nanosecond)
+		if _, err := s.Open(token); err != nil {
+			t.Errorf("start %v: a second before expiry: %v", start, err)
+		}
+		clock.t = expires
+		if _, err := s.Open(token); !errors.Is(err, ErrExpired) {
+			t.Errorf("start %v: at the expiry Seal announced (%v): %v, want ErrExpired", start, expires, err)
+		}
+		clock.advance(time.Hour)
+		if _, err := s.Open(token); !errors.Is(err, ErrExpired) {
+			t.Errorf("start %v: an hour after expiry: %v, want ErrExpired", start, err)
+		}
+		// A sealer with the same key but a correct clock agrees.
+		if _, err := mustSealer(t, key(3), ttl).Open(token); !errors.Is(err, ErrExpired) {
+			t.Errorf("start %v: other sealer, real clock: %v, want ErrExpired", start, err)
+		}
+	}
+}
+
+// TestExpiresAtIsHonest: the expiry the service publishes (Seal's answer in
+// whole seconds, RFC 3339) is exactly when the token stops working, so a
+// client that waits until the last second is not refused early.
+func TestExpiresAtIsHonest(t *testing.T) {
+	clock := newClock(time.Date(2025, 7, 21, 21, 57, 58, 750_000_000, time.UTC))
+	s := mustSealer(t, nil, time.Minute)
+	s.SetClock(clock.now)
+	token, expires := mustSeal(t, s, testClaims())
+	published := expires.Truncate(time.Second)
+	clock.t = published.Add(-time.Nanosecond)
+	if _, err := s.Open(token); err != nil {
+		t.Errorf("just before the published expiry %s: %v", published.Format(time.RFC3339), err)
+	}
+	clock.t = published
+	if _, err := s.Open(token); !errors.Is(err, ErrExpired) {
+		t.Errorf("at the published expiry %s: %v, want ErrExpired", published.Format(time.RFC3339), err)
+	}
+}
+
+func TestMarkUsed(t *testing.T) {
+	clock := newClock(time.Unix(1_753_000_000, 0))
+	s := mustSealer(t, nil, 10*time.Minute)
+	s.SetClock(clock.now)
+	a, _ := mustSeal(t, s, testClaims())
+	b, _ := mustSeal(t, s, testClaims())
+
+	ca, err := s.Open(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.MarkUsed(ca)
+	if _, err := s.Open(a); !errors.Is(err, ErrUsed) {
+		t.Errorf("open a used token: %v, want ErrUsed", err)
+	}
+	if _, err := s.Open(b); err != nil {
+		t.Errorf("another token with the same claims is not used: %v", err)
+	}
+	// Marking twice is harmless.
+	s.MarkUsed(ca)
+	if _, err := s.Open(a); !errors.Is(err, ErrUsed) {
+		t.Errorf("after a second MarkUsed: %v, want ErrUsed", err)
+	}
+	// Once expired, a used token is expired (and no longer remembered).
+	clock.advance(10 * time.Minute)
+	if _, err := s.Open(a); !errors.Is(err, ErrExpired) {
+		t.Errorf("a used token past its expiry: %v, want ErrExpired", err)
+	}
+}
+
+func TestUsedEntriesPruned(t *testing.T) {
+	clock := newClock(time.Unix(1_753_000_000, 0))
+	s := mustSealer(t, nil, 10*time.Minute)
+	s.SetClock(clock.now)
+
+	var early []*Claims
+	for range 100 {
+		token, _ := mustSeal(t, s, testClaims())
+		c, err := s.Open(token)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.MarkUsed(c)
+		early = append(early, c)
+	}
+	clock.advance(5 * time.Minute)
+	late, _ := mustSeal(t, s, testClaims())
+	lc, err := s.Open(late)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.MarkUsed(lc)
+	if n := len(s.used); n != 101 {
+		t.Fatalf("%d used entries before any expired, want 101", n)
+	}
+
+	clock.advance(5 * time.Minute) // the first 100 expire now
+	next, _ := mustSeal(t, s, testClaims())
+	nc, err := s.Open(next)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.MarkUsed(nc)
+	if n := len(s.used); n != 2 {
+		t.Errorf("%d used entries after the first 100 expired, want 2 (late and next)", n)
+	}
+	for _, c := range early {
+		if _, ok := s.used[c.ID]; ok {
+			t.Fatalf("expired used entry %s kept", c.ID)
+		}
+	}
+	// The still-valid used token stays refused.
+	if _, err := s.Open(late); !errors.Is(err, ErrUsed) {
+		t.Errorf("late token: %v, want ErrUsed", err)
+	}
+}
+
+// TestConcurrentUse runs Seal, Open and MarkUsed from many goroutines; run
+// with -race.
+func TestConcurrentUse(t *testing.T) {
+	s := mustSealer(t, nil, time.Minute)
+	var wg sync.WaitGroup
+	for range 16 {
+		wg.Go(func() {
+			for range 50 {
+				token, _, err := s.Seal(testClaims())
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				c, err := s.Open(token)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				s.MarkUsed(c)
+				if _, err := s.Open(token); !errors.Is(err, ErrUsed) {
+					t.Errorf("after MarkUsed: %v", err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
