@@ -89,7 +89,7 @@ func (c *Catalog) Resolve(backupPath string) (string, error) {
 		return "", invalidPath("backup_path is empty; give a backup folder such as %s/vector_bak", c.display(c.BackupRoot))
 	}
 	if strings.IndexByte(backupPath, 0) >= 0 {
-		return "", invalidPath("backup_path contains a NUL byte")
+		return "", invalidPath("backup_path contains a NUL byte; pass a folder path as list_vector_backups gives it in relative_path")
 	}
 	if len(backupPath) > maxPathLen {
 		return "", invalidPath("backup_path is too long (%d bytes, at most %d)", len(backupPath), maxPathLen)

@@ -10,7 +10,9 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"path"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -33,15 +35,32 @@ type Pattern struct {
 	Host, Port, Database string
 }
 
-// ParsePattern parses "host[:port]/database".
+// ParsePattern parses "host[:port]/database". The host may be an IPv6
+// literal in brackets, or a unix socket directory ("/run/postgresql/db",
+// "/run/postgresql:5432/db").
 func ParsePattern(s string) (Pattern, error) {
-	hostPort, db, ok := strings.Cut(s, "/")
-	if !ok || hostPort == "" || db == "" {
+	var hostPort, db string
+	if strings.HasPrefix(s, "/") {
+		i := strings.LastIndex(s, "/")
+		hostPort, db = s[:i], s[i+1:]
+	} else {
+		hostPort, db, _ = strings.Cut(s, "/")
+	}
+	if hostPort == "" || db == "" {
 		return Pattern{}, fmt.Errorf("allow pattern %q: want host[:port]/database", s)
 	}
 	p := Pattern{Host: hostPort, Database: db}
-	if h, port, err := net.SplitHostPort(hostPort); err == nil {
-		p.Host, p.Port = h, port
+	switch {
+	case strings.HasPrefix(hostPort, "/"):
+		if i := strings.LastIndex(hostPort, ":"); i > 0 {
+			p.Host, p.Port = hostPort[:i], hostPort[i+1:]
+		}
+	case strings.HasPrefix(hostPort, "[") && strings.HasSuffix(hostPort, "]"):
+		p.Host = hostPort[1 : len(hostPort)-1] // IPv6 without a port
+	default:
+		if h, port, err := net.SplitHostPort(hostPort); err == nil {
+			p.Host, p.Port = h, port
+		}
 	}
 	for _, part := range []string{p.Host, p.Port, p.Database} {
 		if _, err := path.Match(part, ""); err != nil {
@@ -95,6 +114,11 @@ func (p *Policy) Resolve(requested string) (*Database, error) {
 				"the server's database URL is invalid (%s); the operator must fix --database-url or DATABASE_URL", redactErr(err, p.defaultURL))
 		}
 		return &Database{config: cfg, Name: describe(cfg)}, nil
+	}
+	if param := namesServerFile(requested); param != "" {
+		return nil, apierr.New(apierr.Forbidden,
+			"db_connection may not set %s: it names a file on the server; connect without it, or ask the operator to configure the connection with --database-url", param).
+			With("param", "db_connection")
 	}
 	cfg, err := pgx.ParseConfig(requested)
 	if err != nil {
@@ -182,6 +206,23 @@ func redactErr(err error, secret string) string {
 		}
 	}
 	return Redact(msg, secret)
+}
+
+// serverFileParams are connection parameters that make pgx read a file on
+// this machine while parsing, before any allow-list check could run: a
+// request must not be able to probe the server's disk with them.
+var serverFileParams = regexp.MustCompile(`(?i)(?:^|[\s?&])(sslrootcert|sslcert|sslkey|sslcrl|sslcrldir|sslpassword|passfile|servicefile|service)\s*=`)
+
+// namesServerFile returns the first such parameter in a connection string,
+// in URL or keyword form, percent-escapes undone.
+func namesServerFile(conn string) string {
+	if unescaped, err := url.QueryUnescape(conn); err == nil {
+		conn = unescaped
+	}
+	if m := serverFileParams.FindStringSubmatch(conn); m != nil {
+		return strings.ToLower(m[1])
+	}
+	return ""
 }
 
 // Redact removes secret from s; it is a no-op for an empty secret.
