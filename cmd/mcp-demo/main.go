@@ -85,14 +85,14 @@ func run(ctx context.Context, serverBin, project, dbURL string) error {
 	}
 
 	heading("Agent calls list_vector_backups {}")
-	if _, err := callAndShow(ctx, c, "list_vector_backups", map[string]any{}); err != nil {
+	if _, err := callAndShow(ctx, c, "list_vector_backups", map[string]any{}, 0); err != nil {
 		return err
 	}
 
 	heading("Agent calls restore_vector_backup with a bad timestamp (the error tells it how to fix the call)")
 	if _, err := callAndShow(ctx, c, "restore_vector_backup", map[string]any{
 		"backup_path": "./data_pipeline/training_data/task_20250721_213627/vector_bak", "timestamp": "2025-07-21",
-	}); err != nil {
+	}, 0); err != nil {
 		return err
 	}
 
@@ -101,18 +101,43 @@ func run(ctx context.Context, serverBin, project, dbURL string) error {
 		"timestamp":               "20250721_215758",
 		"truncate_before_restore": true,
 	}
+	heading("Agent calls inspect_vector_backup to see what a rollback would do")
+	if _, err := callAndShow(ctx, c, "inspect_vector_backup", args, 12); err != nil {
+		return err
+	}
+
 	b, _ := json.Marshal(args)
 	heading("Agent calls restore_vector_backup " + string(b))
-	res, err := callAndShow(ctx, c, "restore_vector_backup", args)
+	res, err := callAndShow(ctx, c, "restore_vector_backup", args, 8)
+	if err != nil {
+		return err
+	}
+	token, _ := structured(res)["confirm_token"].(string)
+	if token == "" {
+		return fmt.Errorf("expected CONFIRMATION_REQUIRED with a confirm_token")
+	}
+
+	heading("The user approves the plan; agent calls again with confirm_token")
+	args["confirm_token"] = token
+	res, err = callAndShow(ctx, c, "restore_vector_backup", args, 0)
 	if err != nil {
 		return err
 	}
 	if res.IsError {
 		return fmt.Errorf("the restore failed")
 	}
+	if snap, ok := structured(res)["snapshot"].(map[string]any); ok {
+		undo, _ := json.Marshal(snap["undo"])
+		fmt.Printf("  The replaced rows were saved first; to undo: restore_vector_backup %s\n", undo)
+	}
 
 	heading("Database after the rollback")
 	return printCounts(ctx, dbURL)
+}
+
+func structured(res *mcp.CallToolResult) map[string]any {
+	m, _ := res.StructuredContent.(map[string]any)
+	return m
 }
 
 // layOut writes the project's backup root as the pipeline would have.
@@ -182,8 +207,8 @@ func printCounts(ctx context.Context, dbURL string) error {
 }
 
 // callAndShow calls a tool and prints what the agent reads: the text, then
-// the structured content.
-func callAndShow(ctx context.Context, c *client.Client, name string, args map[string]any) (*mcp.CallToolResult, error) {
+// the first jsonLines lines of the structured content.
+func callAndShow(ctx context.Context, c *client.Client, name string, args map[string]any, jsonLines int) (*mcp.CallToolResult, error) {
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	req := mcp.CallToolRequest{}
@@ -198,8 +223,10 @@ func callAndShow(ctx context.Context, c *client.Client, name string, args map[st
 			fmt.Println(indent(t.Text, "  text> "))
 		}
 	}
-	b, _ := json.MarshalIndent(res.StructuredContent, "", "  ")
-	fmt.Println(indent(clip(string(b), 40), "  json> "))
+	if jsonLines > 0 {
+		b, _ := json.MarshalIndent(res.StructuredContent, "", "  ")
+		fmt.Println(indent(clip(string(b), jsonLines), "  json> "))
+	}
 	return res, nil
 }
 
