@@ -15,7 +15,17 @@ export TEST_DATABASE_URL=$PG_URL
 # this cluster); they find it through these.
 export TEST_PGDATA=$PGDATA_DIR TEST_PG_BIN=$PG_BIN TEST_PG_OS_USER=$PG_OS_USER
 
-if [[ $# -eq 0 ]]; then
-  set -- ./...
+if [[ $# -gt 0 ]]; then
+  go test -count=1 -timeout 15m "$@"
+  exit
 fi
-go test -count=1 -timeout 15m "$@"
+go test -count=1 -timeout 15m ./...
+
+# The fuzzers, briefly (FUZZTIME=10m by hand for a longer run). Their seed
+# corpora run as ordinary tests above; this explores beyond them.
+fuzztime=${FUZZTIME:-10s}
+for target in legacyjson:FuzzConvert csvstream:FuzzReader catalog:FuzzResolve; do
+  pkg=${target%%:*} name=${target##*:}
+  echo "test.sh: fuzzing $name for $fuzztime" >&2
+  go test -run '^$' -fuzz "^$name\$" -fuzztime "$fuzztime" "./$pkg"
+done
