@@ -6,23 +6,17 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/vectorops/pgvector-backup-mcp/apierr"
+	"github.com/vectorops/pgvector-backup-mcp/catalog"
 	"github.com/vectorops/pgvector-backup-mcp/restore"
 	"github.com/vectorops/pgvector-backup-mcp/schemas"
+	"github.com/vectorops/pgvector-backup-mcp/target"
 )
 
 // Inspect reads a set fully and checks it against the target database,
 // changing nothing. An unreachable database is a problem in the report, not
 // a failure: the files are still worth knowing about.
 func (s *Service) Inspect(ctx context.Context, args schemas.InspectArgs) (*schemas.InspectResult, error) {
-	dir, err := s.Catalog.Resolve(args.BackupPath)
-	if err != nil {
-		return nil, err
-	}
-	set, err := s.Catalog.FindSet(dir, args.Timestamp)
-	if err != nil {
-		return nil, err
-	}
-	db, err := s.Policy.Resolve(args.DBConnection)
+	set, db, err := s.resolve(args.BackupPath, args.Timestamp, args.DBConnection)
 	if err != nil {
 		return nil, err
 	}
@@ -46,6 +40,23 @@ func (s *Service) Inspect(ctx context.Context, args schemas.InspectArgs) (*schem
 		Target:      db.Name,
 		Snapshot:    s.snapshotTarget(),
 	})
+}
+
+// resolve finds the set a call names and the database it may use.
+func (s *Service) resolve(backupPath, timestamp, dbConnection string) (catalog.Set, *target.Database, error) {
+	dir, err := s.Catalog.Resolve(backupPath)
+	if err != nil {
+		return catalog.Set{}, nil, err
+	}
+	set, err := s.Catalog.FindSet(dir, timestamp)
+	if err != nil {
+		return catalog.Set{}, nil, err
+	}
+	db, err := s.Policy.Resolve(dbConnection)
+	if err != nil {
+		return catalog.Set{}, nil, err
+	}
+	return set, db, nil
 }
 
 // snapshotTarget is where restores save the rows they replace.

@@ -43,15 +43,7 @@ func (s *Service) Restore(ctx context.Context, args schemas.RestoreArgs, opts Re
 		return nil, apierr.New(apierr.InvalidParams, "db_connection and pg_conn name different databases; pg_conn is a legacy alias, pass only db_connection").
 			With("param", "pg_conn")
 	}
-	dir, err := s.Catalog.Resolve(args.BackupPath)
-	if err != nil {
-		return nil, err
-	}
-	set, err := s.Catalog.FindSet(dir, args.Timestamp)
-	if err != nil {
-		return nil, err
-	}
-	db, err := s.Policy.Resolve(args.Connection())
+	set, db, err := s.resolve(args.BackupPath, args.Timestamp, args.Connection())
 	if err != nil {
 		return nil, err
 	}
@@ -69,7 +61,7 @@ func (s *Service) Restore(ctx context.Context, args schemas.RestoreArgs, opts Re
 	if args.Snapshot == nil || *args.Snapshot {
 		req.Snapshot = s.snapshotTarget()
 	}
-	log := s.logger().With("op", "restore", "set", set.Timestamp, "dir", dir, "target", db.Name)
+	log := s.logger().With("op", "restore", "set", set.Timestamp, "dir", set.Dir, "target", db.Name)
 
 	conn, err := db.Connect(ctx)
 	if err != nil {
