@@ -120,18 +120,10 @@ func (r *run) plan() (*schemas.RestorePlan, *Binding, error) {
 
 // deleteCount is how many live rows of table the restore deletes.
 func (s scope) deleteCount(ctx context.Context, q querier, table string) (int64, error) {
-	switch s.mode {
-	case modeTruncate:
-		return countRows(ctx, q, table)
-	case modeCollections:
-		if table == schemas.CollectionTable && !slices.Contains(s.tables, table) {
-			return 0, nil
-		}
-		var n int64
-		err := q.QueryRow(ctx, "SELECT count(*) FROM "+pgx.Identifier{table}.Sanitize()+" "+collectionWhere(table), s.names).Scan(&n)
-		return n, err
+	if s.mode == modeAppend {
+		return 0, nil
 	}
-	return 0, nil
+	return s.count(ctx, q, table)
 }
 
 // collectionPlan lists, per collection in scope, the live embeddings deleted

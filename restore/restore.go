@@ -338,6 +338,9 @@ func (r *run) takeSnapshot(res *schemas.RestoreResult) error {
 	if r.req.Snapshot == nil || r.req.DryRun || !r.scope.replaces() {
 		return nil
 	}
+	if n, err := r.scope.liveRows(r.ctx, r.tx); err != nil || n == 0 {
+		return err // nothing to save: no set that would only mislead
+	}
 	// A per-collection snapshot holds both tables' rows of those collections,
 	// whatever tables are restored: undoing needs the names' collection rows.
 	tables := r.tables

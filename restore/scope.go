@@ -135,10 +135,7 @@ func (s scope) fingerprint(ctx context.Context, q querier) (string, error) {
 	}
 	var parts []string
 	for _, table := range s.tables {
-		where, args := "", []any{}
-		if s.mode == modeCollections {
-			where, args = collectionWhere(table), []any{s.names}
-		}
+		where, args := s.where(table)
 		var count int64
 		var sum string
 		err := q.QueryRow(ctx, fmt.Sprintf(
@@ -150,6 +147,39 @@ func (s scope) fingerprint(ctx context.Context, q querier) (string, error) {
 		parts = append(parts, fmt.Sprintf("%s:%d:%s", table, count, sum))
 	}
 	return strings.Join(parts, ";"), nil
+}
+
+// liveRows counts the live rows the restore replaces (for update mode, the
+// rows it may overwrite: the whole selected tables).
+func (s scope) liveRows(ctx context.Context, q querier) (int64, error) {
+	var total int64
+	for _, table := range s.tables {
+		n, err := s.count(ctx, q, table)
+		if err != nil {
+			return 0, err
+		}
+		total += n
+	}
+	return total, nil
+}
+
+// count counts table's rows in scope.
+func (s scope) count(ctx context.Context, q querier, table string) (int64, error) {
+	where, args := s.where(table)
+	var n int64
+	if err := q.QueryRow(ctx, "SELECT count(*) FROM "+pgx.Identifier{table}.Sanitize()+" "+where, args...).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count rows of %s: %w", table, err)
+	}
+	return n, nil
+}
+
+// where limits table to the rows in scope: the named collections' rows in
+// collections mode, else the whole table.
+func (s scope) where(table string) (string, []any) {
+	if s.mode != modeCollections {
+		return "", nil
+	}
+	return collectionWhere(table), []any{s.names}
 }
 
 // collectionWhere limits table to the rows of the collections named $1.
