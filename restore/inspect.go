@@ -54,7 +54,7 @@ func Inspect(ctx context.Context, conn *pgx.Conn, req Request) (*schemas.Inspect
 
 	perCollection := map[string]int64{}
 	for _, name := range r.tables {
-		report, problems, mismatch := inspectFile(r.setPath(name), live[name], r.expectation(name), perCollection)
+		report, problems, mismatch := inspectFile(ctx, r.setPath(name), live[name], r.expectation(name), perCollection)
 		res.Files[name] = report
 		res.Problems = append(res.Problems, problems...)
 		if mismatch {
@@ -148,7 +148,7 @@ func (r *run) describeTarget(live map[string]*table) (*schemas.TargetReport, err
 
 // inspectFile reads a whole file, noting bad rows instead of stopping at the
 // first, and counting embeddings per collection uuid.
-func inspectFile(path string, t *table, expect *FileExpectation, perCollection map[string]int64) (rep schemas.FileReport, problems []string, mismatch bool) {
+func inspectFile(ctx context.Context, path string, t *table, expect *FileExpectation, perCollection map[string]int64) (rep schemas.FileReport, problems []string, mismatch bool) {
 	rep = schemas.FileReport{File: filepath.Base(path), Header: []string{}, BadRowSamples: []schemas.BadRow{}}
 	// Dimensions are compared once at the end, so declare none here.
 	kindOf := func(col string) (columnKind, int, error) {
@@ -164,12 +164,16 @@ func inspectFile(path string, t *table, expect *FileExpectation, perCollection m
 		return rep, []string{problemText(err)}, false
 	}
 	defer rr.Close()
+	rr.expect = expect
 	rep.Bytes, rep.Size, rep.Header = rr.size, catalog.HumanSize(rr.size), rr.header
 	collCol := -1 // counted in the embedding file only
 	if slices.Contains(rr.header, "embedding") {
 		collCol = slices.Index(rr.header, "collection_id")
 	}
 	for {
+		if rr.records%1024 == 0 && ctx.Err() != nil {
+			return rep, []string{"cancelled"}, false
+		}
 		rec, err := rr.next()
 		if err == io.EOF {
 			break

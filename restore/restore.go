@@ -283,7 +283,7 @@ func (r *run) openSources() ([]*source, error) {
 		if name == schemas.EmbeddingTable {
 			path = r.req.Set.EmbeddingPath()
 		}
-		s, err := openSource(path, t, r.expectation(name), r.scope)
+		s, err := openSource(r.ctx, path, t, r.expectation(name), r.scope)
 		if err != nil {
 			return sources, err
 		}

@@ -1,6 +1,7 @@
 package restore
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"strings"
@@ -17,6 +18,7 @@ import (
 // output chunk, whatever the file's size.
 type source struct {
 	*rowReader
+	ctx   context.Context // stops a plan's read-through, which has no COPY to cancel
 	table *table
 	keep  func([]csvstream.Field) bool // rows to send; nil sends all
 	remap func([]csvstream.Field)      // rewrites a kept row in place; may be nil
@@ -38,13 +40,13 @@ type source struct {
 
 // openSource opens path for table t and converts its first record, so that a
 // file that cannot fit is refused before anything is written.
-func openSource(path string, t *table, expect *FileExpectation, sc scope) (*source, error) {
+func openSource(ctx context.Context, path string, t *table, expect *FileExpectation, sc scope) (*source, error) {
 	rr, err := openRows(path, t.kindOf)
 	if err != nil {
 		return nil, err
 	}
 	rr.expect = expect
-	s := &source{rowReader: rr, table: t}
+	s := &source{rowReader: rr, ctx: ctx, table: t}
 	s.keep, s.remap = sc.filterFor(t.Name, rr.header)
 	if err := s.fill(1); err != nil {
 		rr.Close()
@@ -98,6 +100,9 @@ func (s *source) Read(p []byte) (int, error) {
 // fill converts records into s.out until it holds at least want bytes or the
 // file ends.
 func (s *source) fill(want int) error {
+	if err := s.ctx.Err(); err != nil {
+		return apierr.Wrap(apierr.Cancelled, err, "cancelled while reading %s; nothing was changed", s.name())
+	}
 	for !s.eof && len(s.out)-s.off < want {
 		rec, err := s.next()
 		if err == io.EOF {
