@@ -46,15 +46,6 @@ func (r *run) plan() (*schemas.RestorePlan, *Binding, error) {
 			return nil, nil, err
 		}
 	}
-	sources, err := r.openSources()
-	defer func() {
-		for _, s := range sources {
-			s.Close()
-		}
-	}()
-	if err != nil {
-		return nil, nil, err
-	}
 	plan := &schemas.RestorePlan{
 		Mode:        r.scope.mode,
 		Tables:      r.tables,
@@ -69,40 +60,55 @@ func (r *run) plan() (*schemas.RestorePlan, *Binding, error) {
 	// Read every row, counting the backup's embeddings per collection and,
 	// for an append, the rows whose key the target already has.
 	perCollection := map[string]int64{} // backup collection uuid → embeddings
-	if r.scope.mode == modeAppend {
-		plan.Conflicts = map[string]int64{}
-	}
-	for _, s := range sources {
-		r.current = s
+	conflicts := map[string]*conflictCounter{}
+	sources, err := r.openSources(func(s *source) {
 		collCol := -1
 		if s.table.Name == schemas.EmbeddingTable {
 			collCol = slices.Index(s.header, "collection_id")
 		}
-		var conflicts *conflictCounter
-		if plan.Conflicts != nil {
-			conflicts = newConflictCounter(r.ctx, r.tx, s)
+		var counter *conflictCounter
+		if r.scope.mode == modeAppend {
+			counter = newConflictCounter(r.ctx, r.tx, s)
+			conflicts[s.table.Name] = counter
 		}
 		s.tap = func(rec []csvstream.Field) {
 			if collCol >= 0 {
 				perCollection[string(rec[collCol].Value)]++
 			}
-			conflicts.add(rec)
+			counter.add(rec)
 		}
+	})
+	defer func() {
+		for _, s := range sources {
+			s.Close()
+		}
+	}()
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, s := range sources {
+		r.current = s
 		if _, err := io.Copy(io.Discard, s); err != nil {
 			return nil, nil, err
 		}
 		rows, _, _ := s.counts()
 		plan.Insert[s.table.Name] = rows
 		binding.Files[s.table.Name] = s.sum()
-		if conflicts != nil {
-			n, err := conflicts.total()
+	}
+	r.current = nil
+	if r.scope.mode == modeAppend {
+		plan.Conflicts = map[string]int64{}
+		for table, c := range conflicts {
+			if c == nil {
+				continue // composite key: not counted
+			}
+			n, err := c.total()
 			if err != nil {
 				return nil, nil, err
 			}
-			plan.Conflicts[s.table.Name] = n
+			plan.Conflicts[table] = n
 		}
 	}
-	r.current = nil
 
 	for _, t := range r.tables {
 		if plan.Delete[t], err = r.scope.deleteCount(r.ctx, r.tx, t); err != nil {

@@ -173,7 +173,7 @@ func (r *run) restore() (*schemas.RestoreResult, error) {
 	if r.scope, err = r.resolveScope(); err != nil {
 		return nil, err
 	}
-	sources, err := r.openSources()
+	sources, err := r.openSources(nil)
 	defer func() {
 		for _, s := range sources {
 			s.Close()
@@ -271,8 +271,9 @@ func readManifest(set catalog.Set) (*backup.Manifest, error) {
 }
 
 // openSources opens each selected table's file and checks it against the live
-// table before anything is written.
-func (r *run) openSources() ([]*source, error) {
+// table before anything is written. configure, when set, sets up each source
+// (its tap) before its first record is read.
+func (r *run) openSources(configure func(*source)) ([]*source, error) {
 	var sources []*source
 	for _, name := range r.tables {
 		t, err := loadTable(r.ctx, r.tx, name)
@@ -288,6 +289,12 @@ func (r *run) openSources() ([]*source, error) {
 			return sources, err
 		}
 		sources = append(sources, s)
+		if configure != nil {
+			configure(s)
+		}
+		if err := s.preflight(); err != nil {
+			return sources, err
+		}
 	}
 	return sources, nil
 }

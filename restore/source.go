@@ -38,8 +38,8 @@ type source struct {
 	err       error
 }
 
-// openSource opens path for table t and converts its first record, so that a
-// file that cannot fit is refused before anything is written.
+// openSource opens path for table t, reading its header. The caller then
+// calls preflight.
 func openSource(ctx context.Context, path string, t *table, expect *FileExpectation, sc scope) (*source, error) {
 	rr, err := openRows(path, t.kindOf)
 	if err != nil {
@@ -48,12 +48,12 @@ func openSource(ctx context.Context, path string, t *table, expect *FileExpectat
 	rr.expect = expect
 	s := &source{rowReader: rr, ctx: ctx, table: t}
 	s.keep, s.remap = sc.filterFor(t.Name, rr.header)
-	if err := s.fill(1); err != nil {
-		rr.Close()
-		return nil, err
-	}
 	return s, nil
 }
+
+// preflight converts the first record, so that a file that cannot fit is
+// refused before anything is written. Hooks (tap) must be set before.
+func (s *source) preflight() error { return s.fill(1) }
 
 // kindOf is the treatment of a CSV column headed col, or SCHEMA_MISMATCH
 // when the table lacks it.
