@@ -42,6 +42,10 @@ type Request struct {
 	TaskID      string   // for the log
 	Database    string   // password-free name of the source, for the manifest
 	Now         time.Time
+
+	// DeferLog leaves the folder's log alone until WriteLog: a restore's
+	// snapshot must not replace it before the restore commits.
+	DeferLog bool
 }
 
 // Written describes a set just written.
@@ -50,6 +54,11 @@ type Written struct {
 	Timestamp string
 	Manifest  *Manifest
 	Duration  time.Duration
+	// LogError is set when the folder's log could not be written: the set
+	// itself is complete and valid, the log only repeats its row counts.
+	LogError error
+
+	taskID string
 }
 
 // Write writes a set from tx's view of the tables. Both files are always
@@ -108,9 +117,9 @@ func Write(ctx context.Context, tx pgx.Tx, req Request) (*Written, error) {
 		return nil, err
 	}
 	done = true
-	w := &Written{Dir: req.Dir, Timestamp: ts, Manifest: m, Duration: time.Since(start)}
-	if err := writeLog(req, w); err != nil {
-		return nil, err
+	w := &Written{Dir: req.Dir, Timestamp: ts, Manifest: m, Duration: time.Since(start), taskID: req.TaskID}
+	if !req.DeferLog {
+		w.WriteLog()
 	}
 	return w, nil
 }
@@ -140,7 +149,9 @@ func reserve(dir string, now time.Time) (string, map[string]*os.File, error) {
 			}
 			files[table] = f
 		}
-		if ok {
+		// Another process may have published this timestamp between the
+		// check above and the exclusive creates.
+		if ok && !taken(dir, ts) {
 			return ts, files, nil
 		}
 		closeRemove(files)
@@ -187,6 +198,10 @@ func copyTable(ctx context.Context, tx pgx.Tx, table string, rows bool, collecti
 	buf := bufio.NewWriterSize(f, 256<<10)
 	counter := &countingWriter{w: io.MultiWriter(buf, h)}
 	tag, err := tx.Conn().PgConn().CopyTo(ctx, counter, sql)
+	if counter.err != nil {
+		// The file, not the database, failed (a full disk): say so.
+		return FileEntry{}, writeError(counter.err, "write %s", f.Name())
+	}
 	if err != nil {
 		return FileEntry{}, fmt.Errorf("copy %s to %s: %w", table, f.Name(), err)
 	}
@@ -272,16 +287,34 @@ func publish(dir, ts string, files map[string]*os.File, m *Manifest) error {
 		if err := f.Close(); err != nil {
 			return writeError(err, "close %s", f.Name())
 		}
-		if err := os.Rename(f.Name(), strings.TrimSuffix(f.Name(), ".tmp")); err != nil {
+		// A hard link, unlike rename, never replaces a set another process
+		// published under the same name since this one reserved it.
+		if err := os.Link(f.Name(), strings.TrimSuffix(f.Name(), ".tmp")); err != nil {
+			return writeError(err, "publish %s", f.Name())
+		}
+		if err := os.Remove(f.Name()); err != nil {
 			return writeError(err, "publish %s", f.Name())
 		}
 	}
 	return syncDir(dir)
 }
 
+// writeFileAtomic replaces path with data through a temporary file of its
+// own, so concurrent writers (two backups into one folder) never share one.
 func writeFileAtomic(path string, data []byte) error {
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+	f, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".*.tmp")
+	if err != nil {
+		return writeError(err, "write %s", path)
+	}
+	tmp := f.Name()
+	_, err = f.Write(data)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(tmp, 0o644)
+	}
+	if err != nil {
 		os.Remove(tmp)
 		return writeError(err, "write %s", tmp)
 	}
@@ -304,11 +337,16 @@ func syncDir(dir string) error {
 	return nil
 }
 
-// writeLog writes the folder's log in the old pipeline's format, which the
-// catalog (and the old tools) read row counts from.
-func writeLog(req Request, w *Written) error {
+// WriteLog writes the folder's log in the old pipeline's format, which the
+// catalog (and the old tools) read row counts from. A failure is kept in
+// w.LogError.
+func (w *Written) WriteLog() {
+	w.LogError = w.writeLog()
+}
+
+func (w *Written) writeLog() error {
 	t, _ := time.Parse(timestampLayout, w.Timestamp)
-	task := req.TaskID
+	task := w.taskID
 	if task == "" {
 		task = "global"
 	}
@@ -322,21 +360,28 @@ func writeLog(req Request, w *Written) error {
 	return writeFileAtomic(filepath.Join(w.Dir, LogName), []byte(b.String()))
 }
 
-// writeError reports a failure to write the backup folder: a full disk or a
-// read-only folder is the operator's to fix, not a database error.
+// writeError reports a failure to write the backup folder. The contract has
+// no type for a full disk or a read-only folder; DATABASE_ERROR is its
+// "system error", and the message says what the operator must fix.
 func writeError(err error, format string, args ...any) error {
 	return apierr.Wrap(apierr.DatabaseError, err, "cannot write the backup: %s: %v; free disk space or fix the folder's permissions, then retry",
 		fmt.Sprintf(format, args...), err)
 }
 
+// countingWriter counts what it passes on and remembers a write failure,
+// which COPY would otherwise report as its own.
 type countingWriter struct {
-	w io.Writer
-	n int64
+	w   io.Writer
+	n   int64
+	err error
 }
 
 func (c *countingWriter) Write(p []byte) (int, error) {
 	n, err := c.w.Write(p)
 	c.n += int64(n)
+	if err != nil && c.err == nil {
+		c.err = err
+	}
 	return n, err
 }
 

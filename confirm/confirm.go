@@ -7,13 +7,18 @@
 package confirm
 
 import (
+	"bufio"
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -34,11 +39,18 @@ type Claims struct {
 	ID        string               `json:"id"`
 	ExpiresAt int64                `json:"exp"` // unix seconds
 	Target    string               `json:"target"`
-	Options   string               `json:"options"` // canonical form of the call's options
-	SetDir    string               `json:"set_dir"`
+	Options   string               `json:"options"` // Digest of the call's canonical options
+	SetDir    string               `json:"set_dir"` // Digest of the set's folder
 	Timestamp string               `json:"ts"`
 	Files     map[string]FileStamp `json:"files"` // by table
 	State     string               `json:"state"` // fingerprint of the rows to be replaced
+}
+
+// Digest is a short, collision-resistant stand-in for s: it keeps a token's
+// size fixed whatever the options (a list of many collections) or paths.
+func Digest(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return base64.RawURLEncoding.EncodeToString(sum[:18])
 }
 
 // FileStamp identifies a backup file's content.
@@ -62,8 +74,75 @@ type Sealer struct {
 	ttl  time.Duration
 	now  func() time.Time
 
-	mu   sync.Mutex
-	used map[string]int64 // id → expiry
+	mu       sync.Mutex
+	used     map[string]int64 // id → expiry
+	usedFile string           // where used ids persist, when set
+}
+
+// PersistUsed keeps the list of used tokens in path as well as in memory, so
+// that a server restarted with the same key (or another sharing key and
+// file) still refuses a token whose restore already committed.
+func (s *Sealer) PersistUsed(path string) { s.usedFile = path }
+
+// maxUsedFile bounds what is read of the used-token file.
+const maxUsedFile = 1 << 20
+
+// usedOnDisk reports whether id is in the used-token file.
+func (s *Sealer) usedOnDisk(id string) bool {
+	if s.usedFile == "" {
+		return false
+	}
+	f, err := os.Open(s.usedFile)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(io.LimitReader(f, maxUsedFile))
+	for sc.Scan() {
+		if got, _, _ := strings.Cut(sc.Text(), " "); got == id {
+			return true
+		}
+	}
+	return false
+}
+
+// recordOnDisk appends id to the used-token file; O_APPEND keeps concurrent
+// writers' lines whole. Expired entries are dropped when the file grows.
+func (s *Sealer) recordOnDisk(id string, exp int64) error {
+	if s.usedFile == "" {
+		return nil
+	}
+	if fi, err := os.Stat(s.usedFile); err == nil && fi.Size() > maxUsedFile/2 {
+		s.pruneFile()
+	}
+	f, err := os.OpenFile(s.usedFile, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := fmt.Fprintf(f, "%s %d\n", id, exp); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+func (s *Sealer) pruneFile() {
+	b, err := os.ReadFile(s.usedFile)
+	if err != nil {
+		return
+	}
+	now := s.now().Unix()
+	var keep strings.Builder
+	for _, line := range strings.Split(string(b), "\n") {
+		_, expText, ok := strings.Cut(line, " ")
+		if exp, err := strconv.ParseInt(expText, 10, 64); ok && err == nil && exp > now {
+			keep.WriteString(line + "\n")
+		}
+	}
+	tmp := s.usedFile + ".tmp"
+	if os.WriteFile(tmp, []byte(keep.String()), 0o600) == nil {
+		os.Rename(tmp, s.usedFile)
+	}
 }
 
 // NewSealer returns a sealer with a 32-byte key; a nil key means a random
@@ -142,15 +221,16 @@ func (s *Sealer) Open(token string) (*Claims, error) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, ok := s.used[c.ID]; ok {
+	if _, ok := s.used[c.ID]; ok || s.usedOnDisk(c.ID) {
 		return nil, ErrUsed
 	}
 	return &c, nil
 }
 
 // MarkUsed records that a token's restore committed, so it cannot be
-// replayed. Failed restores do not use up their token: nothing changed.
-func (s *Sealer) MarkUsed(c *Claims) {
+// replayed. Failed restores do not use up their token: nothing changed. An
+// error means the record could not be persisted (the in-memory one holds).
+func (s *Sealer) MarkUsed(c *Claims) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.now().Unix()
@@ -160,4 +240,5 @@ func (s *Sealer) MarkUsed(c *Claims) {
 		}
 	}
 	s.used[c.ID] = c.ExpiresAt
+	return s.recordOnDisk(c.ID, c.ExpiresAt)
 }

@@ -104,6 +104,13 @@ func Run(ctx context.Context, conn *pgx.Conn, req Request) (*schemas.RestoreResu
 	} else if err := tx.Commit(ctx); err != nil {
 		return nil, commitError(ctx, err)
 	}
+	if r.snapshot != nil {
+		// Only now: the folder's log describes its newest set, and the
+		// snapshot became real with the commit.
+		if r.snapshot.WriteLog(); r.snapshot.LogError != nil {
+			res.Errors = append(res.Errors, "the snapshot is complete, but the folder's backup log could not be updated: "+r.snapshot.LogError.Error())
+		}
+	}
 	res.Duration = time.Since(start).Seconds()
 	res.Timestamp = time.Now().Format(time.RFC3339)
 	return res, nil
@@ -145,6 +152,13 @@ func newRun(req Request) (*run, error) {
 	}
 	if r.tables, err = SelectTables(requested); err != nil {
 		return nil, err
+	}
+	if r.manifest != nil && len(r.manifest.Collections) > 0 && req.Truncate {
+		// Such a set (a per-collection snapshot) lacks every other
+		// collection: a truncate would delete them.
+		return nil, apierr.New(apierr.InvalidParams,
+			"this set holds only collections %v; restore it with collections=%v instead of truncate_before_restore, which would delete every other collection",
+			r.manifest.Collections, r.manifest.Collections).With("param", "truncate_before_restore")
 	}
 	if r.manifest != nil {
 		for _, t := range r.tables {
@@ -360,6 +374,7 @@ func (r *run) takeSnapshot(res *schemas.RestoreResult) error {
 		Collections: r.scope.liveCollections,
 		TaskID:      "pre-restore snapshot",
 		Database:    r.req.Target,
+		DeferLog:    true,
 	})
 	if err != nil {
 		return err

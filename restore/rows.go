@@ -10,6 +10,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
+	"unicode/utf8"
 
 	"github.com/vectorops/pgvector-backup-mcp/apierr"
 	"github.com/vectorops/pgvector-backup-mcp/csvstream"
@@ -53,6 +55,10 @@ type FileExpectation struct {
 	From   string // "manifest" or "confirmation", for messages
 }
 
+// MaxFieldBytes bounds one field of a backup file. Documents are SQL, DDL and
+// prose; a larger field is refused rather than held in memory.
+const MaxFieldBytes = 16 << 20
+
 // rowError is a problem with one row (or field) of the file.
 type rowError struct {
 	Line   int
@@ -82,6 +88,7 @@ func openRows(path string, kindOf func(col string) (columnKind, int, error)) (*r
 	}
 	r := &rowReader{path: path, file: f, size: st.Size(), hash: sha256.New()}
 	r.csv = csvstream.NewReader(io.TeeReader(f, r.hash))
+	r.csv.MaxFieldBytes = MaxFieldBytes
 	if err := r.readHeader(kindOf); err != nil {
 		f.Close()
 		return nil, err
@@ -153,6 +160,11 @@ func (r *rowReader) next() ([]csvstream.Field, error) {
 		if f.IsNull() {
 			continue
 		}
+		// PostgreSQL would refuse the row too, but only inspect's own read
+		// can name every such row.
+		if !utf8.Valid(f.Value) {
+			return nil, &rowError{Line: line, Column: r.header[i], Reason: "not valid UTF-8 text"}
+		}
 		switch r.kinds[i] {
 		case kindJSON:
 			out, conv, err := legacyjson.AppendConvert(r.scratch[i][:0], f.Value)
@@ -202,23 +214,72 @@ func (r *rowReader) checkVector(line, col int, v []byte) error {
 }
 
 // vectorDimension counts the elements of "[1,-2.5e-3,...]" and rejects what
-// pgvector would reject (NaN, infinities, junk).
+// pgvector would reject: empty elements, NaN, infinities, junk, and numbers
+// out of float4's range. Only elements with an exponent or many digits are
+// parsed; the rest are checked by their characters, which is much cheaper.
 func vectorDimension(v []byte) (int, string) {
 	v = bytes.TrimSpace(v)
 	if len(v) < 3 || v[0] != '[' || v[len(v)-1] != ']' {
 		return 0, "vector must look like [0.1,-0.2,...]"
 	}
-	dim := 1
-	for _, c := range v[1 : len(v)-1] {
-		switch {
-		case c == ',':
-			dim++
-		case c >= '0' && c <= '9', c == '.', c == '-', c == '+', c == 'e', c == 'E', c == ' ':
-		default:
-			return 0, fmt.Sprintf("vector holds %q: only finite numbers are allowed (no NaN or Infinity)", c)
+	dim := 0
+	for elem := range bytes.SplitSeq(v[1:len(v)-1], []byte{','}) {
+		dim++
+		if reason := checkElement(bytes.TrimSpace(elem)); reason != "" {
+			return 0, fmt.Sprintf("vector element %d %s", dim, reason)
 		}
 	}
 	return dim, ""
+}
+
+// checkElement checks one element's shape, [sign]digits[.digits][e[sign]digits],
+// and parses it only when it could be out of float4's range.
+func checkElement(e []byte) string {
+	if len(e) == 0 {
+		return "is empty"
+	}
+	i := skipSign(e, 0)
+	intEnd := skipDigits(e, i)
+	mantissa := intEnd - i
+	i = intEnd
+	if i < len(e) && e[i] == '.' {
+		end := skipDigits(e, i+1)
+		mantissa += end - i - 1
+		i = end
+	}
+	if mantissa == 0 {
+		return fmt.Sprintf("%q is not a number: only finite numbers are allowed (no NaN or Infinity)", e)
+	}
+	exponent := i < len(e) && (e[i] == 'e' || e[i] == 'E')
+	if exponent {
+		start := skipSign(e, i+1)
+		if i = skipDigits(e, start); i == start {
+			return fmt.Sprintf("%q is not a number", e)
+		}
+	}
+	if i != len(e) {
+		return fmt.Sprintf("%q is not a number: only finite numbers are allowed (no NaN or Infinity)", e)
+	}
+	if exponent || intEnd > 38 {
+		if _, err := strconv.ParseFloat(string(e), 32); err != nil {
+			return fmt.Sprintf("%q is out of range for a float4", e)
+		}
+	}
+	return ""
+}
+
+func skipSign(e []byte, i int) int {
+	if i < len(e) && (e[i] == '+' || e[i] == '-') {
+		return i + 1
+	}
+	return i
+}
+
+func skipDigits(e []byte, i int) int {
+	for i < len(e) && e[i] >= '0' && e[i] <= '9' {
+		i++
+	}
+	return i
 }
 
 // sum is the SHA-256 of everything read so far: the whole file once next

@@ -2,6 +2,8 @@ package restore
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"slices"
@@ -146,7 +148,8 @@ func (s scope) fingerprint(ctx context.Context, q querier) (string, error) {
 		}
 		parts = append(parts, fmt.Sprintf("%s:%d:%s", table, count, sum))
 	}
-	return strings.Join(parts, ";"), nil
+	digest := sha256.Sum256([]byte(strings.Join(parts, ";")))
+	return hex.EncodeToString(digest[:16]), nil
 }
 
 // liveRows counts the live rows the restore replaces (for update mode, the

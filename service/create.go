@@ -37,16 +37,20 @@ func (s *Service) Create(ctx context.Context, args schemas.CreateArgs) (*schemas
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
 
-	// One snapshot of both tables; the shared lock lets backups run together
-	// but never in the middle of a restore.
+	// Wait for a running restore before the snapshot is taken: a
+	// REPEATABLE READ snapshot is fixed by its first statement, and a
+	// TRUNCATE that commits after it makes the tables look empty to it. So
+	// the lock is a session lock, taken before the transaction begins.
+	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock_shared($1)", restore.LockKey); err != nil {
+		return nil, dbError(ctx, err, "wait for a running restore")
+	}
+	defer conn.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock_shared($1)", restore.LockKey)
+	// One snapshot of both tables, so both files describe one instant.
 	tx, err := conn.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
 	if err != nil {
 		return nil, apierr.Wrap(apierr.DatabaseError, err, "cannot start the backup transaction on %s: %v", db.Name, err)
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
-	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock_shared($1)", restore.LockKey); err != nil {
-		return nil, dbError(ctx, err, "wait for a running restore")
-	}
 	w, err := backup.Write(ctx, tx, backup.Request{Dir: dir, Tables: args.Tables, TaskID: args.TaskID, Database: db.Name})
 	if err != nil {
 		log.Warn("backup failed", "err", err)
@@ -73,6 +77,9 @@ func (s *Service) Create(ctx context.Context, args schemas.CreateArgs) (*schemas
 			SHA256:     f.SHA256,
 			Duration:   w.Duration.Seconds(),
 		}
+	}
+	if w.LogError != nil {
+		res.Errors = append(res.Errors, "the set is complete, but the folder's backup log could not be updated: "+w.LogError.Error())
 	}
 	log.Info("backup written", "timestamp", w.Timestamp, "duration", res.Duration)
 	return res, nil

@@ -89,7 +89,9 @@ func (s *Service) Restore(ctx context.Context, args schemas.RestoreArgs, opts Re
 		return nil, err
 	}
 	if claims != nil {
-		s.Confirm.MarkUsed(claims)
+		if err := s.Confirm.MarkUsed(claims); err != nil {
+			log.Warn("could not persist the used confirmation token", "err", err)
+		}
 	}
 	if res.DryRun {
 		log.Info("dry run finished, rolled back", restoredAttrs(res)...)
@@ -179,8 +181,8 @@ func describePlan(req *restore.Request, p *schemas.RestorePlan) string {
 func (s *Service) claims(req restore.Request, db *target.Database, binding *restore.Binding) (*confirm.Claims, error) {
 	c := &confirm.Claims{
 		Target:    db.Name,
-		Options:   canonicalOptions(req),
-		SetDir:    req.Set.Dir,
+		Options:   confirm.Digest(canonicalOptions(req)),
+		SetDir:    confirm.Digest(req.Set.Dir),
 		Timestamp: req.Set.Timestamp,
 		Files:     map[string]confirm.FileStamp{},
 		State:     binding.State,
@@ -257,9 +259,9 @@ func (s *Service) checkToken(args schemas.RestoreArgs, req restore.Request, db *
 	switch {
 	case c.Target != db.Name:
 		return nil, bad("other_target", fmt.Sprintf("was issued for database %s, not %s", c.Target, db.Name))
-	case c.SetDir != req.Set.Dir || c.Timestamp != req.Set.Timestamp:
-		return nil, bad("other_set", fmt.Sprintf("was issued for set %s, not %s", c.Timestamp, req.Set.Timestamp))
-	case c.Options != canonicalOptions(req):
+	case c.SetDir != confirm.Digest(req.Set.Dir) || c.Timestamp != req.Set.Timestamp:
+		return nil, bad("other_set", fmt.Sprintf("was issued for set %s in another folder or of another time, not %s", c.Timestamp, req.Set.Timestamp))
+	case c.Options != confirm.Digest(canonicalOptions(req)):
 		return nil, bad("other_options", "was issued for other options (tables, truncate_before_restore, collections, on_conflict or snapshot differ)")
 	}
 	for table, want := range c.Files {

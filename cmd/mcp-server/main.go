@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime/debug"
 	"syscall"
 
@@ -56,6 +57,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		if svc.Confirm, err = confirm.NewSealer(cfg.confirmKey, confirm.DefaultTTL); err != nil {
 			logger.Error("cannot set up confirmations", "err", err)
 			return 1
+		}
+		if cfg.confirmKey != nil {
+			// Tokens outlive this process: so must the record of spent ones.
+			svc.Confirm.PersistUsed(filepath.Join(cat.BackupRoot, ".confirm_used_tokens"))
 		}
 	}
 	srv, err := tools.NewServer(svc, tools.Options{ReadOnly: cfg.readOnly, Version: version(), Logger: logger})
