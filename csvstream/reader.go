@@ -338,9 +338,23 @@ func (r *Reader) take(start int, p []byte) error {
 	if len(r.buf)-start+len(p) > r.maxFieldBytes {
 		return r.errorAt(r.fieldLine, ErrFieldTooLong)
 	}
+	r.grow(len(p))
 	r.buf = append(r.buf, p...)
 	r.discard(len(p))
 	return nil
+}
+
+// grow makes room for n more bytes by doubling, so a long field costs about
+// twice its size in all rather than the many copies append's gentler growth
+// of large slices makes.
+func (r *Reader) grow(n int) {
+	if len(r.buf)+n <= cap(r.buf) {
+		return
+	}
+	c := max(min(2*cap(r.buf), len(r.buf)+r.maxFieldBytes), len(r.buf)+n, 4096)
+	buf := make([]byte, len(r.buf), c)
+	copy(buf, r.buf)
+	r.buf = buf
 }
 
 // appendValue adds one byte that has already been consumed.
