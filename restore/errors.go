@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"regexp"
 	"strconv"
+	"strings"
 
 	"github.com/jackc/pgx/v5/pgconn"
 
@@ -48,6 +49,19 @@ func classify(ctx context.Context, err error, src *source) error {
 	}
 	return apierr.Wrap(apierr.DatabaseError, err, "database error %s: %s; %s", pgErr.Code, pgErr.Message, rolledBack).
 		With("sqlstate", pgErr.Code)
+}
+
+// unchanged makes sure a failed restore's message says the tables are as
+// they were: the first thing an operator needs to know.
+func unchanged(err error) error {
+	e, ok := apierr.As(err)
+	if !ok || e.Type == apierr.DatabaseError && strings.Contains(e.Message, "unknown") {
+		return err
+	}
+	if !strings.Contains(e.Message, "unchanged") && !strings.Contains(e.Message, "nothing was") {
+		e.Message += "; " + rolledBack
+	}
+	return e
 }
 
 var copyLine = regexp.MustCompile(`, line (\d+)`)

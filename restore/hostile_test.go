@@ -265,7 +265,18 @@ func TestHostileHeaderOnly(t *testing.T) {
 			f := seededFixture(t)
 			writeFile(t, f.set.EmbeddingPath(), []byte(strings.Join(embHeader, ",")+eol))
 
+			// The set's log promises rows; a header-only file that
+			// contradicts it is refused, as a truncated file must be.
 			before := pgtest.Dump(t, f.db)
+			_, err := f.restore(t, restore.Request{Tables: []string{schemas.EmbeddingTable}})
+			if e, ok := apierr.As(err); !ok || e.Type != apierr.BackupCorrupt || !strings.Contains(e.Message, "backup log") {
+				t.Fatalf("header-only file against a log of %d rows: %v, want BACKUP_CORRUPT naming the log", len(f.data.Embeddings), err)
+			}
+			if pgtest.Dump(t, f.db) != before {
+				t.Fatal("a refused restore changed the tables")
+			}
+			// Without a log nothing promises rows: an empty table.
+			f.set.RowCounts, f.set.LogFile = nil, ""
 			res, err := f.restore(t, restore.Request{Tables: []string{schemas.EmbeddingTable}})
 			if err != nil {
 				t.Fatalf("append of a header-only file: %v", err)

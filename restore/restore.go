@@ -6,12 +6,14 @@ package restore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/vectorops/pgvector-backup-mcp/apierr"
 	"github.com/vectorops/pgvector-backup-mcp/backup"
@@ -95,13 +97,20 @@ func Run(ctx context.Context, conn *pgx.Conn, req Request) (*schemas.RestoreResu
 	res, err := r.restore()
 	if err != nil {
 		r.discardSnapshot()
-		return nil, classify(ctx, err, r.current)
+		return nil, unchanged(classify(ctx, err, r.current))
 	}
 	if req.DryRun {
 		if err := tx.Rollback(ctx); err != nil {
 			return nil, classify(ctx, err, nil)
 		}
 	} else if err := tx.Commit(ctx); err != nil {
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) {
+			// PostgreSQL answered: the commit was refused and rolled
+			// back, so the snapshot describes no change. A lost
+			// connection leaves the outcome unknown; the snapshot stays.
+			r.discardSnapshot()
+		}
 		return nil, commitError(ctx, err)
 	}
 	if r.snapshot != nil {
@@ -177,6 +186,11 @@ func newRun(req Request) (*run, error) {
 }
 
 func (r *run) restore() (*schemas.RestoreResult, error) {
+	// A server killed while its session waits for a lock would otherwise keep
+	// its locks until the wait ends: have PostgreSQL check the client.
+	if _, err := r.tx.Exec(r.ctx, "SET LOCAL client_connection_check_interval = '1s'"); err != nil {
+		return nil, fmt.Errorf("configure the restore session: %w", err)
+	}
 	if _, err := r.tx.Exec(r.ctx, "SELECT pg_advisory_xact_lock($1)", LockKey); err != nil {
 		return nil, fmt.Errorf("wait for other restores of this database: %w", err)
 	}
@@ -313,12 +327,15 @@ func (r *run) openSources(configure func(*source)) ([]*source, error) {
 	return sources, nil
 }
 
-// expectation merges what the manifest and the confirmation say the file is.
+// expectation merges what the manifest (or, for an old set, its backup log)
+// and the confirmation say the file is.
 func (r *run) expectation(table string) *FileExpectation {
 	var e *FileExpectation
 	if r.manifest != nil {
 		f := r.manifest.Files[table]
 		e = &FileExpectation{Rows: f.Rows, Bytes: f.Bytes, SHA256: f.SHA256, From: "manifest"}
+	} else if n, ok := r.req.Set.RowCounts[table]; ok {
+		e = &FileExpectation{Rows: n, From: "backup log (" + r.req.Set.LogFile + ")"}
 	}
 	if r.req.Expect != nil {
 		if sum, ok := r.req.Expect.Files[table]; ok {
