@@ -78,7 +78,7 @@ func appendField(dst []byte, f Field) []byte {
 // \. would end COPY's input early, and a leading byte order mark would be
 // stripped by Reader if the value opened the file.
 func needsQuotes(v []byte) bool {
-	return bytes.IndexAny(v, ",\"\r\n") >= 0 ||
+	return bytes.ContainsAny(v, ",\"\r\n") ||
 		string(v) == `\.` ||
 		bytes.HasPrefix(v, bom)
 }

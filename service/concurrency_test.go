@@ -74,16 +74,6 @@ func (e *env) restore(ctx context.Context, i int) (*schemas.RestoreResult, error
 	return e.svc.Restore(ctx, schemas.RestoreArgs{BackupPath: legacyRel, Timestamp: setTS(i), TruncateBeforeRestore: true}, service.RestoreOptions{})
 }
 
-// setOfCount is the set whose embedding count is n, or -1.
-func (e *env) setOfCount(n int64) int {
-	for i, d := range e.sets {
-		if int64(len(d.Embeddings)) == n {
-			return i
-		}
-	}
-	return -1
-}
-
 // together runs fn(0..n-1) at once, released by one signal, and waits.
 func together(n int, fn func(i int)) {
 	var ready, done sync.WaitGroup

@@ -28,12 +28,6 @@ type Service struct {
 // short message for people.
 type Progress func(done, total float64, message string)
 
-func (p Progress) report(done, total float64, message string) {
-	if p != nil {
-		p(done, total, message)
-	}
-}
-
 // logger returns s.Logger, or a logger that drops everything.
 func (s *Service) logger() *slog.Logger {
 	if s.Logger != nil {
