@@ -44,6 +44,9 @@ func (s *Service) Restore(ctx context.Context, args schemas.RestoreArgs, opts Re
 			With("param", "pg_conn")
 	}
 	set, db, err := s.resolve(args.BackupPath, args.Timestamp, args.Connection())
+	if e, ok := apierr.As(err); ok && e.Details["param"] == "db_connection" && args.DBConnection == "" {
+		e.Details["param"] = "pg_conn" // name the argument the caller used
+	}
 	if err != nil {
 		return nil, err
 	}
