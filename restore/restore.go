@@ -8,7 +8,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -187,9 +189,12 @@ func newRun(req Request) (*run, error) {
 
 func (r *run) restore() (*schemas.RestoreResult, error) {
 	// A server killed while its session waits for a lock would otherwise keep
-	// its locks until the wait ends: have PostgreSQL check the client.
-	if _, err := r.tx.Exec(r.ctx, "SET LOCAL client_connection_check_interval = '1s'"); err != nil {
-		return nil, fmt.Errorf("configure the restore session: %w", err)
+	// its locks until the wait ends: have PostgreSQL (14 and later) check the
+	// client.
+	if serverMajor(r.tx.Conn()) >= 14 {
+		if _, err := r.tx.Exec(r.ctx, "SET LOCAL client_connection_check_interval = '1s'"); err != nil {
+			return nil, fmt.Errorf("configure the restore session: %w", err)
+		}
 	}
 	if _, err := r.tx.Exec(r.ctx, "SELECT pg_advisory_xact_lock($1)", LockKey); err != nil {
 		return nil, fmt.Errorf("wait for other restores of this database: %w", err)
@@ -281,12 +286,19 @@ func (r *run) lockTables() error {
 	return nil
 }
 
+// serverMajor is the server's major version, 0 when unknown.
+func serverMajor(conn *pgx.Conn) int {
+	v := conn.PgConn().ParameterStatus("server_version")
+	n, _ := strconv.Atoi(strings.SplitN(v, ".", 2)[0])
+	return n
+}
+
 // readManifest reads the set's manifest, if it has one.
 func readManifest(set catalog.Set) (*backup.Manifest, error) {
 	if set.ManifestFile == "" {
 		return nil, nil
 	}
-	m, err := backup.ReadManifest(set.Dir + "/" + set.ManifestFile)
+	m, err := backup.ReadManifest(filepath.Join(set.Dir, set.ManifestFile))
 	if err != nil {
 		return nil, apierr.Wrap(apierr.BackupCorrupt, err, "the set's manifest %s is unreadable: %v; remove it to restore the files unchecked", set.ManifestFile, err).
 			With("file", set.ManifestFile)
