@@ -54,23 +54,11 @@ func embRecords(d *sample.Dataset) [][]string {
 // pyCSV renders records as Python's csv.writer does (QUOTE_MINIMAL), with
 // the given row end.
 func pyCSV(recs [][]string, eol string) []byte {
-	var b bytes.Buffer
+	var b []byte
 	for _, rec := range recs {
-		for i, f := range rec {
-			if i > 0 {
-				b.WriteByte(',')
-			}
-			if strings.ContainsAny(f, ",\"\r\n") {
-				b.WriteByte('"')
-				b.WriteString(strings.ReplaceAll(f, `"`, `""`))
-				b.WriteByte('"')
-			} else {
-				b.WriteString(f)
-			}
-		}
-		b.WriteString(eol)
+		b = sample.AppendPythonRow(b, rec, eol)
 	}
-	return b.Bytes()
+	return b
 }
 
 // spoilMiddle returns the embedding records with the middle data row given

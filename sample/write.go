@@ -80,13 +80,16 @@ func writeCSV(path string, cols []string, n int, field func(row int, col string)
 		return err
 	}
 	w := bufio.NewWriter(f)
-	writeRow(w, cols)
+	var row []byte
+	row = AppendPythonRow(row[:0], cols, "\r\n")
+	w.Write(row)
 	rec := make([]string, len(cols))
 	for i := 0; i < n; i++ {
 		for j, c := range cols {
 			rec[j] = field(i, c)
 		}
-		writeRow(w, rec)
+		row = AppendPythonRow(row[:0], rec, "\r\n")
+		w.Write(row)
 	}
 	if err := w.Flush(); err != nil {
 		f.Close()
@@ -95,21 +98,22 @@ func writeCSV(path string, cols []string, n int, field func(row int, col string)
 	return f.Close()
 }
 
-// writeRow writes one row as Python's csv.writer (QUOTE_MINIMAL, CRLF) does.
-func writeRow(w *bufio.Writer, fields []string) {
+// AppendPythonRow appends one CSV row as Python's csv.writer
+// (QUOTE_MINIMAL) writes it, ending it with eol (the old pipeline used CRLF).
+func AppendPythonRow(b []byte, fields []string, eol string) []byte {
 	for i, f := range fields {
 		if i > 0 {
-			w.WriteByte(',')
+			b = append(b, ',')
 		}
 		if strings.ContainsAny(f, ",\"\r\n") {
-			w.WriteByte('"')
-			w.WriteString(strings.ReplaceAll(f, `"`, `""`))
-			w.WriteByte('"')
+			b = append(b, '"')
+			b = append(b, strings.ReplaceAll(f, `"`, `""`)...)
+			b = append(b, '"')
 		} else {
-			w.WriteString(f)
+			b = append(b, f...)
 		}
 	}
-	w.WriteString("\r\n")
+	return append(b, eol...)
 }
 
 func (d *Dataset) writeLog(dir, timestamp, collFile, embFile string) error {
