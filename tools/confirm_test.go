@@ -264,6 +264,16 @@ type cfWorld struct {
 	seed, want *sample.Dataset
 }
 
+// cfSeeded is a world with the seed set restored through a server speaking
+// protocol, with confirmations on: where most confirmation tests start.
+func cfSeeded(t *testing.T, protocol string) (cfWorld, *cfServer) {
+	t.Helper()
+	w := cfNewWorld(t)
+	s := cfConnect(t, w.p, protocol, cfOptions{cfg: serverConfig{db: w.db}})
+	w.seedThrough(t, s)
+	return w, s
+}
+
 func cfNewWorld(t *testing.T) cfWorld {
 	t.Helper()
 	w := cfWorld{db: pgtest.NewDatabase(t), p: newProject(t)}
@@ -424,9 +434,7 @@ const (
 func TestConfirmTruncateRestore(t *testing.T) {
 	for _, protocol := range protocols {
 		t.Run(protocol, func(t *testing.T) {
-			w := cfNewWorld(t)
-			s := cfConnect(t, w.p, protocol, cfOptions{cfg: serverConfig{db: w.db}})
-			w.seedThrough(t, s)
+			w, s := cfSeeded(t, protocol)
 			before := w.state(t)
 
 			start := time.Now()
@@ -561,9 +569,7 @@ func TestConfirmTruncateRestore(t *testing.T) {
 func TestConfirmTokenRefused(t *testing.T) {
 	for _, protocol := range protocols {
 		t.Run(protocol, func(t *testing.T) {
-			w := cfNewWorld(t)
-			s := cfConnect(t, w.p, protocol, cfOptions{cfg: serverConfig{db: w.db}})
-			w.seedThrough(t, s)
+			w, s := cfSeeded(t, protocol)
 			token, _ := s.token(t, cfTruncate(nil))
 			before := w.state(t)
 
@@ -830,9 +836,7 @@ func TestConfirmOtherTarget(t *testing.T) {
 func TestConfirmOtherModes(t *testing.T) {
 	for _, protocol := range protocols {
 		t.Run(protocol, func(t *testing.T) {
-			w := cfNewWorld(t)
-			s := cfConnect(t, w.p, protocol, cfOptions{cfg: serverConfig{db: w.db}})
-			w.seedThrough(t, s)
+			w, s := cfSeeded(t, protocol)
 			before := w.state(t)
 
 			// on_conflict=update overwrites live rows: a token is needed.
@@ -894,9 +898,7 @@ func TestConfirmOtherModes(t *testing.T) {
 // TestConfirmConcurrentReplay: the same token used by two calls at once
 // restores once; the other call is refused and changes nothing more.
 func TestConfirmConcurrentReplay(t *testing.T) {
-	w := cfNewWorld(t)
-	s := cfConnect(t, w.p, protocols[0], cfOptions{cfg: serverConfig{db: w.db}})
-	w.seedThrough(t, s)
+	w, s := cfSeeded(t, protocols[0])
 	token, _ := s.token(t, cfTruncate(nil))
 	var wg sync.WaitGroup
 	outs := make([]map[string]any, 4)
@@ -1155,9 +1157,7 @@ func TestConfirmOff(t *testing.T) {
 // backup row (the first row of each file once went uncounted): per collection, the embeddings written add up to the table's
 // insert count, and an on_conflict=update plan counts every conflicting key.
 func TestConfirmPlanCountsEveryRow(t *testing.T) {
-	w := cfNewWorld(t)
-	s := cfConnect(t, w.p, protocols[0], cfOptions{cfg: serverConfig{db: w.db}})
-	w.seedThrough(t, s)
+	_, s := cfSeeded(t, protocols[0])
 
 	_, plan := s.token(t, cfTruncate(nil))
 	var sum float64
@@ -1282,9 +1282,7 @@ func TestConfirmCancelWhileAsking(t *testing.T) {
 // TestConfirmNoSnapshot: with snapshot=false the plan says the replaced rows
 // cannot be recovered, and the confirmed restore writes no snapshot.
 func TestConfirmNoSnapshot(t *testing.T) {
-	w := cfNewWorld(t)
-	s := cfConnect(t, w.p, protocols[0], cfOptions{cfg: serverConfig{db: w.db}})
-	w.seedThrough(t, s)
+	w, s := cfSeeded(t, protocols[0])
 	args := cfTruncate(map[string]any{"snapshot": false})
 	res, out := s.restore(t, args)
 	cfWantError(t, "snapshot=false without token", res, out, "CONFIRMATION_REQUIRED", nil)

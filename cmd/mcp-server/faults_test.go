@@ -400,6 +400,22 @@ func (w *watcher) get(t *testing.T, pid int32) (backend, bool) {
 
 // waitGone waits until PostgreSQL has ended session pid (and so rolled back
 // its transaction), and no other session of the database is in one.
+// frozenIn returns an arrive step that waits until the server's COPY
+// matching stmt has moved rows rows, freezes the server, and checks the COPY
+// is still under way, so a kill lands inside it.
+func (w *watcher) frozenIn(t *testing.T, what string, rows int64, stmt ...string) func(*stdioServer, <-chan callResult) backend {
+	return func(s *stdioServer, ch <-chan callResult) backend {
+		b := w.await(t, ch, what, copying(rows, stmt...))
+		freeze(t, s)
+		time.Sleep(100 * time.Millisecond)
+		got, ok := w.get(t, b.pid)
+		if !ok || !running(stmt...)(got) {
+			t.Fatalf("%s ended under a frozen server: %v", what, got)
+		}
+		return got
+	}
+}
+
 func (w *watcher) waitGone(t *testing.T, pid int32) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
@@ -754,19 +770,10 @@ func (r *faultRig) testKill(t *testing.T) {
 			name: "during the snapshot's COPY TO",
 			prepare: func(t *testing.T) hold {
 				return hold{
-					arrive: func(s *stdioServer, ch <-chan callResult) backend {
-						b := w.await(t, ch, "the snapshot", copying(1, snapshotCopy...))
-						// Frozen, the server reads no more: the COPY TO
-						// cannot end.
-						freeze(t, s)
-						time.Sleep(100 * time.Millisecond)
-						got, ok := w.get(t, b.pid)
-						if !ok || !running(snapshotCopy...)(got) {
-							t.Fatalf("the snapshot's COPY ended under a frozen server: %v", got)
-						}
-						return got
-					},
-					after: noop,
+					// Frozen, the server reads no more: the COPY TO
+					// cannot end.
+					arrive: w.frozenIn(t, "the snapshot", 1, snapshotCopy...),
+					after:  noop,
 				}
 			},
 			left: halfWritten,
@@ -797,17 +804,8 @@ func (r *faultRig) testKill(t *testing.T) {
 			name: "during the embedding COPY",
 			prepare: func(t *testing.T) hold {
 				return hold{
-					arrive: func(s *stdioServer, ch <-chan callResult) backend {
-						b := w.await(t, ch, "the embedding COPY", copying(1000, embeddingsCopy...))
-						freeze(t, s)
-						time.Sleep(100 * time.Millisecond)
-						got, ok := w.get(t, b.pid)
-						if !ok || !running(embeddingsCopy...)(got) {
-							t.Fatalf("the embedding COPY ended under a frozen server: %v", got)
-						}
-						return got
-					},
-					after: noop,
+					arrive: w.frozenIn(t, "the embedding COPY", 1000, embeddingsCopy...),
+					after:  noop,
 				}
 			},
 			left: completeSet,
