@@ -88,6 +88,15 @@ func TypeOf(err error) Type {
 	return DatabaseError
 }
 
+// MessageOf returns the message written for the caller: an *Error's own,
+// else err's text.
+func MessageOf(err error) string {
+	if e, ok := As(err); ok {
+		return e.Message
+	}
+	return err.Error()
+}
+
 // MissingParams is the MISSING_REQUIRED_PARAMS error naming params.
 func MissingParams(params ...string) *Error {
 	return New(MissingRequiredParams, "missing required argument(s): %s; call again with them set",

@@ -43,6 +43,10 @@ type Request struct {
 	Database    string   // password-free name of the source, for the manifest
 	Now         time.Time
 
+	// Snapshot marks the set as the rows a restore is about to replace
+	// (catalog.KindSnapshot), which list shows and retention may remove.
+	Snapshot bool
+
 	// DeferLog leaves the folder's log alone until WriteLog: a restore's
 	// snapshot must not replace it before the restore commits.
 	DeferLog bool
@@ -50,10 +54,11 @@ type Request struct {
 
 // Written describes a set just written.
 type Written struct {
-	Dir       string
-	Timestamp string
-	Manifest  *Manifest
-	Duration  time.Duration
+	Dir          string
+	Timestamp    string
+	ManifestFile string
+	Manifest     *Manifest
+	Duration     time.Duration
 	// LogError is set when the folder's log could not be written: the set
 	// itself is complete and valid, the log only repeats its row counts.
 	LogError error
@@ -90,8 +95,13 @@ func Write(ctx context.Context, tx pgx.Tx, req Request) (*Written, error) {
 		}
 	}()
 
+	kind := catalog.KindBackup
+	if req.Snapshot {
+		kind = catalog.KindSnapshot
+	}
 	m := &Manifest{
 		FormatVersion: FormatVersion,
+		Kind:          kind,
 		Timestamp:     ts,
 		CreatedAt:     now.UTC().Format(time.RFC3339),
 		Database:      req.Database,
@@ -117,7 +127,7 @@ func Write(ctx context.Context, tx pgx.Tx, req Request) (*Written, error) {
 		return nil, err
 	}
 	done = true
-	w := &Written{Dir: req.Dir, Timestamp: ts, Manifest: m, Duration: time.Since(start), taskID: req.TaskID}
+	w := &Written{Dir: req.Dir, Timestamp: ts, ManifestFile: manifestName(kind, ts), Manifest: m, Duration: time.Since(start), taskID: req.TaskID}
 	if !req.DeferLog {
 		w.WriteLog()
 	}
@@ -162,7 +172,7 @@ func reserve(dir string, now time.Time) (string, map[string]*os.File, error) {
 // taken reports whether any file of set ts exists in dir.
 func taken(dir, ts string) bool {
 	for _, name := range []string{
-		finalName(schemas.CollectionTable, ts), finalName(schemas.EmbeddingTable, ts), ManifestName(ts),
+		finalName(schemas.CollectionTable, ts), finalName(schemas.EmbeddingTable, ts), ManifestName(ts), SnapshotManifestName(ts),
 	} {
 		if _, err := os.Lstat(filepath.Join(dir, name)); err == nil {
 			return true
@@ -279,7 +289,7 @@ func publish(dir, ts string, files map[string]*os.File, m *Manifest) error {
 	if err != nil {
 		return err
 	}
-	if err := writeFileAtomic(filepath.Join(dir, ManifestName(ts)), append(b, '\n')); err != nil {
+	if err := writeFileAtomic(filepath.Join(dir, manifestName(m.Kind, ts)), append(b, '\n')); err != nil {
 		return err
 	}
 	for _, table := range schemas.AllTables {
@@ -391,5 +401,5 @@ func Remove(w *Written) {
 	for _, table := range schemas.AllTables {
 		os.Remove(filepath.Join(w.Dir, finalName(table, w.Timestamp)))
 	}
-	os.Remove(filepath.Join(w.Dir, ManifestName(w.Timestamp)))
+	os.Remove(filepath.Join(w.Dir, w.ManifestFile))
 }

@@ -5,20 +5,38 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/vectorops/pgvector-backup-mcp/catalog"
 )
 
 // FormatVersion is the manifest format this server writes and understands.
 const FormatVersion = 1
 
-// ManifestName returns the manifest's file name for a set.
+// ManifestName returns the manifest's file name for a backup set.
 func ManifestName(timestamp string) string {
 	return "vector_backup_manifest_" + timestamp + ".json"
+}
+
+// SnapshotManifestName returns the manifest's file name for a set a restore
+// wrote of the rows it replaced. The name tells the kind, so listing needs
+// no file reads and retention never mistakes a backup for a snapshot.
+func SnapshotManifestName(timestamp string) string {
+	return "vector_snapshot_manifest_" + timestamp + ".json"
+}
+
+// manifestName is the manifest's name for a set of kind.
+func manifestName(kind, timestamp string) string {
+	if kind == catalog.KindSnapshot {
+		return SnapshotManifestName(timestamp)
+	}
+	return ManifestName(timestamp)
 }
 
 // Manifest describes a set written by this server, so that inspect and
 // restore can prove the files are the ones written.
 type Manifest struct {
 	FormatVersion   int                  `json:"format_version"`
+	Kind            string               `json:"kind"` // catalog.KindBackup or catalog.KindSnapshot
 	Timestamp       string               `json:"timestamp"`
 	CreatedAt       string               `json:"created_at"`
 	Database        string               `json:"database"`
@@ -55,6 +73,9 @@ func ReadManifest(path string) (*Manifest, error) {
 	}
 	if m.FormatVersion != FormatVersion {
 		return nil, fmt.Errorf("manifest %s: format version %d, this server reads %d", path, m.FormatVersion, FormatVersion)
+	}
+	if m.Kind == "" {
+		m.Kind = catalog.KindBackup // written before kinds were recorded
 	}
 	return &m, nil
 }

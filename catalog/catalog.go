@@ -233,10 +233,15 @@ func (c *Catalog) TaskDir(taskID string) (string, error) {
 		return "", invalidPath("task_id %q is not a task folder; omit task_id to write a global backup", taskID).With("param", "task_id")
 	}
 	dir, err := c.Resolve(filepath.Join(c.BackupRoot, id))
-	if err != nil {
-		if e, ok := apierr.As(err); ok {
-			e.Details["param"] = "task_id"
+	if e, ok := apierr.As(err); ok {
+		// Resolve speaks of backup_path; the caller named a task.
+		msg := e.Message
+		if e.Type == apierr.ResourceNotFound {
+			msg = fmt.Sprintf("task folder %s does not exist in the backup root; list the backups to see the task folders, or omit task_id to write a global backup", id)
 		}
+		return "", apierr.Wrap(e.Type, err, "%s", msg).With("param", "task_id").With("task_id", id)
+	}
+	if err != nil {
 		return "", err
 	}
 	bak := filepath.Join(dir, "vector_bak")

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/vectorops/pgvector-backup-mcp/apierr"
@@ -25,6 +27,11 @@ var globalDirs = []string{"global_vector_bak", "vector_bak"}
 type Filter struct {
 	GlobalOnly bool   // only the global locations; takes precedence over TaskID
 	TaskID     string // only this task folder, a first-level folder of the backup root
+
+	// Brief leaves out the sets' details (sizes, times, logged row counts),
+	// which cost a stat per file and a read of each log: a caller that shows
+	// a few of many sets fills in theirs with Detail.
+	Brief bool
 }
 
 // Location is a folder that holds backup sets.
@@ -37,16 +44,31 @@ type Location struct {
 	Incomplete   []Incomplete // newest first
 }
 
+// Name is the location's folder name: the task folder's, or the global
+// folder's own (vector_bak, global_vector_bak).
+func (l *Location) Name() string {
+	if l.TaskID != "" {
+		return l.TaskID
+	}
+	return filepath.Base(l.Dir)
+}
+
 // Scan is the result of scanning the backup root.
 type Scan struct {
 	Locations []Location // global locations by folder name, then task locations by folder name, newest first
 	ScanTime  time.Time
 }
 
-// location is a folder found to scan, before its sets are read.
+// location is a folder that may hold sets, before it is checked and read.
 type location struct {
 	typ, taskID, dir string
+	plainFolder      bool // the task folder is a directory, not a link: the root's read said so
 }
+
+// scanWorkers is how many folders are read at once. Reading a folder is
+// system calls (a directory read, a stat per file, the log), which overlap
+// well across threads even on two cores.
+const scanWorkers = 4
 
 // Scan lists the backup locations under the backup root and the sets in each.
 // A backup root that does not exist yet has no locations.
@@ -61,45 +83,105 @@ func (c *Catalog) Scan(ctx context.Context, f Filter) (*Scan, error) {
 	}
 
 	root := c.realRoot()
-	locs, err := c.locations(f.GlobalOnly, taskID, root)
+	candidates, err := c.candidates(f.GlobalOnly, taskID)
 	if err != nil {
 		return nil, err
 	}
-	for _, loc := range locs {
-		// Each folder is a directory read plus a few stats; checking between
-		// them keeps a cancelled call on a big root from running on.
-		if err := ctx.Err(); err != nil {
-			return nil, cancelled(err)
+	found := make([]*Location, len(candidates))
+	err = parallel(ctx, len(candidates), func(i int) (err error) {
+		found[i], err = c.readLocation(candidates[i], root, !f.Brief)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, loc := range found {
+		if loc != nil {
+			s.Locations = append(s.Locations, *loc)
 		}
-		sets, incomplete, err := readSets(loc.dir, root)
-		if err != nil {
-			return nil, fmt.Errorf("scan %s: %w", loc.dir, err)
-		}
-		s.Locations = append(s.Locations, Location{
-			Type:         loc.typ,
-			TaskID:       loc.taskID,
-			RelativePath: c.display(loc.dir),
-			Dir:          loc.dir,
-			Sets:         sets,
-			Incomplete:   incomplete,
-		})
 	}
 	return s, nil
 }
 
-// locations finds the folders to scan, in listing order.
-func (c *Catalog) locations(globalOnly bool, taskID, root string) ([]location, error) {
+// parallel runs fn(0..n-1) on scanWorkers goroutines and returns the first
+// error by index. It stops early when ctx ends: between folders, so that a
+// cancelled call on a big root does not run on.
+func parallel(ctx context.Context, n int, fn func(i int) error) error {
+	errs := make([]error, n)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(scanWorkers, n) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := int(next.Add(1)) - 1; i < n && ctx.Err() == nil; i = int(next.Add(1)) - 1 {
+				errs[i] = fn(i)
+			}
+		}()
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return cancelled(err)
+	}
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// readLocation reads the sets of a candidate folder, or returns nil when it
+// is no location (a task folder without vector_bak, a link out of the root).
+func (c *Catalog) readLocation(loc location, root string, detailed bool) (*Location, error) {
+	var ok bool
+	var err error
+	switch {
+	case loc.typ == "task" && !loc.plainFolder:
+		ok, err = c.isTask(loc.taskID, root)
+	case loc.typ == "task":
+		ok, err = isDir(loc.dir, root) // the vector_bak inside it
+	default:
+		ok, err = isDir(loc.dir, root)
+	}
+	if err != nil || !ok {
+		return nil, err
+	}
+	read, err := readFolder(loc.dir, root)
+	if err != nil {
+		return nil, fmt.Errorf("scan %s: %w", loc.dir, err)
+	}
+	sets := read.sets
+	if detailed {
+		ptrs := make([]*Set, len(sets))
+		for i := range sets {
+			ptrs[i] = &sets[i]
+		}
+		if ptrs, err = detail(ptrs); err != nil {
+			return nil, err
+		}
+		sets = make([]Set, len(ptrs))
+		for i, p := range ptrs {
+			sets[i] = *p
+		}
+	}
+	return &Location{
+		Type:         loc.typ,
+		TaskID:       loc.taskID,
+		RelativePath: c.display(loc.dir),
+		Dir:          loc.dir,
+		Sets:         sets,
+		Incomplete:   read.incomplete,
+	}, nil
+}
+
+// candidates lists the folders that may be locations, in listing order:
+// global folders by name, then first-level folders newest first.
+func (c *Catalog) candidates(globalOnly bool, taskID string) ([]location, error) {
 	var locs []location
 	if globalOnly || taskID == "" {
 		for _, name := range globalDirs {
-			dir := filepath.Join(c.BackupRoot, name)
-			ok, err := isDir(dir, root)
-			if err != nil {
-				return nil, err
-			}
-			if ok {
-				locs = append(locs, location{typ: "global", dir: dir})
-			}
+			locs = append(locs, location{typ: "global", dir: filepath.Join(c.BackupRoot, name)})
 		}
 	}
 	if globalOnly {
@@ -107,6 +189,7 @@ func (c *Catalog) locations(globalOnly bool, taskID, root string) ([]location, e
 	}
 
 	var names []string
+	plain := map[string]bool{}
 	if taskID != "" {
 		names = []string{taskID}
 	} else {
@@ -119,23 +202,18 @@ func (c *Catalog) locations(globalOnly bool, taskID, root string) ([]location, e
 			return nil, fmt.Errorf("scan backup root %s: %w", c.BackupRoot, err)
 		}
 		for _, e := range entries {
-			names = append(names, e.Name())
+			if e.IsDir() || e.Type()&fs.ModeSymlink != 0 { // files are no task folders
+				names = append(names, e.Name())
+				plain[e.Name()] = e.IsDir()
+			}
 		}
 	}
 	// Task folders are usually named after their start time, so the reverse
 	// of name order puts the newest first.
 	sort.Sort(sort.Reverse(sort.StringSlice(names)))
-
 	for _, name := range names {
-		if isGlobalDir(name) {
-			continue
-		}
-		ok, err := c.isTask(name, root)
-		if err != nil {
-			return nil, err
-		}
-		if ok {
-			locs = append(locs, location{typ: "task", taskID: name, dir: filepath.Join(c.BackupRoot, name, backupDir)})
+		if !isGlobalDir(name) {
+			locs = append(locs, location{typ: "task", taskID: name, dir: filepath.Join(c.BackupRoot, name, backupDir), plainFolder: plain[name]})
 		}
 	}
 	return locs, nil

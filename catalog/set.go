@@ -1,6 +1,7 @@
 package catalog
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"io/fs"
@@ -33,12 +34,9 @@ const (
 )
 
 var (
-	timestampRE = regexp.MustCompile(`^[0-9]{8}_[0-9]{6}$`)
-
 	// setFileRE matches a set's CSV files and the .tmp files a backup writes
 	// before renaming them.
-	setFileRE  = regexp.MustCompile(`^langchain_pg_(collection|embedding)_([0-9]{8}_[0-9]{6})\.csv(\.tmp)?$`)
-	manifestRE = regexp.MustCompile(`^vector_backup_manifest_([0-9]{8}_[0-9]{6})\.json$`)
+	setFileRE = regexp.MustCompile(`^langchain_pg_(collection|embedding)_([0-9]{8}_[0-9]{6})\.csv(\.tmp)?$`)
 
 	// logMentionRE finds any set file name a log mentions; a .tmp name is not
 	// a mention of the set.
@@ -64,10 +62,23 @@ type Set struct {
 	// local wall time without a zone; it is only ever formatted back.
 	Time time.Time
 
-	LogFile      string           // "vector_backup_log.txt" when that log mentions this set, else ""
-	RowCounts    map[string]int64 // table → rows, from the log; nil if unknown
-	ManifestFile string           // "vector_backup_manifest_<ts>.json" if present, else ""
+	LogFile   string           // "vector_backup_log.txt" when that log mentions this set, else ""
+	RowCounts map[string]int64 // table → rows, from the log; nil if unknown
+	// ManifestFile is the set's manifest if present, else "":
+	// vector_backup_manifest_<ts>.json for a backup,
+	// vector_snapshot_manifest_<ts>.json for the rows a restore replaced (the
+	// kind is in the name, so a listing needs no file reads).
+	ManifestFile string
+	Kind         string // KindSnapshot for a set this server wrote before a restore, else KindBackup
+
+	hasLog bool // the folder has a log (which may or may not mention this set)
 }
+
+// Kinds of set.
+const (
+	KindBackup   = "backup"
+	KindSnapshot = "snapshot"
+)
 
 // BackupDate returns the set's time as the old API showed it:
 // "2025-07-21 21:57:58".
@@ -104,14 +115,29 @@ func ValidTimestamp(ts string) bool {
 	return ok
 }
 
+// parseTimestamp reads YYYYMMDD_HHMMSS by hand: a listing checks one per
+// file, and time.Parse with a regular expression first cost a third of it.
 func parseTimestamp(ts string) (time.Time, bool) {
-	if !timestampRE.MatchString(ts) {
+	if len(ts) != len(timestampLayout) || ts[8] != '_' {
 		return time.Time{}, false
 	}
-	t, err := time.ParseInLocation(timestampLayout, ts, time.UTC)
-	// time.Parse accepts some out-of-range values by normalising them;
-	// formatting back catches those.
-	if err != nil || t.Format(timestampLayout) != ts {
+	num := func(from, to int) int {
+		n := 0
+		for _, c := range ts[from:to] {
+			if c < '0' || c > '9' {
+				return -1
+			}
+			n = n*10 + int(c-'0')
+		}
+		return n
+	}
+	year, month, day := num(0, 4), num(4, 6), num(6, 8)
+	hour, minute, second := num(9, 11), num(11, 13), num(13, 15)
+	if year < 0 || month < 1 || month > 12 || day < 1 || hour < 0 || hour > 23 || minute < 0 || minute > 59 || second < 0 || second > 59 {
+		return time.Time{}, false
+	}
+	t := time.Date(year, time.Month(month), day, hour, minute, second, 0, time.UTC)
+	if t.Day() != day { // February 30th and the like roll over
 		return time.Time{}, false
 	}
 	return t, true
@@ -151,7 +177,7 @@ func (c *Catalog) FindSet(dir, timestamp string) (Set, error) {
 	}
 
 	folder := c.display(dir)
-	sets, incomplete, err := readSets(dir, root)
+	read, err := readFolder(dir, root)
 	if isNotExist(err) {
 		// Removed since Resolve saw it.
 		return Set{}, apierr.Wrap(apierr.ResourceNotFound, err, "backup folder does not exist: %s", folder).
@@ -159,6 +185,23 @@ func (c *Catalog) FindSet(dir, timestamp string) (Set, error) {
 	} else if err != nil {
 		return Set{}, err
 	}
+	// Only the set asked for is detailed; the newest whose files are still
+	// there, for "latest".
+	var sets []Set
+	for i := range read.sets {
+		if timestamp != "latest" && read.sets[i].Timestamp != timestamp {
+			continue
+		}
+		kept, err := detail([]*Set{&read.sets[i]})
+		if err != nil {
+			return Set{}, err
+		}
+		if len(kept) == 1 {
+			sets = append(sets, *kept[0])
+			break
+		}
+	}
+	incomplete := read.incomplete
 
 	if timestamp == "latest" {
 		if len(sets) > 0 {
@@ -188,8 +231,8 @@ func (c *Catalog) FindSet(dir, timestamp string) (Set, error) {
 	}
 	msg := fmt.Sprintf("no backup set %s in %s: expected %s and %s",
 		timestamp, folder, collectionFile(timestamp), embeddingFile(timestamp))
-	if len(sets) > 0 {
-		msg += fmt.Sprintf("; the newest complete set there is %s", sets[0].Timestamp)
+	if len(read.sets) > 0 {
+		msg += fmt.Sprintf("; the newest complete set there is %s", read.sets[0].Timestamp)
 	} else {
 		msg += "; the folder has no complete set"
 	}
@@ -211,62 +254,83 @@ const (
 
 // classify tells what the file name is and the timestamp of the set it
 // belongs to. Names with timestamps that are no real time are other files.
+// It runs for every file of every listing, so it cuts names rather than
+// matching expressions.
 func classify(name string) (fileKind, string) {
 	if name == logFile {
 		return logKind, ""
 	}
-	if m := manifestRE.FindStringSubmatch(name); m != nil && ValidTimestamp(m[1]) {
-		return manifestKind, m[1]
-	}
-	m := setFileRE.FindStringSubmatch(name)
-	switch {
-	case m == nil || !ValidTimestamp(m[2]):
+	if rest, ok := strings.CutPrefix(name, "vector_"); ok {
+		if rest, ok = strings.CutSuffix(rest, ".json"); !ok {
+			return otherFile, ""
+		}
+		for _, prefix := range []string{"backup_manifest_", "snapshot_manifest_"} {
+			if ts, ok := strings.CutPrefix(rest, prefix); ok && ValidTimestamp(ts) {
+				return manifestKind, ts
+			}
+		}
 		return otherFile, ""
-	case m[3] != "":
-		return tmpKind, m[2]
-	case m[1] == "collection":
-		return collectionKind, m[2]
-	default:
-		return embeddingKind, m[2]
 	}
+	rest, ok := strings.CutPrefix(name, "langchain_pg_")
+	if !ok {
+		return otherFile, ""
+	}
+	kind := collectionKind
+	if rest, ok = strings.CutPrefix(rest, "collection_"); !ok {
+		if rest, ok = strings.CutPrefix(rest, "embedding_"); !ok {
+			return otherFile, ""
+		}
+		kind = embeddingKind
+	}
+	if ts, ok := strings.CutSuffix(rest, ".csv.tmp"); ok {
+		rest, kind = ts, tmpKind
+	} else if rest, ok = strings.CutSuffix(rest, ".csv"); !ok {
+		return otherFile, ""
+	}
+	if !ValidTimestamp(rest) {
+		return otherFile, ""
+	}
+	return kind, rest
 }
 
 // group collects the files of one timestamp while a folder is read.
 type group struct {
-	coll, emb fs.FileInfo
+	coll, emb bool
 	tmps      []string
 	manifest  string
 	files     []string
 }
 
-// readSets reads one backup folder: its complete sets and its incomplete
-// ones, newest first. Files whose real path lies outside root are ignored.
-func readSets(dir, root string) (sets []Set, incomplete []Incomplete, err error) {
+// folder is one backup folder as a directory read shows it: its sets by
+// name alone, and whether it has a log.
+type folder struct {
+	sets       []Set        // complete sets, newest first, without details
+	incomplete []Incomplete // newest first
+	hasLog     bool
+}
+
+// readFolder reads one backup folder by name alone: a single directory read
+// (plus a look at any symlink), so that a listing of thousands of folders
+// stats only the files of the sets it shows (see detail). Files whose real
+// path lies outside root are ignored.
+func readFolder(dir, root string) (*folder, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
-		return nil, nil, fmt.Errorf("read backup folder %s: %w", dir, err)
+		return nil, fmt.Errorf("read backup folder %s: %w", dir, err)
 	}
 
+	f := &folder{sets: []Set{}, incomplete: []Incomplete{}}
 	groups := make(map[string]*group)
-	var log fs.FileInfo
 	for _, e := range entries {
 		name := e.Name()
 		kind, ts := classify(name)
-		if kind == otherFile {
-			continue
-		}
-		fi, err := fileInfo(filepath.Join(dir, name), e, root)
-		if err != nil {
-			return nil, nil, fmt.Errorf("read backup folder %s: %w", dir, err)
-		}
-		if fi == nil || !fi.Mode().IsRegular() {
+		if kind == otherFile || !isRegular(filepath.Join(dir, name), e, root) {
 			continue
 		}
 		if kind == logKind {
-			log = fi
+			f.hasLog = true
 			continue
 		}
-
 		g := groups[ts]
 		if g == nil {
 			g = &group{}
@@ -279,54 +343,121 @@ func readSets(dir, root string) (sets []Set, incomplete []Incomplete, err error)
 		case tmpKind:
 			g.tmps = append(g.tmps, name)
 		case collectionKind:
-			g.coll = fi
+			g.coll = true
 		case embeddingKind:
-			g.emb = fi
+			g.emb = true
 		}
 	}
-
-	sets, incomplete = []Set{}, []Incomplete{}
 	for ts, g := range groups {
 		switch {
-		case g.coll != nil && g.emb != nil && len(g.tmps) == 0:
-			sets = append(sets, newSet(dir, ts, g))
-		case g.coll != nil || g.emb != nil || len(g.tmps) > 0:
-			incomplete = append(incomplete, newIncomplete(ts, g))
+		case g.coll && g.emb && len(g.tmps) == 0:
+			f.sets = append(f.sets, newSet(dir, ts, g, f.hasLog))
+		case g.coll || g.emb || len(g.tmps) > 0:
+			f.incomplete = append(f.incomplete, newIncomplete(ts, g))
 		}
 		// A manifest alone is not a set, not even an incomplete one.
 	}
-	sort.Slice(sets, func(i, j int) bool { return sets[i].Timestamp > sets[j].Timestamp })
-	sort.Slice(incomplete, func(i, j int) bool { return incomplete[i].Timestamp > incomplete[j].Timestamp })
+	sort.Slice(f.sets, func(i, j int) bool { return f.sets[i].Timestamp > f.sets[j].Timestamp })
+	sort.Slice(f.incomplete, func(i, j int) bool { return f.incomplete[i].Timestamp > f.incomplete[j].Timestamp })
+	return f, nil
+}
 
-	if log != nil {
-		if counts := readLog(filepath.Join(dir, logFile), log); counts != nil {
-			for i := range sets {
-				if rows, ok := counts[sets[i].Timestamp]; ok {
-					sets[i].LogFile = logFile
-					sets[i].RowCounts = rows
+// detail fills in the details of sets of one folder: the files' sizes and
+// times, and the row counts the folder's log gives. It returns the sets
+// whose files are still there; a set that vanished since its folder was read
+// (a backup being removed) is dropped.
+func detail(sets []*Set) ([]*Set, error) {
+	if len(sets) == 0 {
+		return sets, nil
+	}
+	kept := sets[:0]
+	for _, s := range sets {
+		coll, err := os.Stat(s.CollectionPath())
+		if err == nil {
+			var emb fs.FileInfo
+			if emb, err = os.Stat(s.EmbeddingPath()); err == nil {
+				s.CollectionBytes, s.EmbeddingBytes = coll.Size(), emb.Size()
+				s.ModTime = coll.ModTime()
+				if emb.ModTime().After(s.ModTime) {
+					s.ModTime = emb.ModTime()
+				}
+			}
+		}
+		switch {
+		case isNotExist(err):
+			continue
+		case err != nil:
+			return nil, fmt.Errorf("read backup set %s in %s: %w", s.Timestamp, s.Dir, err)
+		}
+		kept = append(kept, s)
+	}
+	if kept[0].hasLog {
+		if counts := readLog(filepath.Join(kept[0].Dir, logFile)); counts != nil {
+			for _, s := range kept {
+				if rows, ok := counts[s.Timestamp]; ok {
+					s.LogFile, s.RowCounts = logFile, rows
 				}
 			}
 		}
 	}
-	return sets, incomplete, nil
+	return kept, nil
 }
 
-func newSet(dir, ts string, g *group) Set {
+// Detail fills in the sizes, times and logged row counts of sets, which a
+// Brief scan leaves out, reading the folders at once. It returns the sets
+// still there.
+func (c *Catalog) Detail(ctx context.Context, sets []*Set) ([]*Set, error) {
+	var byDir [][]*Set
+	index := map[string]int{}
+	for _, s := range sets {
+		i, ok := index[s.Dir]
+		if !ok {
+			i = len(byDir)
+			index[s.Dir] = i
+			byDir = append(byDir, nil)
+		}
+		byDir[i] = append(byDir[i], s)
+	}
+	err := parallel(ctx, len(byDir), func(i int) (err error) {
+		byDir[i], err = detail(byDir[i])
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	gone := map[*Set]bool{}
+	for _, s := range sets {
+		gone[s] = true
+	}
+	for _, dir := range byDir {
+		for _, s := range dir {
+			delete(gone, s)
+		}
+	}
+	kept := make([]*Set, 0, len(sets))
+	for _, s := range sets {
+		if !gone[s] {
+			kept = append(kept, s)
+		}
+	}
+	return kept, nil
+}
+
+func newSet(dir, ts string, g *group, hasLog bool) Set {
 	t, _ := parseTimestamp(ts)
-	mod := g.coll.ModTime()
-	if g.emb.ModTime().After(mod) {
-		mod = g.emb.ModTime()
+	kind := KindBackup
+	if strings.HasPrefix(g.manifest, "vector_snapshot_") { // classify checked the rest
+		kind = KindSnapshot
 	}
 	return Set{
-		Timestamp:       ts,
-		Dir:             dir,
-		CollectionFile:  collectionFile(ts),
-		EmbeddingFile:   embeddingFile(ts),
-		CollectionBytes: g.coll.Size(),
-		EmbeddingBytes:  g.emb.Size(),
-		ModTime:         mod,
-		Time:            t,
-		ManifestFile:    g.manifest,
+		Timestamp:      ts,
+		Dir:            dir,
+		CollectionFile: collectionFile(ts),
+		EmbeddingFile:  embeddingFile(ts),
+		Time:           t,
+		ManifestFile:   g.manifest,
+		Kind:           kind,
+		hasLog:         hasLog,
 	}
 }
 
@@ -339,13 +470,13 @@ func newIncomplete(ts string, g *group) Incomplete {
 		reasons = append(reasons, "half-written: "+strings.Join(g.tmps, ", ")+" present")
 	}
 	switch {
-	case g.coll == nil && g.emb == nil:
+	case !g.coll && !g.emb:
 		inc.Missing = append(inc.Missing, collectionFile(ts), embeddingFile(ts))
 		reasons = append(reasons, "collection and embedding files missing")
-	case g.coll == nil:
+	case !g.coll:
 		inc.Missing = append(inc.Missing, collectionFile(ts))
 		reasons = append(reasons, "collection file missing")
-	case g.emb == nil:
+	case !g.emb:
 		inc.Missing = append(inc.Missing, embeddingFile(ts))
 		reasons = append(reasons, "embedding file missing")
 	}
@@ -353,36 +484,26 @@ func newIncomplete(ts string, g *group) Incomplete {
 	return inc
 }
 
-// fileInfo returns what a folder entry is, following a symlink only when it
-// leads to a path inside root. It returns nil, without an error, for entries
-// to ignore: links that are broken, loop, or lead out of the root, and files
-// that vanished since the folder was listed (a backup renaming its .tmp files).
-func fileInfo(path string, e fs.DirEntry, root string) (fs.FileInfo, error) {
+// isRegular reports whether a folder entry is a regular file, following a
+// symlink only when it leads to a path inside root: links that are broken,
+// loop or lead out of the root are no files. Only a link costs a system
+// call; the directory read gave the others' types.
+func isRegular(path string, e fs.DirEntry, root string) bool {
 	if e.Type()&fs.ModeSymlink == 0 {
-		fi, err := e.Info()
-		if isNotExist(err) {
-			return nil, nil
-		}
-		return fi, err
+		return e.Type().IsRegular()
 	}
 	real, err := filepath.EvalSymlinks(path)
 	if err != nil || !inside(root, real) {
-		return nil, nil
+		return false
 	}
 	fi, err := os.Stat(real)
-	if isNotExist(err) {
-		return nil, nil
-	}
-	return fi, err
+	return err == nil && fi.Mode().IsRegular()
 }
 
 // readLog reads a folder's log and returns, for each set it mentions, the
 // row counts it gives (nil when it gives none). A log that cannot be read or
 // is too big to be one is ignored: it only adds detail to a listing.
-func readLog(path string, fi fs.FileInfo) map[string]map[string]int64 {
-	if fi.Size() > maxLogSize {
-		return nil
-	}
+func readLog(path string) map[string]map[string]int64 {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil

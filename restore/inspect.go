@@ -20,7 +20,9 @@ import (
 const badRowSamples = 5
 
 // Inspect reads every row of req.Set and, when conn is not nil, checks the
-// set against the target and plans the restore req describes. It changes
+// set against the target and plans the restore req describes (without a
+// connection there is no plan, so the set is not restorable; the caller says
+// why). It changes
 // nothing and takes no lock that blocks the application: one read-only
 // snapshot. Problems that would stop a restore are reported, not returned;
 // the error is for a call that cannot be inspected at all.
@@ -69,7 +71,7 @@ func Inspect(ctx context.Context, conn *pgx.Conn, req Request) (*schemas.Inspect
 	}
 	names, err := backupCollections(req.Set.CollectionPath())
 	if err != nil {
-		res.Problems = append(res.Problems, problemText(err))
+		res.Problems = append(res.Problems, apierr.MessageOf(err))
 	}
 	for id, name := range names {
 		res.Collections = append(res.Collections, schemas.BackupCollection{Name: name, UUID: id, Embeddings: perCollection[id]})
@@ -81,13 +83,10 @@ func Inspect(ctx context.Context, conn *pgx.Conn, req Request) (*schemas.Inspect
 	if conn != nil && len(res.Problems) == 0 {
 		plan, _, err := r.plan()
 		if err != nil {
-			res.Problems = append(res.Problems, problemText(err))
+			res.Problems = append(res.Problems, apierr.MessageOf(err))
 		} else {
 			res.Plan = plan
 		}
-	}
-	if conn == nil {
-		res.Problems = append(res.Problems, "the target database could not be read, so the set was not checked against it")
 	}
 	res.Restorable = len(res.Problems) == 0 && res.Plan != nil
 	return res, nil
@@ -161,7 +160,7 @@ func inspectFile(ctx context.Context, path string, t *table, expect *FileExpecta
 	}
 	rr, err := openRows(path, kindOf)
 	if err != nil {
-		return rep, []string{problemText(err)}, false
+		return rep, []string{apierr.MessageOf(err)}, false
 	}
 	defer rr.Close()
 	rr.expect = expect
@@ -190,7 +189,7 @@ func inspectFile(ctx context.Context, path string, t *table, expect *FileExpecta
 			if e, ok := apierr.As(err); ok && e.Details["check"] != nil {
 				mismatch = true
 			}
-			problems = append(problems, problemText(err))
+			problems = append(problems, apierr.MessageOf(err))
 			break
 		}
 		if collCol >= 0 && !rec[collCol].IsNull() {
@@ -240,12 +239,4 @@ func fit(name string, rep schemas.FileReport, t *table, target *schemas.TargetRe
 	}
 	target.Tables[name] = tr
 	return problems
-}
-
-// problemText is an error as inspect reports it: its message alone.
-func problemText(err error) string {
-	if e, ok := apierr.As(err); ok {
-		return e.Message
-	}
-	return err.Error()
 }

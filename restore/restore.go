@@ -404,6 +404,7 @@ func (r *run) takeSnapshot(res *schemas.RestoreResult) error {
 		TaskID:      "pre-restore snapshot",
 		Database:    r.req.Target,
 		DeferLog:    true,
+		Snapshot:    true,
 	})
 	if err != nil {
 		return err
@@ -591,7 +592,7 @@ func (r *run) copy(s *source, done, total int64) (schemas.TableRestoreResult, er
 	r.current = nil
 	return schemas.TableRestoreResult{
 		Success:           true,
-		SourceFile:        s.path,
+		SourceFile:        s.name(), // the file's name, as the old service gave it: never a server path
 		RowsRestored:      written,
 		FileSize:          catalog.HumanSize(s.size),
 		FileBytes:         s.size,

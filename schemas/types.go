@@ -25,8 +25,8 @@ type ListArgs struct {
 // ListResult is the result of list_vector_backups: a superset of the legacy
 // API's data object.
 type ListResult struct {
-	BackupLocations []Location      `json:"backup_locations" jsonschema_description:"Locations holding sets in this page: global first, then task folders newest first."`
-	Incomplete      []IncompleteSet `json:"incomplete" jsonschema_description:"Sets that cannot be restored: a file missing, or .tmp leftovers of a half-written backup."`
+	BackupLocations []Location      `json:"backup_locations" jsonschema_description:"Locations holding this page's sets, in the order of their newest set on the page (the page holds the newest sets across all locations); on the first page, locations without sets follow."`
+	Incomplete      []IncompleteSet `json:"incomplete" jsonschema_description:"Sets that cannot be restored: a file missing, or .tmp leftovers of a half-written backup. Given on the first page."`
 	Summary         Summary         `json:"summary"`
 	NextCursor      string          `json:"next_cursor,omitempty" jsonschema_description:"Pass as cursor to get the next page; absent on the last page."`
 }
@@ -42,6 +42,7 @@ type Location struct {
 // Backup describes one complete backup set.
 type Backup struct {
 	Timestamp       string           `json:"timestamp" jsonschema:"pattern=^\\d{8}_\\d{6}$" jsonschema_description:"Set timestamp YYYYMMDD_HHMMSS; pass it as timestamp."`
+	Kind            string           `json:"kind" jsonschema:"enum=backup,enum=snapshot" jsonschema_description:"snapshot: the rows a restore replaced, saved by this server before it (restoring it undoes that restore); backup: any other set."`
 	CollectionFile  string           `json:"collection_file"`
 	EmbeddingFile   string           `json:"embedding_file"`
 	CollectionSize  string           `json:"collection_size" jsonschema_description:"Human size, e.g. 209.0 B."`
@@ -180,6 +181,15 @@ type CreateArgs struct {
 	TaskID       string   `json:"task_id,omitempty" jsonschema:"minLength=1,maxLength=255,pattern=^[^/\\\\]+$" jsonschema_description:"Write into this existing task folder's vector_bak/ (e.g. task_20250721_213627); omit to write into global_vector_bak/."`
 	Tables       []string `json:"tables,omitempty" jsonschema:"minItems=1,uniqueItems=true,enum=langchain_pg_collection,enum=langchain_pg_embedding" jsonschema_description:"Tables whose rows to back up; default both. A left-out table gets a header-only file, and restores of the set skip it."`
 	DBConnection string   `json:"db_connection,omitempty" jsonschema:"maxLength=4096" jsonschema_description:"Other source database URL; refused unless the operator allowed it. Omit to use the server's database."`
+}
+
+// LegacyBackupArgs are the body of the old HTTP service's backup endpoint,
+// POST /api/v0/data_pipeline/vector/backup: create_vector_backup's arguments
+// plus that endpoint's own switches.
+type LegacyBackupArgs struct {
+	CreateArgs
+	BackupVectorTables   *bool `json:"backup_vector_tables,omitempty" jsonschema:"default=true" jsonschema_description:"Write the backup (default true); false writes nothing, as the old service did."`
+	TruncateVectorTables bool  `json:"truncate_vector_tables,omitempty" jsonschema:"default=false" jsonschema_description:"Accepted only as false: this server never empties tables from the backup endpoint; roll back with the restore endpoint instead."`
 }
 
 // CreateResult is the result of create_vector_backup.

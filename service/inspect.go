@@ -3,8 +3,6 @@ package service
 import (
 	"context"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/vectorops/pgvector-backup-mcp/apierr"
 	"github.com/vectorops/pgvector-backup-mcp/catalog"
 	"github.com/vectorops/pgvector-backup-mcp/restore"
@@ -20,17 +18,17 @@ func (s *Service) Inspect(ctx context.Context, args schemas.InspectArgs) (*schem
 	if err != nil {
 		return nil, err
 	}
-	var conn *pgx.Conn
-	if conn, err = db.Connect(ctx); err != nil {
-		if apierr.TypeOf(err) == apierr.Cancelled {
-			return nil, err
+	conn, connErr := db.Connect(ctx)
+	if connErr != nil {
+		if apierr.TypeOf(connErr) == apierr.Cancelled {
+			return nil, connErr
 		}
-		s.logger().Warn("inspect without the target database", "target", db.Name, "err", err)
+		s.logger().Warn("inspect without the target database", "target", db.Name, "err", connErr)
 		conn = nil
 	} else {
 		defer conn.Close(context.WithoutCancel(ctx))
 	}
-	return restore.Inspect(ctx, conn, restore.Request{
+	res, err := restore.Inspect(ctx, conn, restore.Request{
 		Set:         set,
 		BackupPath:  args.BackupPath,
 		Tables:      args.Tables,
@@ -40,6 +38,11 @@ func (s *Service) Inspect(ctx context.Context, args schemas.InspectArgs) (*schem
 		Target:      db.Name,
 		Snapshot:    s.snapshotTarget(),
 	})
+	if err == nil && connErr != nil {
+		// Connect's message names the database and the cause, never a password.
+		res.Problems = append(res.Problems, apierr.MessageOf(connErr)+"; the set was read, but not checked against the target database")
+	}
+	return res, err
 }
 
 // resolve finds the set a call names and the database it may use.

@@ -1,9 +1,11 @@
 package service
 
 import (
+	"cmp"
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"slices"
 	"time"
 
 	"github.com/vectorops/pgvector-backup-mcp/apierr"
@@ -14,8 +16,8 @@ import (
 // DefaultListLimit is how many sets a page holds when the caller names no limit.
 const DefaultListLimit = 50
 
-// List scans the backup root and returns one page of sets, newest first,
-// with a summary of the whole scan.
+// List scans the backup root and returns one page of sets, newest first
+// across all locations, with a summary of the whole scan.
 func (s *Service) List(ctx context.Context, args schemas.ListArgs) (*schemas.ListResult, error) {
 	limit := args.Limit
 	if limit == 0 {
@@ -24,57 +26,147 @@ func (s *Service) List(ctx context.Context, args schemas.ListArgs) (*schemas.Lis
 	if limit < 1 || limit > 1000 {
 		return nil, apierr.New(apierr.InvalidParams, "limit must be between 1 and 1000, got %d", limit).With("param", "limit")
 	}
+	return s.list(ctx, args, limit)
+}
+
+// ListAll returns every set in one answer, as the old HTTP service did for
+// callers that do not page.
+func (s *Service) ListAll(ctx context.Context, args schemas.ListArgs) (*schemas.ListResult, error) {
+	return s.list(ctx, args, 0)
+}
+
+// list returns the page of at most limit sets (0: all) after args.Cursor.
+func (s *Service) list(ctx context.Context, args schemas.ListArgs, limit int) (*schemas.ListResult, error) {
 	after, err := decodeCursor(args.Cursor)
 	if err != nil {
 		return nil, err
 	}
-	scan, err := s.Catalog.Scan(ctx, catalog.Filter{GlobalOnly: args.GlobalOnly, TaskID: args.TaskID})
+	// Brief: only the page's sets are statted and their logs read, below.
+	scan, err := s.Catalog.Scan(ctx, catalog.Filter{GlobalOnly: args.GlobalOnly, TaskID: args.TaskID, Brief: true})
 	if err != nil {
 		return nil, err
 	}
-
 	res := &schemas.ListResult{
 		BackupLocations: []schemas.Location{},
 		Incomplete:      []schemas.IncompleteSet{},
 		Summary:         summarize(scan),
 	}
-	// Walk the scan's order, skipping up to the cursor, taking up to limit sets.
-	skipping := after != nil
-	taken := 0
-	var last cursor
-	for _, loc := range scan.Locations {
-		for _, inc := range loc.Incomplete {
-			res.Incomplete = append(res.Incomplete, incompleteSet(loc, inc))
-		}
-		page := schemas.Location{Type: loc.Type, TaskID: loc.TaskID, RelativePath: loc.RelativePath, Backups: []schemas.Backup{}}
-		for _, set := range loc.Sets {
-			if skipping {
-				if loc.RelativePath == after.Path && set.Timestamp == after.Timestamp {
-					skipping = false
-				}
-				continue
-			}
-			if taken == limit {
-				res.NextCursor = encodeCursor(last)
-				break
-			}
-			page.Backups = append(page.Backups, backupEntry(set))
-			last = cursor{Path: loc.RelativePath, Timestamp: set.Timestamp}
-			taken++
-		}
-		if len(page.Backups) > 0 || (after == nil && len(loc.Sets) == 0) {
-			res.BackupLocations = append(res.BackupLocations, page)
-		}
-		if res.NextCursor != "" {
-			break
+
+	entries := newestFirst(scan)
+	start := 0
+	if after != nil {
+		// The first set after the cursor's place in the order: a set written
+		// or deleted since the last page does not shift the next one.
+		start, _ = slices.BinarySearchFunc(entries, *after, func(e listEntry, k sortKey) int { return e.key.compare(k) })
+		for start < len(entries) && entries[start].key == *after {
+			start++
 		}
 	}
-	if skipping {
-		return nil, apierr.New(apierr.InvalidParams,
-			"cursor points at a backup set that no longer exists (deleted since the last page); list again without cursor").
-			With("param", "cursor")
+	page := entries[start:]
+	if limit > 0 && len(page) > limit {
+		page = page[:limit]
+		res.NextCursor = encodeCursor(page[len(page)-1].key)
+	}
+	sets := make([]*catalog.Set, len(page))
+	for i, e := range page {
+		sets[i] = e.set
+	}
+	// A set removed since the scan drops out of the page.
+	if sets, err = s.Catalog.Detail(ctx, sets); err != nil {
+		return nil, err
+	}
+	shown := make(map[*catalog.Set]bool, len(sets))
+	for _, set := range sets {
+		shown[set] = true
+	}
+
+	// Group the page's sets by location, locations in the order of their
+	// newest set on the page; the entries are newest first already.
+	index := map[*catalog.Location]int{}
+	for _, e := range page {
+		if !shown[e.set] {
+			continue
+		}
+		i, ok := index[e.loc]
+		if !ok {
+			i = len(res.BackupLocations)
+			index[e.loc] = i
+			res.BackupLocations = append(res.BackupLocations, location(e.loc))
+		}
+		res.BackupLocations[i].Backups = append(res.BackupLocations[i].Backups, backupEntry(e.set))
+	}
+	if after == nil {
+		// What the first page alone shows: locations that hold no set, and
+		// the sets that cannot be restored, so nothing is silently hidden.
+		var incomplete []incompleteEntry
+		for i := range scan.Locations {
+			loc := &scan.Locations[i]
+			if len(loc.Sets) == 0 {
+				res.BackupLocations = append(res.BackupLocations, location(loc))
+			}
+			for _, inc := range loc.Incomplete {
+				incomplete = append(incomplete, incompleteEntry{key: keyOf(loc, inc.Timestamp), set: incompleteSet(*loc, inc)})
+			}
+		}
+		slices.SortStableFunc(incomplete, func(a, b incompleteEntry) int { return a.key.compare(b.key) })
+		for _, inc := range incomplete {
+			res.Incomplete = append(res.Incomplete, inc.set)
+		}
 	}
 	return res, nil
+}
+
+// sortKey orders sets newest first; sets of one second, global locations
+// before task folders, then by folder name.
+type sortKey struct {
+	Timestamp string `json:"t"`
+	Task      bool   `json:"k,omitempty"`
+	Folder    string `json:"n"`
+}
+
+func (a sortKey) compare(b sortKey) int {
+	if c := cmp.Compare(b.Timestamp, a.Timestamp); c != 0 {
+		return c
+	}
+	if a.Task != b.Task {
+		if a.Task {
+			return 1
+		}
+		return -1
+	}
+	return cmp.Compare(a.Folder, b.Folder)
+}
+
+func keyOf(loc *catalog.Location, timestamp string) sortKey {
+	return sortKey{Timestamp: timestamp, Task: loc.Type == "task", Folder: loc.Name()}
+}
+
+type listEntry struct {
+	key sortKey
+	loc *catalog.Location
+	set *catalog.Set
+}
+
+type incompleteEntry struct {
+	key sortKey
+	set schemas.IncompleteSet
+}
+
+// newestFirst lists every complete set of the scan in page order.
+func newestFirst(scan *catalog.Scan) []listEntry {
+	var out []listEntry
+	for i := range scan.Locations {
+		loc := &scan.Locations[i]
+		for j := range loc.Sets {
+			out = append(out, listEntry{key: keyOf(loc, loc.Sets[j].Timestamp), loc: loc, set: &loc.Sets[j]})
+		}
+	}
+	slices.SortFunc(out, func(a, b listEntry) int { return a.key.compare(b.key) })
+	return out
+}
+
+func location(loc *catalog.Location) schemas.Location {
+	return schemas.Location{Type: loc.Type, TaskID: loc.TaskID, RelativePath: loc.RelativePath, Backups: []schemas.Backup{}}
 }
 
 func summarize(scan *catalog.Scan) schemas.Summary {
@@ -90,9 +182,10 @@ func summarize(scan *catalog.Scan) schemas.Summary {
 	return sum
 }
 
-func backupEntry(set catalog.Set) schemas.Backup {
+func backupEntry(set *catalog.Set) schemas.Backup {
 	return schemas.Backup{
 		Timestamp:       set.Timestamp,
+		Kind:            set.Kind,
 		CollectionFile:  set.CollectionFile,
 		EmbeddingFile:   set.EmbeddingFile,
 		CollectionSize:  catalog.HumanSize(set.CollectionBytes),
@@ -123,28 +216,24 @@ func nonNil(s []string) []string {
 	return s
 }
 
-// cursor marks the last set of a page. It names the set rather than an
-// offset, so a backup written between two pages does not shift the next one.
-type cursor struct {
-	Path      string `json:"p"`
-	Timestamp string `json:"t"`
-}
-
-func encodeCursor(c cursor) string {
-	b, _ := json.Marshal(c)
+// A cursor is the sort key of a page's last set. It names a place in the
+// order rather than an offset, so sets written or removed between two pages
+// do not shift the next one.
+func encodeCursor(k sortKey) string {
+	b, _ := json.Marshal(k)
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-func decodeCursor(s string) (*cursor, error) {
+func decodeCursor(s string) (*sortKey, error) {
 	if s == "" {
 		return nil, nil
 	}
-	var c cursor
+	var c sortKey
 	b, err := base64.RawURLEncoding.DecodeString(s)
 	if err == nil {
 		err = json.Unmarshal(b, &c)
 	}
-	if err != nil || c.Path == "" || !catalog.ValidTimestamp(c.Timestamp) {
+	if err != nil || c.Folder == "" || !catalog.ValidTimestamp(c.Timestamp) {
 		return nil, apierr.New(apierr.InvalidParams, "cursor is not one this server returned; pass next_cursor from the previous page unchanged, or omit it").
 			With("param", "cursor")
 	}

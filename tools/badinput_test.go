@@ -83,7 +83,9 @@ func TestBadInput(t *testing.T) {
 	}
 
 	const list, restore = "list_vector_backups", "restore_vector_backup"
-	badCursor := base64.RawURLEncoding.EncodeToString([]byte(`{"p":"./data_pipeline/training_data/vector_bak","t":"20990101_000000"}`))
+	// A cursor of the format before list pages went newest first across
+	// locations: not one this server returns any more.
+	oldCursor := base64.RawURLEncoding.EncodeToString([]byte(`{"p":"./data_pipeline/training_data/vector_bak","t":"20990101_000000"}`))
 	cases := []badCase{
 		// Required arguments.
 		{name: "missing backup_path", tool: restore, args: restoreArgs(map[string]any{"backup_path": nil}), errType: "MISSING_REQUIRED_PARAMS", missing: []string{"backup_path"}, hint: "backup_path"},
@@ -168,7 +170,7 @@ func TestBadInput(t *testing.T) {
 		{name: "list unknown argument", tool: list, args: map[string]any{"backup_path": setDir}, errType: "INVALID_PARAMS", param: "backup_path", hint: "takes only"},
 		{name: "garbage cursor", tool: list, args: map[string]any{"cursor": "!!not-a-cursor!!"}, errType: "INVALID_PARAMS", param: "cursor", hint: "next_cursor"},
 		{name: "cursor of valid base64 garbage", tool: list, args: map[string]any{"cursor": base64.RawURLEncoding.EncodeToString([]byte(`{"p":1}`))}, errType: "INVALID_PARAMS", param: "cursor"},
-		{name: "cursor of a vanished set", tool: list, args: map[string]any{"cursor": badCursor}, errType: "INVALID_PARAMS", param: "cursor", hint: "without cursor"},
+		{name: "cursor of the old format", tool: list, args: map[string]any{"cursor": oldCursor}, errType: "INVALID_PARAMS", param: "cursor", hint: "omit it"},
 		{name: "cursor number", tool: list, args: map[string]any{"cursor": 7}, errType: "INVALID_PARAMS", param: "cursor"},
 	}
 

@@ -4,10 +4,12 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/mark3labs/mcp-go/mcp"
 
+	"github.com/vectorops/pgvector-backup-mcp/catalog"
 	"github.com/vectorops/pgvector-backup-mcp/schemas"
 	"github.com/vectorops/pgvector-backup-mcp/service"
 )
@@ -79,19 +81,28 @@ func summarizeInspect(r *schemas.InspectResult) string {
 	fmt.Fprintf(&b, "Set %s in %s is %s (checksums: %s).", r.BackupInfo.Timestamp, r.BackupInfo.BackupPath, verdict, r.ChecksumStatus)
 	for _, t := range schemas.AllTables {
 		if f, ok := r.Files[t]; ok {
-			fmt.Fprintf(&b, "\n- %s: %d rows (%s), %d with legacy metadata, %d bad", t, f.Rows, f.Size, f.LegacyJSONRows, f.BadRows)
+			fmt.Fprintf(&b, "\n- %s: %s (%s), %d with legacy metadata, %d bad", t, count(f.Rows, "row"), f.Size, f.LegacyJSONRows, f.BadRows)
 		}
 	}
 	if p := r.Plan; p != nil {
-		fmt.Fprintf(&b, "\nA %s restore would", p.Mode)
+		var steps []string
 		for _, t := range p.Tables {
-			fmt.Fprintf(&b, " delete %d and write %d rows of %s;", p.Delete[t], p.Insert[t], t)
+			steps = append(steps, fmt.Sprintf("delete %s and write %s of %s", count(p.Delete[t], "row"), count(p.Insert[t], "row"), t))
 		}
+		fmt.Fprintf(&b, "\nA %s restore would %s.", p.Mode, strings.Join(steps, "; "))
 	}
 	for _, p := range r.Problems {
 		fmt.Fprintf(&b, "\nProblem: %s", p)
 	}
 	return b.String()
+}
+
+// count says "1 row", "2 rows".
+func count[N int | int64](n N, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 func (h *handlers) create(ctx context.Context, _ mcp.CallToolRequest, args schemas.CreateArgs) (*schemas.CreateResult, error) {
@@ -130,11 +141,16 @@ func (h *handlers) restore(ctx context.Context, req mcp.CallToolRequest, args sc
 func summarizeList(r *schemas.ListResult) string {
 	var b strings.Builder
 	s := r.Summary
-	fmt.Fprintf(&b, "%d backup set(s) in %d location(s) (%d global, %d task).", s.TotalBackupSets, s.TotalLocations, s.GlobalBackups, s.TaskBackups)
+	fmt.Fprintf(&b, "%s in %s (%s global, %s in tasks), newest first.", count(s.TotalBackupSets, "set"), count(s.TotalLocations, "location"),
+		count(s.GlobalBackups, "set"), strconv.Itoa(s.TaskBackups))
 	for _, loc := range r.BackupLocations {
 		for _, set := range loc.Backups {
-			fmt.Fprintf(&b, "\n- backup_path=%s timestamp=%s (%s; embeddings %s%s)",
-				loc.RelativePath, set.Timestamp, set.BackupDate, set.EmbeddingSize, rowCounts(set.RowCounts))
+			kind := ""
+			if set.Kind == catalog.KindSnapshot {
+				kind = "pre-restore snapshot; "
+			}
+			fmt.Fprintf(&b, "\n- backup_path=%s timestamp=%s (%s%s; embeddings %s%s)",
+				loc.RelativePath, set.Timestamp, kind, set.BackupDate, set.EmbeddingSize, rowCounts(set.RowCounts))
 		}
 	}
 	if len(r.Incomplete) > 0 {

@@ -136,11 +136,13 @@ func TestListAndRestore(t *testing.T) {
 			for _, l := range list["backup_locations"].([]any) {
 				paths = append(paths, l.(map[string]any)["relative_path"].(string))
 			}
+			// Locations in the order of their newest set: sets newest first
+			// across all locations.
 			wantPaths := []string{
-				"./data_pipeline/training_data/global_vector_bak",
-				"./data_pipeline/training_data/vector_bak",
-				"./data_pipeline/training_data/task_20250721_213627/vector_bak",
 				"./data_pipeline/training_data/manual_20250722_101500/vector_bak",
+				"./data_pipeline/training_data/global_vector_bak",
+				"./data_pipeline/training_data/task_20250721_213627/vector_bak",
+				"./data_pipeline/training_data/vector_bak",
 			}
 			if strings.Join(paths, " ") != strings.Join(wantPaths, " ") {
 				t.Errorf("locations\n got %v\nwant %v", paths, wantPaths)
@@ -172,7 +174,7 @@ func TestListAndRestore(t *testing.T) {
 				}
 				cursor = next
 			}
-			if got := strings.Join(paged, " "); got != "20250722_010318 20250720_080000 20250721_215758 20250722_101500" {
+			if got := strings.Join(paged, " "); got != "20250722_101500 20250722_010318 20250721_215758 20250720_080000" {
 				t.Errorf("paged order %s", got)
 			}
 
