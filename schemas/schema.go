@@ -25,6 +25,16 @@ var Tools = []Tool{
 	{Name: "create_vector_backup", Args: CreateArgs{}, Result: CreateResult{}},
 }
 
+// HTTPBodies lists the argument types only the legacy HTTP API takes, by
+// the name the validator knows them under; they are validated like the
+// tools' arguments.
+var HTTPBodies = []Tool{
+	{Name: LegacyBackupBody, Args: LegacyBackupArgs{}},
+}
+
+// LegacyBackupBody names the body of POST /api/v0/data_pipeline/vector/backup.
+const LegacyBackupBody = "http_vector_backup"
+
 func reflector() *jsonschema.Reflector {
 	// Inline every definition: several MCP clients do not follow $ref.
 	return &jsonschema.Reflector{DoNotReference: true, ExpandedStruct: true, Anonymous: true}

@@ -21,6 +21,9 @@ func TestPublishedSchemas(t *testing.T) {
 		files[tool.Name+".input.json"] = schemas.Input(tool.Args)
 		files[tool.Name+".output.json"] = schemas.Output(tool.Result)
 	}
+	for _, body := range schemas.HTTPBodies {
+		files[body.Name+".input.json"] = schemas.Input(body.Args)
+	}
 	for name, want := range files {
 		path := filepath.Join("json", name)
 		want = append(want, '\n')

@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"net/url"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
@@ -20,13 +23,15 @@ import (
 // same errors before any handler runs.
 type Validator struct {
 	compiled map[string]*jsonschema.Schema
-	props    map[string][]string // tool → its argument names, for messages
+	props    map[string][]string          // tool → its argument names, for messages
+	types    map[string]map[string]string // tool → argument → JSON type, for query strings
 }
 
-// NewValidator compiles the input schema of every tool in Tools.
+// NewValidator compiles the input schema of every tool in Tools and every
+// body in HTTPBodies.
 func NewValidator() (*Validator, error) {
-	v := &Validator{compiled: map[string]*jsonschema.Schema{}, props: map[string][]string{}}
-	for _, t := range Tools {
+	v := &Validator{compiled: map[string]*jsonschema.Schema{}, props: map[string][]string{}, types: map[string]map[string]string{}}
+	for _, t := range append(slices.Clone(Tools), HTTPBodies...) {
 		raw := Input(t.Args)
 		doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
 		if err != nil {
@@ -43,11 +48,15 @@ func NewValidator() (*Validator, error) {
 		}
 		v.compiled[t.Name] = s
 		var shape struct {
-			Properties map[string]json.RawMessage `json:"properties"`
+			Properties map[string]struct {
+				Type string `json:"type"`
+			} `json:"properties"`
 		}
 		_ = json.Unmarshal(raw, &shape)
-		for name := range shape.Properties {
+		v.types[t.Name] = map[string]string{}
+		for name, p := range shape.Properties {
 			v.props[t.Name] = append(v.props[t.Name], name)
+			v.types[t.Name][name] = p.Type
 		}
 		sort.Strings(v.props[t.Name])
 	}
@@ -78,6 +87,44 @@ func (v *Validator) Decode(tool string, raw []byte, dst any) error {
 		return apierr.New(apierr.InvalidParams, "arguments do not fit %s: %v", tool, err)
 	}
 	return nil
+}
+
+// DecodeQuery validates and decodes a URL query as tool's arguments: each
+// parameter is read as its argument's JSON type (booleans as true/false or
+// 1/0, integers in decimal), then checked exactly as Decode checks a body.
+// An empty value counts as absent, as the old service read it.
+func (v *Validator) DecodeQuery(tool string, q url.Values, dst any) error {
+	args := map[string]any{}
+	for name, values := range q {
+		if len(values) > 1 {
+			return apierr.New(apierr.InvalidParams, "argument %s is given %d times; give it once", name, len(values)).With("param", name)
+		}
+		value := values[0]
+		if value == "" {
+			continue
+		}
+		switch v.types[tool][name] {
+		case "boolean":
+			b, err := strconv.ParseBool(value)
+			if err != nil {
+				return apierr.New(apierr.InvalidParams, "argument %s: %q is not true or false", name, value).With("param", name)
+			}
+			args[name] = b
+		case "integer":
+			n, err := strconv.ParseInt(value, 10, 64)
+			if err != nil {
+				return apierr.New(apierr.InvalidParams, "argument %s: %q is not a whole number", name, value).With("param", name)
+			}
+			args[name] = n
+		default: // strings, and unknown names, which Decode reports
+			args[name] = value
+		}
+	}
+	raw, err := json.Marshal(args)
+	if err != nil {
+		return err
+	}
+	return v.Decode(tool, raw, dst)
 }
 
 var printer = message.NewPrinter(language.English)

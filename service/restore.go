@@ -29,6 +29,11 @@ type Approver func(ctx context.Context, message string) (bool, error)
 type RestoreOptions struct {
 	Progress Progress
 	Approver Approver // nil when no one can be asked directly
+
+	// Unattended runs the restore without asking anyone, whatever
+	// confirmations are set to: the legacy HTTP API never asked, and its
+	// callers are scripts behind the operator's token.
+	Unattended bool
 }
 
 // Restore restores one backup set, all or nothing. With confirmations on, a
@@ -73,7 +78,7 @@ func (s *Service) Restore(ctx context.Context, args schemas.RestoreArgs, opts Re
 	defer conn.Close(context.WithoutCancel(ctx))
 
 	var claims *confirm.Claims
-	if s.Confirm != nil && !args.DryRun {
+	if s.Confirm != nil && !args.DryRun && !opts.Unattended {
 		if args.ConfirmToken != "" {
 			if claims, err = s.checkToken(args, req, db); err != nil {
 				return nil, err

@@ -5,8 +5,10 @@
 package service
 
 import (
+	"context"
 	"log/slog"
 
+	"github.com/vectorops/pgvector-backup-mcp/apierr"
 	"github.com/vectorops/pgvector-backup-mcp/catalog"
 	"github.com/vectorops/pgvector-backup-mcp/confirm"
 	"github.com/vectorops/pgvector-backup-mcp/target"
@@ -27,6 +29,23 @@ type Service struct {
 // Progress reports how far a long operation got: done of total units, with a
 // short message for people.
 type Progress func(done, total float64, message string)
+
+// Ping checks that the server's own database answers.
+func (s *Service) Ping(ctx context.Context) error {
+	db, err := s.Policy.Resolve("")
+	if err != nil {
+		return err
+	}
+	conn, err := db.Connect(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	if err := conn.Ping(ctx); err != nil {
+		return apierr.Wrap(apierr.DatabaseError, err, "%s does not answer: %v", db.Name, err).With("reason", target.ReasonUnreachable)
+	}
+	return nil
+}
 
 // logger returns s.Logger, or a logger that drops everything.
 func (s *Service) logger() *slog.Logger {

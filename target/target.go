@@ -159,6 +159,10 @@ func (p *Policy) allowedList() string {
 	return strings.Join(names, ", ")
 }
 
+// ReasonUnreachable is the "reason" detail of the error Connect returns when
+// the database cannot be reached.
+const ReasonUnreachable = "database_unreachable"
+
 // Connect opens a connection to d.
 func (d *Database) Connect(ctx context.Context) (*pgx.Conn, error) {
 	conn, err := pgx.ConnectConfig(ctx, d.config.Copy())
@@ -166,7 +170,8 @@ func (d *Database) Connect(ctx context.Context) (*pgx.Conn, error) {
 		if ctx.Err() != nil {
 			return nil, apierr.Wrap(apierr.Cancelled, ctx.Err(), "cancelled while connecting to %s", d.Name)
 		}
-		return nil, apierr.Wrap(apierr.DatabaseError, err, "cannot connect to %s: %s", d.Name, redactErr(err, d.config.Password))
+		return nil, apierr.Wrap(apierr.DatabaseError, err, "cannot connect to %s: %s", d.Name, redactErr(err, d.config.Password)).
+			With("reason", ReasonUnreachable)
 	}
 	return conn, nil
 }

@@ -2,15 +2,41 @@ package main
 
 import (
 	"bytes"
-	"errors"
-	"flag"
+	"context"
+	"io"
 	"log/slog"
 	"reflect"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/spf13/cobra"
 
 	"github.com/vectorops/pgvector-backup-mcp/target"
 )
+
+// parseConfig parses args exactly as the binary does (its root command,
+// flags and environment), but runs nothing: it returns the configuration the
+// command would have run with.
+func parseConfig(args []string, getenv func(string) (string, bool), stderr io.Writer) (config, error) {
+	a := &app{stdout: io.Discard, stderr: stderr, getenv: getenv}
+	root := a.rootCommand()
+	var stub func(*cobra.Command)
+	stub = func(c *cobra.Command) {
+		if c.RunE != nil {
+			c.RunE = func(*cobra.Command, []string) error { return nil }
+		}
+		for _, sub := range c.Commands() {
+			stub(sub)
+		}
+	}
+	stub(root)
+	root.SetArgs(longFlagsWithOneDash(root, args))
+	root.SetOut(stderr)
+	root.SetErr(stderr)
+	err := root.Execute()
+	return a.cfg, err
+}
 
 // env is a fake environment for parseConfig: only the variables it holds are
 // set (an entry with an empty value is set but empty).
@@ -140,11 +166,30 @@ func TestParseConfig(t *testing.T) {
 			args: []string{"--read-only=false"},
 			want: defaults,
 		},
-		{name: "read-only takes no separate value", args: []string{"--read-only", "true"}, wantErr: `unexpected argument "true"`},
-		{name: "unexpected positional argument", args: []string{"serve"}, wantErr: `unexpected argument "serve"`},
-		{name: "positional argument after flags", args: []string{"--read-only", "list", "extra"}, wantErr: `unexpected argument "list"`},
-		{name: "unknown flag", args: []string{"--no-such-flag"}, wantErr: "flag provided but not defined: -no-such-flag"},
-		{name: "flag missing its value", args: []string{"--database-url"}, wantErr: "flag needs an argument: -database-url"},
+		{name: "read-only takes no separate value", args: []string{"--read-only", "true"}, wantErr: `unknown command or argument "true"`},
+		{name: "unexpected positional argument", args: []string{"bogus"}, wantErr: `unknown command or argument "bogus"; commands: serve`},
+		{name: "positional argument after flags", args: []string{"--read-only", "nothing", "extra"}, wantErr: `unknown command or argument "nothing"`},
+		{name: "argument after a command", args: []string{"serve", "extra"}, wantErr: `unexpected argument "extra"`},
+		{name: "unknown flag", args: []string{"--no-such-flag"}, wantErr: "unknown flag: --no-such-flag"},
+		{name: "unknown flag with one dash", args: []string{"-no-such-flag"}, wantErr: "unknown shorthand flag: 'n' in -no-such-flag"},
+		{name: "flag missing its value", args: []string{"--database-url"}, wantErr: "flag needs an argument: --database-url"},
+		{
+			name: "single-dash long flags, as Go's flag package took them",
+			args: []string{"-read-only", "-log-level=debug", "-database-url", "postgres://x@h/db"},
+			want: config{databaseURL: "postgres://x@h/db", projectRoot: ".", backupRoot: "data_pipeline/training_data", readOnly: true, logLevel: slog.LevelDebug},
+		},
+		{
+			name: "the flags after serve",
+			args: []string{"serve", "--http", ":8084", "--allow-origin", "https://console.example.com", "--shutdown-grace", "5s"},
+			env:  env{"MCP_AUTH_TOKEN": "t0ken"},
+			want: config{
+				projectRoot: ".", backupRoot: "data_pipeline/training_data",
+				http: ":8084", authToken: "t0ken", allowOrigins: []string{"https://console.example.com"}, shutdownGrace: 5 * time.Second,
+			},
+		},
+		{name: "auth token flag beats the environment", args: []string{"--auth-token", "flag"}, env: env{"MCP_AUTH_TOKEN": "env"},
+			want: config{projectRoot: ".", backupRoot: "data_pipeline/training_data", authToken: "flag"}},
+		{name: "negative grace", args: []string{"--shutdown-grace=-1s"}, wantErr: "--shutdown-grace must not be negative"},
 		{
 			name: "log-level debug",
 			args: []string{"--log-level", "debug"},
@@ -160,10 +205,7 @@ func TestParseConfig(t *testing.T) {
 			args: []string{"-log-level", "error"},
 			want: config{projectRoot: ".", backupRoot: "data_pipeline/training_data", logLevel: slog.LevelError},
 		},
-		{name: "log-level unknown", args: []string{"--log-level", "loud"}, wantErr: "invalid value"},
-		{name: "help", args: []string{"-help"}, wantErr: flag.ErrHelp.Error()},
-		{name: "help, long form", args: []string{"--help"}, wantErr: flag.ErrHelp.Error()},
-		{name: "h", args: []string{"-h"}, wantErr: flag.ErrHelp.Error()},
+		{name: "log-level unknown", args: []string{"--log-level", "loud"}, wantErr: "invalid argument"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -188,6 +230,9 @@ func TestParseConfig(t *testing.T) {
 			if tt.want.confirm == "" {
 				tt.want.confirm = "token" // the default, unless a case names another
 			}
+			if tt.want.shutdownGrace == 0 {
+				tt.want.shutdownGrace = defaultShutdownGrace
+			}
 			if !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("parseConfig(%q)\n got %+v\nwant %+v", tt.args, got, tt.want)
 			}
@@ -198,30 +243,37 @@ func TestParseConfig(t *testing.T) {
 	}
 }
 
-// TestParseConfigHelp checks that -help prints the usage, naming every flag,
-// on the writer given (stderr), and returns flag.ErrHelp so main exits 0.
+// TestParseConfigHelp checks that -help, --help and -h print the usage,
+// naming every flag, on the writer given (stderr), and run nothing.
 func TestParseConfigHelp(t *testing.T) {
-	var stderr bytes.Buffer
-	_, err := parseConfig([]string{"-help"}, env{}.lookup, &stderr)
-	if !errors.Is(err, flag.ErrHelp) {
-		t.Fatalf("err %v, want flag.ErrHelp", err)
-	}
-	usage := stderr.String()
-	for _, want := range []string{"Usage: mcp-server", "-database-url", "-project-root", "-backup-root", "-allow-db-connection", "-read-only", "-log-level"} {
-		if !strings.Contains(usage, want) {
-			t.Errorf("usage lacks %q:\n%s", want, usage)
+	for _, args := range [][]string{{"-help"}, {"--help"}, {"-h"}, {"serve", "--help"}} {
+		var stderr bytes.Buffer
+		if _, err := parseConfig(args, env{}.lookup, &stderr); err != nil {
+			t.Fatalf("%q: %v", args, err)
+		}
+		usage := stderr.String()
+		for _, want := range []string{"Usage:", "mcp-server", "--database-url", "--project-root", "--backup-root", "--allow-db-connection",
+			"--read-only", "--log-level", "--http", "--auth-token", "--allow-origin", "Examples:"} {
+			if !strings.Contains(usage, want) {
+				t.Errorf("%q: usage lacks %q:\n%s", args, want, usage)
+			}
 		}
 	}
 }
 
-// TestParseConfigErrorsGoToStderr checks that flag errors are explained on the
-// writer given, never on the process's stdout (which carries the protocol).
+// TestParseConfigErrorsGoToStderr checks that flag errors are explained on
+// stderr, never on stdout (which carries the protocol), with the usage exit
+// status.
 func TestParseConfigErrorsGoToStderr(t *testing.T) {
-	var stderr bytes.Buffer
-	if _, err := parseConfig([]string{"--bogus"}, env{}.lookup, &stderr); err == nil {
-		t.Fatal("no error for an unknown flag")
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), []string{"--bogus"}, strings.NewReader(""), &stdout, &stderr, env{}.lookup)
+	if code != exitUsage {
+		t.Errorf("exit status %d, want %d", code, exitUsage)
 	}
-	if !strings.Contains(stderr.String(), "flag provided but not defined: -bogus") {
-		t.Errorf("stderr lacks the flag error:\n%s", stderr.String())
+	if !strings.Contains(stderr.String(), "unknown flag: --bogus") || !strings.Contains(stderr.String(), "--help") {
+		t.Errorf("stderr lacks the flag error and the hint:\n%s", stderr.String())
+	}
+	if stdout.Len() != 0 {
+		t.Errorf("stdout is not empty: %q", stdout.String())
 	}
 }

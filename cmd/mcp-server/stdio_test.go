@@ -968,10 +968,15 @@ func TestCommandLine(t *testing.T) {
 		wantCode   int
 		wantStderr []string
 	}{
-		{name: "-help", args: []string{"-help"}, wantCode: 0, wantStderr: []string{"Usage: mcp-server", "-backup-root", "-read-only"}},
-		{name: "--help", args: []string{"--help"}, wantCode: 0, wantStderr: []string{"Usage: mcp-server"}},
-		{name: "unknown flag", args: []string{"--frobnicate"}, wantCode: 2, wantStderr: []string{"flag provided but not defined: -frobnicate"}},
-		{name: "positional argument", args: []string{"bogus"}, wantCode: 2, wantStderr: []string{`unexpected argument "bogus"`}},
+		{name: "-help", args: []string{"-help"}, wantCode: 0, wantStderr: []string{"Usage:", "mcp-server", "--backup-root", "--read-only"}},
+		{name: "--help", args: []string{"--help"}, wantCode: 0, wantStderr: []string{"Usage:", "mcp-server"}},
+		{name: "serve --help", args: []string{"serve", "--help"}, wantCode: 0, wantStderr: []string{"mcp-server serve", "--http", "--auth-token"}},
+		{name: "unknown flag", args: []string{"--frobnicate"}, wantCode: 2, wantStderr: []string{"unknown flag: --frobnicate"}},
+		{name: "positional argument", args: []string{"bogus"}, wantCode: 2, wantStderr: []string{`unknown command or argument "bogus"`}},
+		{
+			name: "HTTP off loopback without a token", args: []string{"serve", "--http", "0.0.0.0:0"}, wantCode: 2,
+			wantStderr: []string{"refusing to serve without a bearer token", "--auth-token", "MCP_AUTH_TOKEN"},
+		},
 		{name: "bad allow pattern", args: []string{"--allow-db-connection", "nodatabase"}, wantCode: 2, wantStderr: []string{"host[:port]/database"}},
 		{name: "bad log level", args: []string{"--log-level", "loud"}, wantCode: 2, wantStderr: []string{"log-level"}},
 		{

@@ -1,0 +1,144 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+)
+
+// Exit statuses, as the contract's table gives them.
+const (
+	exitOK     = 0
+	exitFailed = 1
+	exitUsage  = 2
+)
+
+// app is what every command shares: the process's streams and environment,
+// and the configuration the flags and environment give.
+type app struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	getenv         func(string) (string, bool)
+	cfg            config
+	logger         *slog.Logger
+}
+
+// usageError is a mistake in how the command was called: exit status 2.
+type usageError struct{ error }
+
+func (e usageError) Unwrap() error { return e.error }
+
+// run is main without the process: testable, and every exit path returns.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) (string, bool)) int {
+	a := &app{stdin: stdin, stdout: stdout, stderr: stderr, getenv: getenv}
+	root := a.rootCommand()
+	root.SetArgs(longFlagsWithOneDash(root, args))
+	root.SetIn(stdin)
+	// Help and usage go to stderr: on stdio, stdout carries the protocol.
+	root.SetOut(stderr)
+	root.SetErr(stderr)
+	err := root.ExecuteContext(ctx)
+	var usage usageError
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.As(err, &usage):
+		fmt.Fprintf(stderr, "mcp-server: %v\nRun 'mcp-server --help' for usage.\n", err)
+		return exitUsage
+	default:
+		fmt.Fprintf(stderr, "mcp-server: %v\n", err)
+		return exitFailed
+	}
+}
+
+func (a *app) rootCommand() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "mcp-server",
+		Short: "See and roll back the vector training data of a text-to-SQL stack",
+		Long: `mcp-server lists, inspects, restores and creates backups of the LangChain
+PGVector tables (langchain_pg_collection, langchain_pg_embedding) in PostgreSQL.
+
+Without a command it serves the MCP tools on stdio, for Claude Desktop, IDE
+agents and other MCP hosts: stdout carries the protocol only, logs go to
+stderr. With --http it serves them over HTTP instead (see serve).`,
+		Example: `  # Claude Desktop and other MCP hosts start it like this:
+  DATABASE_URL=postgres://user:pass@localhost:5432/vanna mcp-server --project-root /srv/text2sql
+
+  # The old REST API and MCP over HTTP, on loopback:
+  mcp-server serve --http :8084 --project-root /srv/text2sql`,
+		Args:              noArgs,
+		SilenceErrors:     true,
+		SilenceUsage:      true,
+		PersistentPreRunE: a.configure,
+		RunE:              func(cmd *cobra.Command, _ []string) error { return a.serve(cmd.Context()) },
+	}
+	root.CompletionOptions.DisableDefaultCmd = true
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	a.cfg.bindFlags(root.PersistentFlags())
+	root.AddCommand(a.serveCommand())
+	return root
+}
+
+// configure resolves the configuration and sets up logging before any
+// command runs.
+func (a *app) configure(*cobra.Command, []string) error {
+	if err := a.cfg.resolve(a.getenv); err != nil {
+		return usageError{err}
+	}
+	a.logger = slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: a.cfg.logLevel}))
+	return nil
+}
+
+// noArgs refuses positional arguments, naming the commands there are.
+func noArgs(cmd *cobra.Command, args []string) error {
+	if len(args) == 0 {
+		return nil
+	}
+	var names []string
+	for _, c := range cmd.Commands() {
+		if c.IsAvailableCommand() {
+			names = append(names, c.Name())
+		}
+	}
+	if len(names) == 0 {
+		return usageError{fmt.Errorf("unexpected argument %q", args[0])}
+	}
+	return usageError{fmt.Errorf("unknown command or argument %q; commands: %s", args[0], strings.Join(names, ", "))}
+}
+
+// longFlagsWithOneDash rewrites -name to --name for the command's long
+// flags: releases before this one parsed flags with Go's flag package, which
+// takes both, and the configurations of existing MCP hosts must keep
+// working.
+func longFlagsWithOneDash(root *cobra.Command, args []string) []string {
+	long := map[string]bool{"help": true}
+	var collect func(c *cobra.Command)
+	collect = func(c *cobra.Command) {
+		for _, fs := range []*pflag.FlagSet{c.PersistentFlags(), c.Flags()} {
+			fs.VisitAll(func(f *pflag.Flag) { long[f.Name] = true })
+		}
+		for _, sub := range c.Commands() {
+			collect(sub)
+		}
+	}
+	collect(root)
+	out := make([]string, 0, len(args))
+	for i, arg := range args {
+		if arg == "--" {
+			return append(out, args[i:]...)
+		}
+		if len(arg) > 2 && arg[0] == '-' && arg[1] != '-' {
+			if name, _, _ := strings.Cut(arg[1:], "="); long[name] {
+				arg = "-" + arg
+			}
+		}
+		out = append(out, arg)
+	}
+	return out
+}

@@ -1,0 +1,169 @@
+package httpapi
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"net"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/vectorops/pgvector-backup-mcp/apierr"
+)
+
+// sessionIdleTTL ends MCP sessions (2025-06-18 protocol) that clients left
+// without closing, so they do not pile up.
+const sessionIdleTTL = 30 * time.Minute
+
+// guard runs the checks every route shares, outermost first: the access log
+// (which sees every answer, refusals included), a recovered panic, the Host
+// and Origin checks, the token, and the body limit.
+func (h *Handler) guard(next http.Handler) http.Handler {
+	return h.accessLog(h.recoverPanic(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !h.hostAllowed(r) {
+			// A browser page whose name was rebound to this machine's
+			// loopback address: its requests carry its own Host.
+			writeRefusal(w, http.StatusForbidden, apierr.Forbidden,
+				"Host %q is not a loopback name, but the request came in on a loopback address; use http://localhost or http://127.0.0.1", r.Host)
+			return
+		}
+		if origin := r.Header.Get("Origin"); origin != "" && !h.originAllowed(origin, r) {
+			writeRefusal(w, http.StatusForbidden, apierr.Forbidden,
+				"requests from the web origin %q are refused; the operator can allow it with --allow-origin", origin)
+			return
+		}
+		if r.URL.Path != HealthPath && !h.authorized(r) {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="mcp-server"`)
+			writeRefusal(w, http.StatusUnauthorized, apierr.Forbidden,
+				"this server needs the header Authorization: Bearer <token> (the token the operator set with --auth-token or MCP_AUTH_TOKEN)")
+			return
+		}
+		if r.ContentLength > h.opts.MaxBodyBytes {
+			writeRefusal(w, http.StatusRequestEntityTooLarge, apierr.InvalidParams,
+				"the request body is %d bytes, more than the %d allowed; arguments are far smaller", r.ContentLength, h.opts.MaxBodyBytes)
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, h.opts.MaxBodyBytes)
+		next.ServeHTTP(w, r)
+	})))
+}
+
+// hostAllowed applies mcp-go's DNS rebinding rule to every route: a request
+// that arrived on a loopback address must name a loopback host.
+func (h *Handler) hostAllowed(r *http.Request) bool {
+	local, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
+	if !ok || !isLoopback(local.String()) {
+		return true
+	}
+	return isLoopback(r.Host)
+}
+
+// originAllowed admits the server's own origin (the scheme and the Host the
+// request was sent to) and the origins the operator allowed. "null" (a
+// sandboxed page, a file) is no one's own.
+func (h *Handler) originAllowed(origin string, r *http.Request) bool {
+	if slices.Contains(h.opts.AllowOrigins, strings.TrimSuffix(origin, "/")) {
+		return true
+	}
+	u, err := url.Parse(origin)
+	if err != nil || u.Host == "" || u.Path != "" && u.Path != "/" {
+		return false
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return u.Scheme == scheme && strings.EqualFold(u.Host, r.Host)
+}
+
+// authorized checks the bearer token in constant time (over digests, so
+// not even the token's length shows).
+func (h *Handler) authorized(r *http.Request) bool {
+	if h.opts.AuthToken == "" {
+		return true
+	}
+	scheme, given, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return false
+	}
+	a, b := sha256.Sum256([]byte(strings.TrimSpace(given))), sha256.Sum256([]byte(h.opts.AuthToken))
+	return subtle.ConstantTimeCompare(a[:], b[:]) == 1
+}
+
+// isLoopback reports whether a host or host:port names the loopback
+// interface.
+func isLoopback(hostPort string) bool {
+	host, _, err := net.SplitHostPort(hostPort)
+	if err != nil {
+		host = strings.Trim(hostPort, "[]")
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
+}
+
+// recoverPanic answers 500 for a handler that panicked, rather than
+// dropping the connection, and logs it.
+func (h *Handler) recoverPanic(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				h.log.Error("handler panicked", "path", r.URL.Path, "panic", v)
+				writeRefusal(w, http.StatusInternalServerError, apierr.DatabaseError, "the server failed unexpectedly; nothing is half done: restores roll back")
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// accessLog writes one line per request: method, path (never the query,
+// which may carry a task name but must not grow secrets), status, bytes,
+// duration and the client's address.
+func (h *Handler) accessLog(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &recorder{ResponseWriter: w}
+		next.ServeHTTP(rec, r)
+		if rec.status == 0 {
+			rec.status = http.StatusOK
+		}
+		h.log.Info("http", "method", r.Method, "path", r.URL.Path, "status", rec.status,
+			"bytes", rec.bytes, "duration", time.Since(start).Round(time.Millisecond), "remote", r.RemoteAddr)
+	})
+}
+
+// recorder notes the status and size of an answer. It keeps Flush, which
+// MCP's streamed answers (server-sent events) need.
+type recorder struct {
+	http.ResponseWriter
+	status int
+	bytes  int64
+}
+
+func (r *recorder) WriteHeader(status int) {
+	if r.status == 0 {
+		r.status = status
+	}
+	r.ResponseWriter.WriteHeader(status)
+}
+
+func (r *recorder) Write(p []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	n, err := r.ResponseWriter.Write(p)
+	r.bytes += int64(n)
+	return n, err
+}
+
+func (r *recorder) Flush() { http.NewResponseController(r.ResponseWriter).Flush() }
+
+func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }

@@ -1,0 +1,89 @@
+// Package httpapi serves, on one port, the old Python service's REST API
+// (same endpoints, envelope and messages, so its scripts keep working) and
+// MCP over streamable HTTP at /mcp, behind the checks every route shares:
+// Host and Origin, the bearer token, a body limit, and an access log.
+// It is a thin front end: arguments go through the tools' own validator,
+// the work through service, errors are mapped by their apierr type.
+package httpapi
+
+import (
+	"log/slog"
+	"net/http"
+
+	"github.com/mark3labs/mcp-go/server"
+
+	"github.com/vectorops/pgvector-backup-mcp/schemas"
+	"github.com/vectorops/pgvector-backup-mcp/service"
+)
+
+// The legacy routes, as the old service's users call them.
+const (
+	ListPath    = "/api/v0/data_pipeline/vector/restore/list"
+	RestorePath = "/api/v0/data_pipeline/vector/restore"
+	BackupPath  = "/api/v0/data_pipeline/vector/backup"
+	HealthPath  = "/health"
+	MCPPath     = "/mcp"
+)
+
+// DefaultMaxBodyBytes bounds a request body: arguments are a few hundred
+// bytes, a long collections list or a token a few KiB.
+const DefaultMaxBodyBytes = 1 << 20
+
+// Options configure the handler.
+type Options struct {
+	// AuthToken, when set, is the bearer token every route but /health
+	// needs.
+	AuthToken string
+	// AllowOrigins are browser origins ("https://console.example.com")
+	// allowed besides the server's own.
+	AllowOrigins []string
+	MaxBodyBytes int64 // 0 means DefaultMaxBodyBytes
+	Version      string
+	Logger       *slog.Logger
+}
+
+// Handler is the HTTP front end.
+type Handler struct {
+	svc       *service.Service
+	validator *schemas.Validator
+	mcp       *server.StreamableHTTPServer
+	opts      Options
+	log       *slog.Logger
+	root      http.Handler
+}
+
+// New returns the handler serving svc's operations, and mcpServer's tools at
+// /mcp.
+func New(svc *service.Service, mcpServer *server.MCPServer, opts Options) (*Handler, error) {
+	v, err := schemas.NewValidator()
+	if err != nil {
+		return nil, err
+	}
+	if opts.MaxBodyBytes <= 0 {
+		opts.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	h := &Handler{svc: svc, validator: v, opts: opts, log: log}
+	// mcp-go keeps its own Host check (DNS rebinding) at /mcp; the guard in
+	// front of it adds the Origin check and the token it lacks.
+	h.mcp = server.NewStreamableHTTPServer(mcpServer,
+		server.WithEndpointPath(MCPPath),
+		server.WithStreamableHTTPLogger(log),
+		server.WithSessionIdleTTL(sessionIdleTTL),
+	)
+
+	mux := http.NewServeMux()
+	mux.Handle(ListPath, only(h.list, http.MethodGet, http.MethodHead))
+	mux.Handle(RestorePath, only(h.restore, http.MethodPost))
+	mux.Handle(BackupPath, only(h.backup, http.MethodPost))
+	mux.Handle(HealthPath, only(h.health, http.MethodGet, http.MethodHead))
+	mux.Handle(MCPPath, h.mcp)
+	mux.HandleFunc("/", notFound)
+	h.root = h.guard(mux)
+	return h, nil
+}
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.root.ServeHTTP(w, r) }
