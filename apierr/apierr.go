@@ -79,6 +79,28 @@ func As(err error) (*Error, bool) {
 	return nil, false
 }
 
+// From returns err as an *Error: its own, or for an error of no contract
+// type, a DATABASE_ERROR (the contract's type for failures it does not name)
+// saying so.
+func From(err error) *Error {
+	if e, ok := As(err); ok {
+		return e
+	}
+	return Wrap(DatabaseError, err, "unexpected failure: %v", err)
+}
+
+// Fields returns the error's details and its error_type as one object: the
+// contract's error object but for the message, which each front end places
+// under its own key.
+func (e *Error) Fields() map[string]any {
+	obj := make(map[string]any, len(e.Details)+2)
+	for k, v := range e.Details {
+		obj[k] = v
+	}
+	obj["error_type"] = string(e.Type)
+	return obj
+}
+
 // TypeOf returns the contract type of err: its own type when it is an *Error,
 // else DatabaseError, the contract's type for failures it does not name.
 func TypeOf(err error) Type {

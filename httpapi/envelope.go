@@ -73,15 +73,8 @@ func writeError(w http.ResponseWriter, err error) {
 		writeRefusal(w, http.StatusRequestEntityTooLarge, apierr.InvalidParams, "the request body is larger than %d bytes; arguments are far smaller", tooBig.Limit)
 		return
 	}
-	e, ok := apierr.As(err)
-	if !ok {
-		e = apierr.Wrap(apierr.DatabaseError, err, "unexpected failure: %v", err)
-	}
-	data := map[string]any{}
-	for k, v := range e.Details {
-		data[k] = v
-	}
-	data["error_type"] = string(e.Type)
+	e := apierr.From(err)
+	data := e.Fields()
 	if legacy := legacyResponse(e); legacy != "" {
 		data["response"] = legacy
 		data["detail"] = e.Message

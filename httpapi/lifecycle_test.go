@@ -62,12 +62,16 @@ func (r *rig) pauseRestore(t *testing.T) *pausedRestore {
 	return p
 }
 
-// callQuiet posts body and returns the answer, or an answer with status 0
-// and the error as raw when there is none (the client gave up, the server
-// went away). It runs on its own goroutine, so it reports rather than fails.
+// callQuiet sends a request (a POST of JSON when body is set, else a GET)
+// and returns the answer, or an answer with status 0 and the error as raw
+// when there is none (the client gave up, the server went away). It runs on
+// goroutines of its own, so it reports rather than fails.
 func (r *rig) callQuiet(ctx context.Context, path, body string) answer {
-	req, _ := http.NewRequestWithContext(ctx, "POST", r.url+path, strings.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
+	req, _ := http.NewRequestWithContext(ctx, "GET", r.url+path, nil)
+	if body != "" {
+		req, _ = http.NewRequestWithContext(ctx, "POST", r.url+path, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+	}
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return answer{raw: err.Error()}

@@ -3,7 +3,6 @@ package httpapi_test
 import (
 	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"path/filepath"
 	"runtime"
@@ -58,7 +57,7 @@ func TestLoad(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	for i := range lists {
-		launch(func() { listAnswers[i] = r.getQuiet(ctx, list+"?task_id=task_20250721_213627") })
+		launch(func() { listAnswers[i] = r.callQuiet(ctx, list+"?task_id=task_20250721_213627", "") })
 	}
 	for i := 1; i <= restores; i++ {
 		launch(func() {
@@ -113,22 +112,3 @@ func TestLoad(t *testing.T) {
 }
 
 func loadTS(i int) string { return fmt.Sprintf("20250801_0000%02d", i) }
-
-// getQuiet is callQuiet for GET.
-func (r *rig) getQuiet(ctx context.Context, path string) answer {
-	req, _ := http.NewRequestWithContext(ctx, "GET", r.url+path, nil)
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return answer{raw: err.Error()}
-	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(res.Body)
-	if err != nil {
-		return answer{raw: err.Error()}
-	}
-	a, err := parse(res, b)
-	if err != nil {
-		a.raw = err.Error()
-	}
-	return a
-}

@@ -77,7 +77,7 @@ func newRig(t *testing.T, o rigOptions) *rig {
 		pgtest.Exec(t, r.db, sample.Default.DDL(dim))
 	}
 	r.a = sample.Generate(1, names, per, dim)
-	r.b = later(r.a, 2)
+	r.b = r.a.Later(2)
 	if err := r.a.WriteLegacy(filepath.Join(r.backups, "task_20250721_213627", "vector_bak"), taskTS, sample.Default); err != nil {
 		t.Fatal(err)
 	}
@@ -142,21 +142,6 @@ func newRig(t *testing.T, o rigOptions) *rig {
 		}
 	})
 	return r
-}
-
-// later is a backup taken after d: the same collections, other embeddings
-// (so appending it conflicts with nothing).
-func later(d *sample.Dataset, seed uint64) *sample.Dataset {
-	next := sample.Generate(seed, names, len(d.Embeddings)/len(d.Collections), d.Dim)
-	ids := map[string]string{}
-	for i, c := range next.Collections {
-		ids[c.UUID] = d.Collections[i].UUID
-	}
-	next.Collections = d.Collections
-	for i := range next.Embeddings {
-		next.Embeddings[i].CollectionID = ids[next.Embeddings[i].CollectionID]
-	}
-	return next
 }
 
 // answer is a decoded envelope.

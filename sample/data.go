@@ -64,6 +64,26 @@ func Generate(seed uint64, names []string, perCollection, dim int) *Dataset {
 	return d
 }
 
+// Later is a backup taken some time after d: the same collections, other
+// embeddings of the same number and dimension (so appending it to d's rows
+// conflicts with nothing).
+func (d *Dataset) Later(seed uint64) *Dataset {
+	names := make([]string, len(d.Collections))
+	for i, c := range d.Collections {
+		names[i] = c.Name
+	}
+	next := Generate(seed, names, len(d.Embeddings)/max(1, len(d.Collections)), d.Dim)
+	uuids := map[string]string{}
+	for i, c := range next.Collections {
+		uuids[c.UUID] = d.Collections[i].UUID
+	}
+	next.Collections = d.Collections
+	for i := range next.Embeddings {
+		next.Embeddings[i].CollectionID = uuids[next.Embeddings[i].CollectionID]
+	}
+	return next
+}
+
 func embedding(rng *rand.Rand, c Collection, i, dim int) Embedding {
 	e := Embedding{ID: uuid(rng), CollectionID: c.UUID, Vector: make([]float32, dim)}
 	for j := range e.Vector {

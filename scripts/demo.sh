@@ -15,4 +15,4 @@ trap 'rm -rf "$bin"; pg_stop' EXIT
 go build -o "$bin/mcp-server" ./cmd/mcp-server
 psql -q "$PG_URL" -c "CREATE DATABASE vectordemo" >/dev/null 2>&1 || true
 DATABASE_URL="postgres://postgres@127.0.0.1:$PG_PORT/vectordemo?sslmode=disable" \
-  go run ./cmd/mcp-demo -server "$bin/mcp-server"
+  go run ./cmd/mcp-demo -server "$bin/mcp-server" -project "$bin/project"

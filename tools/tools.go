@@ -125,15 +125,8 @@ func typed[A any, R any](h *handlers, name string, op func(context.Context, mcp.
 // errorResult is an isError result whose structured content is the error
 // object of the output schema's second branch.
 func (h *handlers) errorResult(tool string, err error) *mcp.CallToolResult {
-	e, ok := apierr.As(err)
-	if !ok {
-		e = apierr.Wrap(apierr.DatabaseError, err, "unexpected failure: %v", err)
-	}
-	obj := map[string]any{}
-	for k, v := range e.Details {
-		obj[k] = v
-	}
-	obj["error_type"] = string(e.Type)
+	e := apierr.From(err)
+	obj := e.Fields()
 	obj["message"] = e.Message
 	h.logger.Warn("tool call failed", "tool", tool, "error_type", e.Type, "err", err)
 	return &mcp.CallToolResult{

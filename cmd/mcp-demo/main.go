@@ -45,6 +45,7 @@ func run(ctx context.Context, serverBin, project, dbURL string) error {
 		if err != nil {
 			return err
 		}
+		defer os.RemoveAll(dir) // a sample project the demo made is its own to delete
 		project = dir
 	}
 	good := sample.Generate(1, []string{"sql", "ddl", "documentation", "error_sql"}, 12, dim)

@@ -560,7 +560,7 @@ const (
 	snapshotLogs          = snapshotDir + "/" + backup.LogName
 )
 
-var snapshotFileRE = regexp.MustCompile(`^(?:langchain_pg_(?:collection|embedding)_|vector_backup_manifest_)([0-9]{8}_[0-9]{6})\.(?:csv|json)(\.(?:[0-9]+\.)?tmp)?$`)
+var snapshotFileRE = regexp.MustCompile(`^(?:langchain_pg_(?:collection|embedding)_|vector_snapshot_manifest_)([0-9]{8}_[0-9]{6})\.(?:csv|json)(\.(?:[0-9]+\.)?tmp)?$`)
 
 // checkFiles compares the backup root with before: no file lost or changed
 // (except mutated, changed on purpose), new files only in the snapshot folder

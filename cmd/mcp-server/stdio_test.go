@@ -409,10 +409,10 @@ func TestStdioListAndRestore(t *testing.T) {
 			if res.IsError {
 				t.Fatalf("list: %s", text(res))
 			}
-			wantSets := []string{
+			wantSets := []string{ // newest first across locations
 				"./data_pipeline/training_data/global_vector_bak@20250722_010318",
-				"./data_pipeline/training_data/vector_bak@20250720_080000",
 				"./data_pipeline/training_data/task_20250721_213627/vector_bak@20250721_215758",
+				"./data_pipeline/training_data/vector_bak@20250720_080000",
 			}
 			if got := sets(list); !slices.Equal(got, wantSets) {
 				t.Errorf("sets\n got %v\nwant %v", got, wantSets)
