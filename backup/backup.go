@@ -140,6 +140,7 @@ func finalName(table, ts string) string { return table + "_" + ts + ".csv" }
 // set's .tmp files exclusively, so two backups in one second, in one process
 // or two, never write the same set.
 func reserve(dir string, now time.Time) (string, map[string]*os.File, error) {
+	now = after(dir, now)
 	for try := 0; try < 600; try++ {
 		ts := now.Add(time.Duration(try) * time.Second).Format(timestampLayout)
 		if taken(dir, ts) {
@@ -167,6 +168,32 @@ func reserve(dir string, now time.Time) (string, map[string]*os.File, error) {
 		closeRemove(files)
 	}
 	return "", nil, apierr.New(apierr.Conflict, "no free backup timestamp in %s within 10 minutes of now; remove stale .tmp files", dir)
+}
+
+// after returns now, or, when the folder already holds a set of this second
+// or of the next minutes (several sets written in one second), the second
+// after the newest: a new set then always sorts after the folder's earlier
+// ones, which is the order in which list shows them and retention keeps
+// snapshots. A set stamped further ahead (a clock that was wrong) does not
+// push new sets into the future.
+func after(dir string, now time.Time) time.Time {
+	now = now.Truncate(time.Second)
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return now
+	}
+	newest := now.Add(-time.Second)
+	for _, e := range entries {
+		ts, ok := catalog.SetTimestamp(e.Name())
+		if !ok {
+			continue
+		}
+		t, err := time.ParseInLocation(timestampLayout, ts, now.Location())
+		if err == nil && t.After(newest) && t.Before(now.Add(10*time.Minute)) {
+			newest = t
+		}
+	}
+	return newest.Add(time.Second)
 }
 
 // taken reports whether any file of set ts exists in dir.
@@ -393,6 +420,29 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 		c.err = err
 	}
 	return n, err
+}
+
+// ErrNotSnapshot is RemoveSnapshot's refusal of a set whose manifest does
+// not show this server wrote it as a snapshot.
+var ErrNotSnapshot = errors.New("not a snapshot this server wrote; left in place")
+
+// RemoveSnapshot deletes a snapshot set that has been superseded, after
+// checking its manifest says this server wrote it as a snapshot: a set that
+// merely looks like one (renamed by a person, or another kind) is never
+// removed. The embedding file goes first (it frees the most), the manifest
+// last; a removal cut short leaves an incomplete set, which list shows and
+// restore refuses, never a set that restores wrong rows.
+func RemoveSnapshot(set catalog.Set) error {
+	m, err := ReadManifest(filepath.Join(set.Dir, set.ManifestFile))
+	if set.Kind != catalog.KindSnapshot || err != nil || m.Kind != catalog.KindSnapshot || m.Timestamp != set.Timestamp {
+		return fmt.Errorf("%w: set %s in %s (manifest: %v)", ErrNotSnapshot, set.Timestamp, set.Dir, err)
+	}
+	for _, name := range []string{set.EmbeddingFile, set.CollectionFile, set.ManifestFile} {
+		if err := os.Remove(filepath.Join(set.Dir, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("remove snapshot %s: %w", set.Timestamp, err)
+		}
+	}
+	return nil
 }
 
 // Remove deletes a set this package wrote, for a snapshot whose restore

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -358,5 +359,78 @@ func TestDiskFullSnapshot(t *testing.T) {
 				t.Error("the failed restore changed the tables")
 			}
 		})
+	}
+}
+
+// TestDiskFullPrune restores twice with --keep-snapshots 1 into a snapshot
+// folder whose disk the second snapshot fills to the last page: the restore
+// still succeeds, removing the first snapshot (removal needs no space) frees
+// the disk, and the second snapshot is complete.
+func TestDiskFullPrune(t *testing.T) {
+	t.Parallel()
+	data := dfData()
+	db, _ := dfSeeded(t, data)
+	root := t.TempDir()
+	if err := data.WriteLegacy(filepath.Join(root, "vector_bak"), "20250721_215758", sample.Default); err != nil {
+		t.Fatal(err)
+	}
+	global := filepath.Join(root, "global_vector_bak")
+	mountTmpfs(t, global, 4<<20)
+	cat, err := catalog.New(root, root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := &service.Service{Catalog: cat, Policy: target.NewPolicy(db, nil), KeepSnapshots: 1}
+	args := schemas.RestoreArgs{BackupPath: filepath.Join(root, "vector_bak"), Timestamp: "20250721_215758", TruncateBeforeRestore: true}
+	ctx := context.Background()
+
+	first, err := svc.Restore(ctx, args, service.RestoreOptions{})
+	if err != nil || first.Snapshot == nil {
+		t.Fatalf("first restore: %v %+v", err, first)
+	}
+	// Leave free exactly the pages the next snapshot (the same rows) takes.
+	var pages int64
+	for _, name := range []string{"langchain_pg_collection_", "langchain_pg_embedding_", "vector_snapshot_manifest_"} {
+		matches, _ := filepath.Glob(filepath.Join(global, name+first.Snapshot.Timestamp+"*"))
+		for _, m := range matches {
+			fi, err := os.Stat(m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pages += (fi.Size() + 4095) / 4096
+		}
+	}
+	fill(t, global, pages*4096)
+
+	second, err := svc.Restore(ctx, args, service.RestoreOptions{})
+	if err != nil {
+		t.Fatalf("the restore whose snapshot fills the disk failed: %v", err)
+	}
+	if !slices.Equal(second.Snapshot.Pruned, []string{first.Snapshot.Timestamp}) {
+		t.Errorf("pruned %v, want the first snapshot %s", second.Snapshot.Pruned, first.Snapshot.Timestamp)
+	}
+	for _, e := range second.Errors {
+		t.Logf("noted: %s", e) // the folder's log may not have fit
+		if strings.Contains(e, "snapshot sets could not be removed") {
+			t.Errorf("removal on a full disk failed: %s", e)
+		}
+	}
+	if _, err := cat.FindSet(global, first.Snapshot.Timestamp); err == nil {
+		t.Error("the first snapshot is still there")
+	}
+	set, err := cat.FindSet(global, second.Snapshot.Timestamp)
+	if err != nil {
+		t.Fatalf("the second snapshot is not complete: %v", err)
+	}
+	m, err := backup.ReadManifest(filepath.Join(global, set.ManifestFile))
+	if err != nil || m.Files[schemas.EmbeddingTable].Rows != int64(len(data.Embeddings)) {
+		t.Errorf("second snapshot's manifest %+v, %v", m, err)
+	}
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(global, &st); err != nil {
+		t.Fatal(err)
+	}
+	if free := int64(st.Bavail) * st.Bsize; free < pages*4096/2 {
+		t.Errorf("only %d bytes free after the removal", free)
 	}
 }

@@ -240,6 +240,27 @@ func (c *Catalog) FindSet(dir, timestamp string) (Set, error) {
 		With("param", "timestamp").With("timestamp", timestamp).With("backup_path", folder)
 }
 
+// Sets returns the complete sets of dir, a folder inside the backup root,
+// newest first and without details (see Detail).
+func (c *Catalog) Sets(dir string) ([]Set, error) {
+	root := c.realRoot()
+	if !inside(c.BackupRoot, dir) && !inside(root, dir) {
+		return nil, c.forbidden(dir)
+	}
+	read, err := readFolder(dir, root)
+	if err != nil {
+		return nil, err
+	}
+	return read.sets, nil
+}
+
+// SetTimestamp returns the timestamp of the set a file name belongs to (its
+// CSV files, their .tmp forms, its manifest).
+func SetTimestamp(name string) (string, bool) {
+	kind, ts := classify(name)
+	return ts, kind != otherFile && kind != logKind
+}
+
 // fileKind is what a file in a backup folder is, by its name.
 type fileKind int
 

@@ -121,6 +121,7 @@ type SnapshotInfo struct {
 	Timestamp  string           `json:"timestamp"`
 	Rows       map[string]int64 `json:"rows" jsonschema_description:"Rows saved per table."`
 	Undo       RestoreArgs      `json:"undo" jsonschema_description:"Arguments for restore_vector_backup that undo this restore."`
+	Pruned     []string         `json:"pruned,omitempty" jsonschema_description:"Timestamps of older snapshot sets removed from the same folder after this restore committed, to keep the newest ones the operator allows (--keep-snapshots)."`
 }
 
 // RestorePlan is what a restore will do: reported with CONFIRMATION_REQUIRED

@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/vectorops/pgvector-backup-mcp/apierr"
+	"github.com/vectorops/pgvector-backup-mcp/backup"
 	"github.com/vectorops/pgvector-backup-mcp/catalog"
 	"github.com/vectorops/pgvector-backup-mcp/confirm"
 	"github.com/vectorops/pgvector-backup-mcp/restore"
@@ -101,12 +102,55 @@ func (s *Service) Restore(ctx context.Context, args schemas.RestoreArgs, opts Re
 			log.Warn("could not persist the used confirmation token", "err", err)
 		}
 	}
+	if res.Snapshot != nil && !res.DryRun {
+		s.pruneSnapshots(res, log)
+	}
 	if res.DryRun {
 		log.Info("dry run finished, rolled back", restoredAttrs(res)...)
 	} else {
 		log.Info("restore committed", restoredAttrs(res)...)
 	}
 	return res, nil
+}
+
+// pruneSnapshots keeps, once a restore that wrote a snapshot has committed,
+// that snapshot and the newest KeepSnapshots-1 older ones of the snapshot
+// folder, and removes the rest. Newer snapshots belong to restores of other
+// databases still running (which prune when they commit), and are not
+// counted. The restore is done whatever happens here: a failure is noted in
+// its result, not returned.
+func (s *Service) pruneSnapshots(res *schemas.RestoreResult, log *slog.Logger) {
+	if s.KeepSnapshots <= 0 {
+		return
+	}
+	sets, err := s.Catalog.Sets(s.Catalog.GlobalDir())
+	if err == nil {
+		var older []catalog.Set
+		for _, set := range sets { // newest first
+			if set.Kind == catalog.KindSnapshot && set.Timestamp < res.Snapshot.Timestamp {
+				older = append(older, set)
+			}
+		}
+		for _, set := range older[min(len(older), s.KeepSnapshots-1):] {
+			err = backup.RemoveSnapshot(set)
+			if errors.Is(err, backup.ErrNotSnapshot) {
+				log.Warn("a set named as a snapshot is not one; left in place", "err", err)
+				err = nil
+				continue
+			}
+			if err != nil {
+				break
+			}
+			res.Snapshot.Pruned = append(res.Snapshot.Pruned, set.Timestamp)
+		}
+	}
+	if err != nil {
+		log.Warn("could not remove older snapshots", "err", err)
+		res.Errors = append(res.Errors, fmt.Sprintf("the restore is complete, but older snapshot sets could not be removed (keeping the newest %d): %v", s.KeepSnapshots, err))
+	}
+	if len(res.Snapshot.Pruned) > 0 {
+		log.Info("older snapshots removed", "keep", s.KeepSnapshots, "removed", res.Snapshot.Pruned)
+	}
 }
 
 // seekApproval plans the restore and, when it deletes or overwrites rows,
@@ -143,11 +187,28 @@ func (s *Service) seekApproval(ctx context.Context, conn *pgx.Conn, args schemas
 	if err != nil {
 		return fmt.Errorf("seal confirmation token: %w", err)
 	}
-	return apierr.New(apierr.ConfirmationRequired,
-		"%s\nNothing was changed. Show this plan to the user; if they approve, call restore_vector_backup again with the same arguments plus confirm_token (valid until %s).",
-		message, expires.UTC().Format(time.RFC3339)).
-		With("plan", plan).With("confirm_token", token).With("expires_at", expires.UTC().Format(time.RFC3339))
+	return &ApprovalRequired{
+		Err: apierr.New(apierr.ConfirmationRequired,
+			"%s\nNothing was changed. Show this plan to the user; if they approve, call restore_vector_backup again with the same arguments plus confirm_token (valid until %s).",
+			message, expires.UTC().Format(time.RFC3339)).
+			With("plan", plan).With("confirm_token", token).With("expires_at", expires.UTC().Format(time.RFC3339)),
+		Question: message + "\n\nApprove this restore?",
+		Token:    token,
+	}
 }
+
+// ApprovalRequired is the error of a restore that needs a person's
+// approval: the CONFIRMATION_REQUIRED error the caller gets, plus, for a
+// front end that can put it to the person later (in another round trip),
+// the question and the token that approves it.
+type ApprovalRequired struct {
+	Err      *apierr.Error
+	Question string
+	Token    string
+}
+
+func (e *ApprovalRequired) Error() string { return e.Err.Error() }
+func (e *ApprovalRequired) Unwrap() error { return e.Err }
 
 // destructive reports whether a plan deletes or may overwrite rows.
 func destructive(p *schemas.RestorePlan) bool {

@@ -24,6 +24,10 @@ type Service struct {
 	// for a person's approval. Nil runs them at once (--confirm=none, and
 	// the legacy HTTP API, which never asked).
 	Confirm *confirm.Sealer
+
+	// KeepSnapshots is how many pre-restore snapshot sets are kept: after a
+	// restore that wrote one commits, older ones are removed. 0 keeps all.
+	KeepSnapshots int
 }
 
 // Progress reports how far a long operation got: done of total units, with a

@@ -235,6 +235,18 @@ func (s *cfServer) restore(t *testing.T, args map[string]any) (*mcp.CallToolResu
 	return res, out
 }
 
+// restoreFails calls restore_vector_backup and returns the client's error,
+// for calls that must fail on the client's side.
+func (s *cfServer) restoreFails(args map[string]any) error {
+	req := mcp.CallToolRequest{}
+	req.Params.Name = "restore_vector_backup"
+	req.Params.Arguments = args
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_, err := s.c.CallTool(ctx, req)
+	return err
+}
+
 // cfArgs returns a copy of base with extra set (nil deletes).
 func cfArgs(base map[string]any, extra map[string]any) map[string]any {
 	args := map[string]any{}
@@ -1008,12 +1020,19 @@ func TestConfirmElicitation(t *testing.T) {
 				w.unchanged(t, before, name)
 			}
 
-			// The client cannot ask (its handler fails): the token route.
+			// The client cannot ask (its handler fails). Before 2026-07-28 the
+			// server asked during the call and answers with the token route;
+			// from 2026-07-28 the client itself got the question (an
+			// input_required answer), and its call fails on its side.
 			e.set(func(context.Context, mcp.ElicitationRequest) (*mcp.ElicitationResult, error) {
 				return nil, fmt.Errorf("no user at this terminal")
 			})
-			res, out = s.restore(t, cfTruncate(nil))
-			cfWantError(t, "elicitation failed", res, out, "CONFIRMATION_REQUIRED", nil)
+			if protocol == mcp.ProtocolVersion20250618 {
+				res, out = s.restore(t, cfTruncate(nil))
+				cfWantError(t, "elicitation failed", res, out, "CONFIRMATION_REQUIRED", nil)
+			} else if err := s.restoreFails(cfTruncate(nil)); err == nil || !strings.Contains(err.Error(), "no user at this terminal") {
+				t.Errorf("a client that could not ask: %v, want its own failure", err)
+			}
 			w.unchanged(t, before, "elicitation failed")
 
 			// The rows change while the user reads the plan: approval is
@@ -1115,10 +1134,16 @@ func TestConfirmNoElicitationWithoutCapability(t *testing.T) {
 			}
 			w.unchanged(t, before, "no capability")
 
-			// Declared, but the client has no handler to answer with.
+			// Declared, but the client has no handler to answer with: before
+			// 2026-07-28 the token route, from it the client's own failure
+			// (it was given the question it said it could ask).
 			s2 := cfConnect(t, w.p, protocol, cfOptions{cfg: serverConfig{db: w.db}, capabilities: &mcp.ClientCapabilities{Elicitation: &mcp.ElicitationCapability{}}})
-			res2, out2 := s2.restore(t, cfTruncate(nil))
-			cfWantError(t, "declared, cannot answer", res2, out2, "CONFIRMATION_REQUIRED", nil)
+			if protocol == mcp.ProtocolVersion20250618 {
+				res2, out2 := s2.restore(t, cfTruncate(nil))
+				cfWantError(t, "declared, cannot answer", res2, out2, "CONFIRMATION_REQUIRED", nil)
+			} else if err := s2.restoreFails(cfTruncate(nil)); err == nil || !strings.Contains(err.Error(), "no elicitation handler") {
+				t.Errorf("a client that declared elicitation without a handler: %v, want its own failure", err)
+			}
 			w.unchanged(t, before, "declared, cannot answer")
 		})
 	}

@@ -11,7 +11,6 @@ import (
 
 	"github.com/vectorops/pgvector-backup-mcp/catalog"
 	"github.com/vectorops/pgvector-backup-mcp/schemas"
-	"github.com/vectorops/pgvector-backup-mcp/service"
 )
 
 // tools lists every tool in the order clients see them.
@@ -131,10 +130,6 @@ func toolTypes(name string) schemas.Tool {
 
 func (h *handlers) list(ctx context.Context, _ mcp.CallToolRequest, args schemas.ListArgs) (*schemas.ListResult, error) {
 	return h.svc.List(ctx, args)
-}
-
-func (h *handlers) restore(ctx context.Context, req mcp.CallToolRequest, args schemas.RestoreArgs) (*schemas.RestoreResult, error) {
-	return h.svc.Restore(ctx, args, service.RestoreOptions{Progress: h.progress(ctx, req), Approver: h.approver(ctx)})
 }
 
 // summarizeList is the text a model reads: counts, then one line per set.

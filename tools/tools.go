@@ -7,6 +7,7 @@ package tools
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 
 	"github.com/mark3labs/mcp-go/mcp"
@@ -112,6 +113,10 @@ func typed[A any, R any](h *handlers, name string, op func(context.Context, mcp.
 			return h.errorResult(name, err), nil
 		}
 		res, err := op(ctx, req, args)
+		var ask inputRequired
+		if errors.As(err, &ask) {
+			return ask.result, nil
+		}
 		if err != nil {
 			return h.errorResult(name, err), nil
 		}

@@ -26,6 +26,7 @@ type config struct {
 	confirm     string // "token" or "none"
 	confirmKey  []byte // 32 bytes, or nil for a key made at start
 	logLevel    slog.Level
+	keepSnaps   int // pre-restore snapshot sets kept; 0 keeps all
 
 	// Serving HTTP.
 	http          string // address; "" serves stdio
@@ -37,6 +38,7 @@ type config struct {
 const (
 	defaultBackupRoot    = "data_pipeline/training_data"
 	defaultShutdownGrace = 20 * time.Second
+	defaultKeepSnapshots = 10
 )
 
 // bindFlags declares the configuration flags on fs, writing into c.
@@ -57,6 +59,7 @@ func (c *config) bindFlags(fs *pflag.FlagSet) {
 	fs.Func("log-level", "debug, info, warn or error (default info)", func(s string) error {
 		return c.logLevel.UnmarshalText([]byte(s))
 	})
+	fs.IntVar(&c.keepSnaps, "keep-snapshots", defaultKeepSnapshots, "pre-restore snapshot sets kept; after a restore, older ones this server wrote are removed (0 keeps all)")
 	fs.StringVar(&c.http, "http", "", "serve HTTP on this address instead of stdio (host:port; a bare :port means loopback)")
 	fs.StringVar(&c.authToken, "auth-token", "", "bearer token HTTP requests must carry; required off loopback (env MCP_AUTH_TOKEN)")
 	fs.StringArrayVar(&c.allowOrigins, "allow-origin", nil, "web origin (https://host[:port]) allowed to call the HTTP server besides its own; repeatable")
@@ -72,6 +75,9 @@ func (c *config) resolve(getenv func(string) (string, bool)) error {
 	c.authToken = orEnv(c.authToken, getenv, "MCP_AUTH_TOKEN", "")
 	if c.confirm != "token" && c.confirm != "none" {
 		return fmt.Errorf("--confirm must be token or none, got %q", c.confirm)
+	}
+	if c.keepSnaps < 0 {
+		return fmt.Errorf("--keep-snapshots must be 0 (keep all) or more, got %d", c.keepSnaps)
 	}
 	if c.shutdownGrace < 0 {
 		return fmt.Errorf("--shutdown-grace must not be negative, got %s", c.shutdownGrace)
@@ -104,9 +110,10 @@ func (c *config) service(logger *slog.Logger) (*service.Service, error) {
 		return nil, fmt.Errorf("cannot use the backup root: %w", err)
 	}
 	svc := &service.Service{
-		Catalog: cat,
-		Policy:  target.NewPolicy(c.databaseURL, c.allow),
-		Logger:  logger,
+		Catalog:       cat,
+		Policy:        target.NewPolicy(c.databaseURL, c.allow),
+		Logger:        logger,
+		KeepSnapshots: c.keepSnaps,
 	}
 	if c.confirm == "token" {
 		if svc.Confirm, err = confirm.NewSealer(c.confirmKey, confirm.DefaultTTL); err != nil {

@@ -167,7 +167,7 @@ func TestParseConfig(t *testing.T) {
 			want: defaults,
 		},
 		{name: "read-only takes no separate value", args: []string{"--read-only", "true"}, wantErr: `unknown command or argument "true"`},
-		{name: "unexpected positional argument", args: []string{"bogus"}, wantErr: `unknown command or argument "bogus"; commands: serve`},
+		{name: "unexpected positional argument", args: []string{"bogus"}, wantErr: `unknown command or argument "bogus"; commands: backup, inspect, list, restore, schemas, serve, version`},
 		{name: "positional argument after flags", args: []string{"--read-only", "nothing", "extra"}, wantErr: `unknown command or argument "nothing"`},
 		{name: "argument after a command", args: []string{"serve", "extra"}, wantErr: `unexpected argument "extra"`},
 		{name: "unknown flag", args: []string{"--no-such-flag"}, wantErr: "unknown flag: --no-such-flag"},
@@ -190,6 +190,8 @@ func TestParseConfig(t *testing.T) {
 		{name: "auth token flag beats the environment", args: []string{"--auth-token", "flag"}, env: env{"MCP_AUTH_TOKEN": "env"},
 			want: config{projectRoot: ".", backupRoot: "data_pipeline/training_data", authToken: "flag"}},
 		{name: "negative grace", args: []string{"--shutdown-grace=-1s"}, wantErr: "--shutdown-grace must not be negative"},
+		{name: "keep-snapshots", args: []string{"--keep-snapshots", "3"}, want: config{projectRoot: ".", backupRoot: "data_pipeline/training_data", keepSnaps: 3}},
+		{name: "negative keep-snapshots", args: []string{"--keep-snapshots=-1"}, wantErr: "--keep-snapshots must be 0"},
 		{
 			name: "log-level debug",
 			args: []string{"--log-level", "debug"},
@@ -232,6 +234,9 @@ func TestParseConfig(t *testing.T) {
 			}
 			if tt.want.shutdownGrace == 0 {
 				tt.want.shutdownGrace = defaultShutdownGrace
+			}
+			if tt.want.keepSnaps == 0 {
+				tt.want.keepSnaps = defaultKeepSnapshots
 			}
 			if !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("parseConfig(%q)\n got %+v\nwant %+v", tt.args, got, tt.want)

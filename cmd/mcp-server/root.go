@@ -45,9 +45,12 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	root.SetErr(stderr)
 	err := root.ExecuteContext(ctx)
 	var usage usageError
+	var status exitStatus
 	switch {
 	case err == nil:
 		return exitOK
+	case errors.As(err, &status): // the command printed its outcome
+		return int(status)
 	case errors.As(err, &usage):
 		fmt.Fprintf(stderr, "mcp-server: %v\nRun 'mcp-server --help' for usage.\n", err)
 		return exitUsage
@@ -81,17 +84,24 @@ stderr. With --http it serves them over HTTP instead (see serve).`,
 	root.CompletionOptions.DisableDefaultCmd = true
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	a.cfg.bindFlags(root.PersistentFlags())
-	root.AddCommand(a.serveCommand())
+	root.AddCommand(a.serveCommand(), a.listCommand(), a.inspectCommand(), a.restoreCommand(), a.backupCommand(),
+		a.schemasCommand(), a.versionCommand())
 	return root
 }
 
 // configure resolves the configuration and sets up logging before any
 // command runs.
-func (a *app) configure(*cobra.Command, []string) error {
+func (a *app) configure(cmd *cobra.Command, _ []string) error {
 	if err := a.cfg.resolve(a.getenv); err != nil {
 		return usageError{err}
 	}
-	a.logger = slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: a.cfg.logLevel}))
+	level := a.cfg.logLevel
+	if cmd.Annotations[operationAnnotation] != "" && !cmd.Flags().Changed("log-level") {
+		// A person at a terminal reads the command's own output; the
+		// server's progress logs would bury it.
+		level = slog.LevelWarn
+	}
+	a.logger = slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: level}))
 	return nil
 }
 

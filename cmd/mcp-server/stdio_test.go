@@ -174,7 +174,8 @@ type serverOptions struct {
 	db, projectRoot string
 	args            []string
 	extraEnv        []string
-	dir             string // working directory; the test's when empty
+	dir             string                // working directory; the test's when empty
+	client          []client.ClientOption // more options of the client
 }
 
 // startServer runs the binary with o under a stdio client pinned to protocol,
@@ -192,7 +193,7 @@ func startServer(t *testing.T, protocol string, o serverOptions) *stdioServer {
 			started = cmd
 			return cmd, nil
 		}))
-	c := client.NewClient(tr, client.WithProtocolVersion(protocol))
+	c := client.NewClient(tr, append([]client.ClientOption{client.WithProtocolVersion(protocol)}, o.client...)...)
 	// Not a context with a deadline: the transport starts the process with
 	// exec.CommandContext, and ending the context would kill the server.
 	if err := c.Start(context.Background()); err != nil {

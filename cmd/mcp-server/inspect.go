@@ -1,0 +1,134 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/vectorops/pgvector-backup-mcp/schemas"
+)
+
+func (a *app) inspectCommand() *cobra.Command {
+	var op operation
+	cmd := &cobra.Command{
+		Use:   "inspect",
+		Short: "Read a backup set and say what a restore of it would do",
+		Long: `inspect reads every row of a set without changing anything: its files'
+rows and sizes, rows with legacy metadata to convert, rows a restore would
+refuse (with file, line and reason), vector dimensions, collections, and
+whether the files match their manifest. Against the target database it says
+whether the set fits the tables and what a restore with the given options
+would delete and write.
+
+Exit status 0: restorable; 1: not (the problems say why).`,
+		Example: `  mcp-server inspect --backup-path ./data_pipeline/training_data/global_vector_bak --timestamp latest
+  mcp-server inspect --backup-path ./data_pipeline/training_data/task_20250721_213627/vector_bak \
+      --timestamp 20250721_215758 --truncate-before-restore`,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var args schemas.InspectArgs
+			svc, out, err := a.prepare(&op, &args)
+			if err != nil {
+				return err
+			}
+			res, err := svc.Inspect(cmd.Context(), args)
+			if err != nil {
+				return out.failure(err)
+			}
+			if err := out.result(res, func(w io.Writer) { printInspect(w, res) }); err != nil {
+				return err
+			}
+			if !res.Restorable {
+				return exitStatus(exitFailed)
+			}
+			return nil
+		},
+	}
+	op.bind(cmd, "inspect_vector_backup", schemas.InspectArgs{})
+	return cmd
+}
+
+func printInspect(w io.Writer, res *schemas.InspectResult) {
+	verdict := "restorable"
+	if !res.Restorable {
+		verdict = "NOT restorable"
+	}
+	fmt.Fprintf(w, "Set %s in %s (%s): %s; checksums: %s.\n\n", res.BackupInfo.Timestamp, res.BackupInfo.BackupPath, res.BackupInfo.BackupDate, verdict, res.ChecksumStatus)
+	var rows []string
+	for _, t := range schemas.AllTables {
+		f, ok := res.Files[t]
+		if !ok {
+			continue
+		}
+		dims := "-"
+		if d := f.VectorDimensions; d != nil {
+			dims = fmt.Sprint(d.Min)
+			if d.Max != d.Min {
+				dims = fmt.Sprintf("%d-%d", d.Min, d.Max)
+			}
+		}
+		rows = append(rows, fmt.Sprintf("%s\t%d\t%s\t%d\t%d\t%s", f.File, f.Rows, f.Size, f.LegacyJSONRows, f.BadRows, dims))
+	}
+	table(w, "FILE\tROWS\tSIZE\tLEGACY JSON\tBAD\tDIMENSIONS", rows)
+	for _, t := range schemas.AllTables {
+		for _, b := range res.Files[t].BadRowSamples {
+			where := fmt.Sprintf("line %d", b.Line)
+			if b.Column != "" {
+				where += ", column " + b.Column
+			}
+			fmt.Fprintf(w, "  bad row: %s %s: %s\n", b.File, where, b.Reason)
+		}
+	}
+	if len(res.Collections) > 0 {
+		var parts []string
+		for _, c := range res.Collections {
+			parts = append(parts, fmt.Sprintf("%s (%d)", c.Name, c.Embeddings))
+		}
+		fmt.Fprintf(w, "\nCollections in the set: %s.\n", strings.Join(parts, ", "))
+	}
+	if tgt := res.Target; tgt != nil {
+		var parts []string
+		for _, t := range schemas.AllTables {
+			tr := tgt.Tables[t]
+			switch {
+			case !tr.Exists:
+				parts = append(parts, t+" missing")
+			case tr.VectorType != "":
+				parts = append(parts, fmt.Sprintf("%s %s (%s)", t, count(tr.Rows, "row"), tr.VectorType))
+			default:
+				parts = append(parts, fmt.Sprintf("%s %s", t, count(tr.Rows, "row")))
+			}
+		}
+		fmt.Fprintf(w, "Target %s: %s.\n", tgt.Database, strings.Join(parts, ", "))
+	}
+	if p := res.Plan; p != nil {
+		fmt.Fprintf(w, "\n%s", describePlan(p))
+	}
+	for _, p := range res.Problems {
+		fmt.Fprintf(w, "Problem: %s\n", p)
+	}
+}
+
+// describePlan says what a restore does, per table and collection.
+func describePlan(p *schemas.RestorePlan) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "A restore (%s mode) would:\n", p.Mode)
+	var rows []string
+	for _, t := range p.Tables {
+		rows = append(rows, fmt.Sprintf("  %s\t%d\t%d", t, p.Delete[t], p.Insert[t]))
+	}
+	table(&b, "  TABLE\tDELETE\tWRITE", rows)
+	for _, c := range p.Collections {
+		if c.DeleteEmbeddings > 0 || c.InsertEmbeddings > 0 {
+			fmt.Fprintf(&b, "  collection %s: %d embeddings deleted, %d written\n", c.Name, c.DeleteEmbeddings, c.InsertEmbeddings)
+		}
+	}
+	if p.OnConflict == "update" {
+		b.WriteString("  live rows whose key is in the backup are overwritten\n")
+	}
+	if p.Snapshot {
+		b.WriteString("The rows it replaces are saved first as a new set in global_vector_bak, so it can be undone.\n")
+	}
+	return b.String()
+}

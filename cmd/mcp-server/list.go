@@ -1,0 +1,68 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+
+	"github.com/spf13/cobra"
+
+	"github.com/vectorops/pgvector-backup-mcp/schemas"
+)
+
+func (a *app) listCommand() *cobra.Command {
+	var op operation
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List the backup sets, newest first",
+		Long: `list shows the backup sets under the backup root, newest first across all
+folders: the set's timestamp and date, whether it is a backup or the snapshot
+a restore saved before replacing rows, its embedding file's size, its row
+counts where a log or manifest gives them, and its folder (what restore takes
+as --backup-path). Sets that cannot be restored are listed after the table.`,
+		Example: `  mcp-server list
+  mcp-server list --task-id task_20250721_213627
+  mcp-server list --global-only --limit 5 --json`,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var args schemas.ListArgs
+			svc, out, err := a.prepare(&op, &args)
+			if err != nil {
+				return err
+			}
+			res, err := svc.List(cmd.Context(), args)
+			if err != nil {
+				return out.failure(err)
+			}
+			return out.result(res, func(w io.Writer) { printList(w, res) })
+		},
+	}
+	op.bind(cmd, "list_vector_backups", schemas.ListArgs{})
+	return cmd
+}
+
+func printList(w io.Writer, res *schemas.ListResult) {
+	var rows []string
+	for _, loc := range res.BackupLocations {
+		for _, b := range loc.Backups {
+			counts := "-"
+			if n, ok := b.RowCounts[schemas.EmbeddingTable]; ok {
+				counts = strconv.FormatInt(n, 10)
+			}
+			rows = append(rows, fmt.Sprintf("%s\t%s\t%s\t%s\t%s\t%s", b.Timestamp, b.BackupDate, b.Kind, b.EmbeddingSize, counts, loc.RelativePath))
+		}
+	}
+	s := res.Summary
+	if len(rows) > 0 {
+		table(w, "TIMESTAMP\tDATE\tKIND\tEMBEDDINGS\tROWS\tFOLDER (--backup-path)", rows)
+	}
+	fmt.Fprintf(w, "%s in %s (%s global, %d in tasks).\n", count(s.TotalBackupSets, "set"), count(s.TotalLocations, "location"), count(s.GlobalBackups, "set"), s.TaskBackups)
+	if n := len(res.Incomplete); n > 0 {
+		fmt.Fprintf(w, "%s cannot be restored:\n", count(n, "incomplete set"))
+		for _, inc := range res.Incomplete {
+			fmt.Fprintf(w, "  %s %s: %s\n", inc.RelativePath, inc.Timestamp, inc.Reason)
+		}
+	}
+	if res.NextCursor != "" {
+		fmt.Fprintf(w, "More sets: run again with --cursor %s\n", res.NextCursor)
+	}
+}

@@ -1,0 +1,128 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strings"
+	"text/tabwriter"
+
+	"golang.org/x/term"
+
+	"github.com/vectorops/pgvector-backup-mcp/apierr"
+)
+
+// More exit statuses of the operations, as the contract's table gives them.
+const (
+	exitNotFound  = 3
+	exitRefused   = 4
+	exitCancelled = 130
+)
+
+// exitStatus ends a command whose outcome is already printed.
+type exitStatus int
+
+func (e exitStatus) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
+
+// statusOf is the exit status for an operation's error type.
+func statusOf(t apierr.Type) int {
+	switch t {
+	case apierr.MissingRequiredParams, apierr.InvalidParams:
+		return exitUsage
+	case apierr.ResourceNotFound:
+		return exitNotFound
+	case apierr.Forbidden, apierr.ConfirmationRequired:
+		return exitRefused
+	case apierr.Cancelled:
+		return exitCancelled
+	}
+	return exitFailed
+}
+
+// output is how an operation presents itself: for a person (tables and a
+// summary on stdout), or with --json exactly the tool's structured content.
+type output struct {
+	stdout, stderr io.Writer
+	json           bool
+}
+
+// result prints a result: as JSON, or through human.
+func (o output) result(res any, human func(w io.Writer)) error {
+	if o.json {
+		return o.printJSON(res)
+	}
+	human(o.stdout)
+	return nil
+}
+
+// failure prints an operation's error and returns its exit status: the
+// tool's error object on stdout with --json, else a sentence on stderr.
+func (o output) failure(err error) error {
+	e := apierr.From(err)
+	if o.json {
+		obj := e.Fields()
+		obj["message"] = e.Message
+		if err := o.printJSON(obj); err != nil {
+			return err
+		}
+	} else {
+		fmt.Fprintf(o.stderr, "%s: %s%s\n", e.Type, e.Message, flagHint(e))
+	}
+	return exitStatus(statusOf(e.Type))
+}
+
+// flagHint names the flags behind the arguments an error names: the
+// messages speak of arguments, as the tools do.
+func flagHint(e *apierr.Error) string {
+	var names []string
+	if missing, ok := e.Details["missing_params"].([]string); ok {
+		names = slices.Clone(missing)
+	} else if param, ok := e.Details["param"].(string); ok && e.Type == apierr.InvalidParams {
+		names = []string{param}
+	}
+	if len(names) == 0 {
+		return ""
+	}
+	for i, n := range names {
+		names[i] = "--" + strings.ReplaceAll(n, "_", "-")
+	}
+	return " (flag " + strings.Join(names, ", ") + ")"
+}
+
+func (o output) printJSON(v any) error {
+	enc := json.NewEncoder(o.stdout)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
+}
+
+// table writes aligned columns; rows are tab-separated.
+func table(w io.Writer, header string, rows []string) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, header)
+	for _, r := range rows {
+		fmt.Fprintln(tw, r)
+	}
+	tw.Flush()
+}
+
+// isTerminal reports whether w is a terminal.
+func isTerminal(w any) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// count says "1 row", "2 rows".
+func count[N int | int64](n N, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+// indent prefixes every line of s.
+func indent(s, prefix string) string {
+	return prefix + strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n"+prefix)
+}
