@@ -221,6 +221,24 @@ func (c *Catalog) RelativePath(dir string) string { return c.display(dir) }
 // GlobalDir is the folder new global sets are written to (the current name).
 func (c *Catalog) GlobalDir() string { return filepath.Join(c.BackupRoot, "global_vector_bak") }
 
+// LocationDir returns the folder of the location named name, as
+// Location.Name gives it (vector_bak, global_vector_bak, or a task folder),
+// resolved inside the backup root like any backup_path.
+func (c *Catalog) LocationDir(name string) (string, error) {
+	id, err := cleanTaskID(name)
+	if err == nil && id == "" {
+		err = apierr.New(apierr.InvalidParams, "no location named; give a folder name such as global_vector_bak or task_20250721_213627")
+	}
+	if err != nil {
+		return "", err
+	}
+	dir := filepath.Join(c.BackupRoot, id)
+	if !isGlobalDir(id) {
+		dir = filepath.Join(dir, backupDir)
+	}
+	return c.Resolve(dir)
+}
+
 // TaskDir returns the vector_bak folder of an existing task folder, for new
 // sets of that task. The task folder must exist; its vector_bak is created by
 // the writer when missing.

@@ -26,7 +26,7 @@ type ListArgs struct {
 // API's data object.
 type ListResult struct {
 	BackupLocations []Location      `json:"backup_locations" jsonschema_description:"Locations holding this page's sets, in the order of their newest set on the page (the page holds the newest sets across all locations); on the first page, locations without sets follow."`
-	Incomplete      []IncompleteSet `json:"incomplete" jsonschema_description:"Sets that cannot be restored: a file missing, or .tmp leftovers of a half-written backup. Given on the first page."`
+	Incomplete      []IncompleteSet `json:"incomplete" jsonschema_description:"Sets that cannot be restored: a file missing, or .tmp leftovers of a half-written backup. Given on the first page, the newest 100 (summary.incomplete_sets counts them all)."`
 	Summary         Summary         `json:"summary"`
 	NextCursor      string          `json:"next_cursor,omitempty" jsonschema_description:"Pass as cursor to get the next page; absent on the last page."`
 }
@@ -52,6 +52,7 @@ type Backup struct {
 	BackupDate      string           `json:"backup_date" jsonschema_description:"When the set was written, e.g. 2025-07-21 21:57:58."`
 	HasLog          bool             `json:"has_log"`
 	LogFile         string           `json:"log_file,omitempty"`
+	ManifestFile    string           `json:"manifest_file,omitempty" jsonschema_description:"The set's manifest (sets this server wrote): its row counts, sizes and SHA-256, which inspect and restore verify."`
 	RowCounts       map[string]int64 `json:"row_counts,omitempty" jsonschema_description:"Rows per table, where the backup log gives them."`
 }
 
@@ -70,6 +71,7 @@ type Summary struct {
 	TotalBackupSets int    `json:"total_backup_sets"`
 	GlobalBackups   int    `json:"global_backups"`
 	TaskBackups     int    `json:"task_backups"`
+	IncompleteSets  int    `json:"incomplete_sets" jsonschema_description:"Sets that cannot be restored, in the whole scan."`
 	ScanTime        string `json:"scan_time" jsonschema_description:"When the scan ran, RFC 3339."`
 }
 

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs the product on its own: installs pgvector when missing, starts a
 # throwaway PostgreSQL, builds mcp-server, writes sample backups, and drives
-# the server over stdio with a real MCP client, printing what an agent sees.
-# Everything is deleted on exit.
+# the server over stdio with a real MCP client, printing what an agent sees;
+# then shows the same backups through the operator command line. Everything
+# is deleted on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,5 +15,8 @@ bin=$(mktemp -d)
 trap 'rm -rf "$bin"; pg_stop' EXIT
 go build -o "$bin/mcp-server" ./cmd/mcp-server
 psql -q "$PG_URL" -c "CREATE DATABASE vectordemo" >/dev/null 2>&1 || true
-DATABASE_URL="postgres://postgres@127.0.0.1:$PG_PORT/vectordemo?sslmode=disable" \
-  go run ./cmd/mcp-demo -server "$bin/mcp-server" -project "$bin/project"
+export DATABASE_URL="postgres://postgres@127.0.0.1:$PG_PORT/vectordemo?sslmode=disable"
+go run ./cmd/mcp-demo -server "$bin/mcp-server" -project "$bin/project"
+
+printf '\n== The same backups at a terminal: mcp-server list\n'
+"$bin/mcp-server" list --project-root "$bin/project"

@@ -23,9 +23,19 @@ go test -count=1 -timeout 15m ./...
 
 # The fuzzers, briefly (FUZZTIME=10m by hand for a longer run). Their seed
 # corpora run as ordinary tests above; this explores beyond them.
+# One line per fuzzer; everything it printed when it finds a failure.
 fuzztime=${FUZZTIME:-10s}
+fuzzlog=$(mktemp)
 for target in legacyjson:FuzzConvert csvstream:FuzzReader catalog:FuzzResolve; do
   pkg=${target%%:*} name=${target##*:}
-  echo "test.sh: fuzzing $name for $fuzztime" >&2
-  go test -run '^$' -fuzz "^$name\$" -fuzztime "$fuzztime" "./$pkg"
+  if go test -run '^$' -fuzz "^$name\$" -fuzztime "$fuzztime" "./$pkg" >"$fuzzlog" 2>&1; then
+    last=$(grep -o 'execs: [0-9]*' "$fuzzlog" | tail -n 1)
+    echo "test.sh: fuzzed $name for $fuzztime: ${last:-no executions reported}, no failure"
+  else
+    cat "$fuzzlog"
+    echo "test.sh: fuzzing $name found a failure (above); its input is saved under ./$pkg/testdata/fuzz/$name" >&2
+    rm -f "$fuzzlog"
+    exit 1
+  fi
 done
+rm -f "$fuzzlog"

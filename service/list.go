@@ -16,6 +16,10 @@ import (
 // DefaultListLimit is how many sets a page holds when the caller names no limit.
 const DefaultListLimit = 50
 
+// maxIncomplete bounds the incomplete sets an answer describes; the summary
+// counts them all.
+const maxIncomplete = 100
+
 // List scans the backup root and returns one page of sets, newest first
 // across all locations, with a summary of the whole scan.
 func (s *Service) List(ctx context.Context, args schemas.ListArgs) (*schemas.ListResult, error) {
@@ -109,7 +113,7 @@ func (s *Service) list(ctx context.Context, args schemas.ListArgs, limit int) (*
 			}
 		}
 		slices.SortStableFunc(incomplete, func(a, b incompleteEntry) int { return a.key.compare(b.key) })
-		for _, inc := range incomplete {
+		for _, inc := range incomplete[:min(len(incomplete), maxIncomplete)] {
 			res.Incomplete = append(res.Incomplete, inc.set)
 		}
 	}
@@ -173,6 +177,7 @@ func summarize(scan *catalog.Scan) schemas.Summary {
 	sum := schemas.Summary{TotalLocations: len(scan.Locations), ScanTime: scan.ScanTime.Format(time.RFC3339)}
 	for _, loc := range scan.Locations {
 		sum.TotalBackupSets += len(loc.Sets)
+		sum.IncompleteSets += len(loc.Incomplete)
 		if loc.Type == "global" {
 			sum.GlobalBackups += len(loc.Sets)
 		} else {
@@ -195,6 +200,7 @@ func backupEntry(set *catalog.Set) schemas.Backup {
 		BackupDate:      set.BackupDate(),
 		HasLog:          set.LogFile != "",
 		LogFile:         set.LogFile,
+		ManifestFile:    set.ManifestFile,
 		RowCounts:       set.RowCounts,
 	}
 }

@@ -228,7 +228,7 @@ func describePlan(req *restore.Request, p *schemas.RestorePlan) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Restore of set %s from %s into %s (%s mode) will:", req.Set.Timestamp, req.BackupPath, req.Target, p.Mode)
 	for _, t := range p.Tables {
-		fmt.Fprintf(&b, "\n- %s: delete %d rows, write %d rows", t, p.Delete[t], p.Insert[t])
+		fmt.Fprintf(&b, "\n- %s: delete %s, write %s", t, rows(p.Delete[t]), rows(p.Insert[t]))
 	}
 	for _, c := range p.Collections {
 		if c.DeleteEmbeddings > 0 || c.InsertEmbeddings > 0 {
@@ -244,6 +244,14 @@ func describePlan(req *restore.Request, p *schemas.RestorePlan) string {
 		b.WriteString("\nNo snapshot is taken (snapshot=false): the replaced rows cannot be recovered by this server.")
 	}
 	return b.String()
+}
+
+// rows says "1 row", "2 rows".
+func rows(n int64) string {
+	if n == 1 {
+		return "1 row"
+	}
+	return fmt.Sprintf("%d rows", n)
 }
 
 // claims describes the world a plan was made for.
@@ -371,7 +379,7 @@ func throttle(p Progress, every time.Duration) func(restore.Progress) {
 		}
 		last = now
 		p(float64(rp.BytesDone), float64(rp.BytesTotal),
-			fmt.Sprintf("%s: %d rows sent", rp.Table, rp.Rows))
+			fmt.Sprintf("%s: %s sent", rp.Table, rows(rp.Rows)))
 	}
 }
 

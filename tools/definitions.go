@@ -3,6 +3,7 @@ package tools
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -113,7 +114,7 @@ func summarizeCreate(r *schemas.CreateResult) string {
 	fmt.Fprintf(&b, "Backed up %s to backup_path=%s timestamp=%s in %.1fs.", r.Source, r.BackupDirectory, r.Timestamp, r.Duration)
 	for _, t := range schemas.AllTables {
 		if tr, ok := r.TablesBackedUp[t]; ok {
-			fmt.Fprintf(&b, "\n- %s: %d rows, %s", t, tr.RowCount, tr.FileSize)
+			fmt.Fprintf(&b, "\n- %s: %s, %s", t, count(tr.RowCount, "row"), tr.FileSize)
 		}
 	}
 	return b.String()
@@ -133,23 +134,36 @@ func (h *handlers) list(ctx context.Context, _ mcp.CallToolRequest, args schemas
 }
 
 // summarizeList is the text a model reads: counts, then one line per set.
+// summaryLines bounds the sets a summary names: the page's newest. The
+// structured content holds the whole page.
+const summaryLines = 10
+
 func summarizeList(r *schemas.ListResult) string {
 	var b strings.Builder
 	s := r.Summary
 	fmt.Fprintf(&b, "%s in %s (%s global, %s in tasks), newest first.", count(s.TotalBackupSets, "set"), count(s.TotalLocations, "location"),
 		count(s.GlobalBackups, "set"), strconv.Itoa(s.TaskBackups))
+	type line struct{ ts, text string }
+	var lines []line
 	for _, loc := range r.BackupLocations {
 		for _, set := range loc.Backups {
 			kind := ""
 			if set.Kind == catalog.KindSnapshot {
 				kind = "pre-restore snapshot; "
 			}
-			fmt.Fprintf(&b, "\n- backup_path=%s timestamp=%s (%s%s; embeddings %s%s)",
-				loc.RelativePath, set.Timestamp, kind, set.BackupDate, set.EmbeddingSize, rowCounts(set.RowCounts))
+			lines = append(lines, line{set.Timestamp, fmt.Sprintf("\n- backup_path=%s timestamp=%s (%s%s; embeddings %s%s)",
+				loc.RelativePath, set.Timestamp, kind, set.BackupDate, set.EmbeddingSize, rowCounts(set.RowCounts))})
 		}
 	}
-	if len(r.Incomplete) > 0 {
-		fmt.Fprintf(&b, "\n%d incomplete set(s) cannot be restored (see incomplete).", len(r.Incomplete))
+	slices.SortStableFunc(lines, func(a, b line) int { return strings.Compare(b.ts, a.ts) })
+	for _, l := range lines[:min(len(lines), summaryLines)] {
+		b.WriteString(l.text)
+	}
+	if n := len(lines) - summaryLines; n > 0 {
+		fmt.Fprintf(&b, "\n- and %d more on this page (see backup_locations)", n)
+	}
+	if s.IncompleteSets > 0 {
+		fmt.Fprintf(&b, "\n%s cannot be restored (see incomplete).", count(s.IncompleteSets, "incomplete set"))
 	}
 	if r.NextCursor != "" {
 		fmt.Fprintf(&b, "\nMore sets remain: call again with cursor=%q.", r.NextCursor)
@@ -168,7 +182,7 @@ func rowCounts(counts map[string]int64) string {
 	sort.Strings(tables)
 	parts := make([]string, len(tables))
 	for i, t := range tables {
-		parts[i] = fmt.Sprintf("%s %d rows", strings.TrimPrefix(t, "langchain_pg_"), counts[t])
+		parts[i] = strings.TrimPrefix(t, "langchain_pg_") + " " + count(counts[t], "row")
 	}
 	return "; " + strings.Join(parts, ", ")
 }
@@ -178,10 +192,10 @@ func summarizeRestore(r *schemas.RestoreResult) string {
 	fmt.Fprintf(&b, "Restored set %s from %s into %s in %.1fs.", r.BackupInfo.Timestamp, r.BackupInfo.BackupPath, r.Target, r.Duration)
 	for _, t := range schemas.AllTables {
 		if tr, ok := r.TruncateResults[t]; ok {
-			fmt.Fprintf(&b, "\n- %s: truncated %d rows", t, tr.RowsBefore)
+			fmt.Fprintf(&b, "\n- %s: truncated %s", t, count(tr.RowsBefore, "row"))
 		}
 		if rr, ok := r.RestoreResults[t]; ok {
-			fmt.Fprintf(&b, "\n- %s: %d rows restored", t, rr.RowsRestored)
+			fmt.Fprintf(&b, "\n- %s: %s restored", t, count(rr.RowsRestored, "row"))
 			if rr.MetadataConverted > 0 {
 				fmt.Fprintf(&b, " (%d with legacy metadata converted to JSON)", rr.MetadataConverted)
 			}

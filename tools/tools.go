@@ -30,7 +30,8 @@ const ServerName = "pgvector-backup-mcp"
 
 const instructions = `Tools to see and roll back the vector training data (LangChain PGVector tables langchain_pg_collection and langchain_pg_embedding) of a text-to-SQL stack.
 Start with list_vector_backups to find backup sets; each set is named by its folder (relative_path, pass it as backup_path) and its timestamp.
-restore_vector_backup replaces or appends table rows in one transaction: it either completes or changes nothing. Use truncate_before_restore=true to roll the tables back to the backup.`
+restore_vector_backup replaces or appends table rows in one transaction: it either completes or changes nothing. Use truncate_before_restore=true to roll the tables back to the backup.
+The prompt rollback_vector_data walks through a safe rollback; each set's manifest and log are resources (vector-backup://{location}/{timestamp}/manifest and /log).`
 
 // NewServer returns an MCP server serving svc's operations.
 func NewServer(svc *service.Service, opts Options) (*server.MCPServer, error) {
@@ -42,13 +43,21 @@ func NewServer(svc *service.Service, opts Options) (*server.MCPServer, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	h := &handlers{svc: svc, validator: v, logger: logger}
+	hooks := &server.Hooks{}
+	hooks.AddAfterListResources(h.listResources)
 	srv := server.NewMCPServer(ServerName, opts.Version,
 		server.WithToolCapabilities(false),
+		server.WithResourceCapabilities(false, false),
+		server.WithPromptCapabilities(false),
+		server.WithHooks(hooks),
 		server.WithInstructions(instructions),
 		server.WithRecovery(),
 		server.WithElicitation(),
 	)
-	h := &handlers{svc: svc, srv: srv, validator: v, logger: logger}
+	h.srv = srv
+	h.addResources(srv)
+	h.addPrompts(srv)
 	for _, t := range h.tools() {
 		if opts.ReadOnly && !t.readOnly {
 			continue

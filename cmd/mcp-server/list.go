@@ -3,7 +3,9 @@ package main
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -51,15 +53,20 @@ func printList(w io.Writer, res *schemas.ListResult) {
 			rows = append(rows, fmt.Sprintf("%s\t%s\t%s\t%s\t%s\t%s", b.Timestamp, b.BackupDate, b.Kind, b.EmbeddingSize, counts, loc.RelativePath))
 		}
 	}
+	// The page groups sets by folder; a person reads them newest first.
+	slices.SortStableFunc(rows, func(a, b string) int { return strings.Compare(b[:15], a[:15]) })
 	s := res.Summary
 	if len(rows) > 0 {
 		table(w, "TIMESTAMP\tDATE\tKIND\tEMBEDDINGS\tROWS\tFOLDER (--backup-path)", rows)
 	}
 	fmt.Fprintf(w, "%s in %s (%s global, %d in tasks).\n", count(s.TotalBackupSets, "set"), count(s.TotalLocations, "location"), count(s.GlobalBackups, "set"), s.TaskBackups)
-	if n := len(res.Incomplete); n > 0 {
+	if n := s.IncompleteSets; n > 0 {
 		fmt.Fprintf(w, "%s cannot be restored:\n", count(n, "incomplete set"))
 		for _, inc := range res.Incomplete {
 			fmt.Fprintf(w, "  %s %s: %s\n", inc.RelativePath, inc.Timestamp, inc.Reason)
+		}
+		if more := n - len(res.Incomplete); more > 0 {
+			fmt.Fprintf(w, "  and %d more\n", more)
 		}
 	}
 	if res.NextCursor != "" {
