@@ -42,12 +42,9 @@ type Error struct {
 	Err     error // the underlying cause, for logs; never shown to callers
 }
 
-func (e *Error) Error() string {
-	if e.Err != nil {
-		return fmt.Sprintf("%s: %s: %v", e.Type, e.Message, e.Err)
-	}
-	return fmt.Sprintf("%s: %s", e.Type, e.Message)
-}
+// Error is the type and the message. The cause is not repeated: messages
+// that need it say it (and Unwrap gives it).
+func (e *Error) Error() string { return fmt.Sprintf("%s: %s", e.Type, e.Message) }
 
 func (e *Error) Unwrap() error { return e.Err }
 
@@ -61,7 +58,29 @@ func Wrap(t Type, err error, format string, args ...any) *Error {
 	return &Error{Type: t, Message: fmt.Sprintf(format, args...), Err: err}
 }
 
-// With adds a detail field and returns e, for chaining.
+// Extend returns a new error of the same type, cause and details whose
+// message goes on with more (after "; "): errors are not changed once made.
+func (e *Error) Extend(format string, args ...any) *Error {
+	out := e.clone()
+	out.Message += "; " + fmt.Sprintf(format, args...)
+	return out
+}
+
+// Replace returns a copy of e with detail key set to value.
+func (e *Error) Replace(key string, value any) *Error {
+	return e.clone().With(key, value)
+}
+
+func (e *Error) clone() *Error {
+	out := &Error{Type: e.Type, Message: e.Message, Err: e.Err}
+	for k, v := range e.Details {
+		out.With(k, v)
+	}
+	return out
+}
+
+// With adds a detail field and returns e, for chaining, while the error is
+// made.
 func (e *Error) With(key string, value any) *Error {
 	if e.Details == nil {
 		e.Details = make(map[string]any)

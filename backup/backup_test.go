@@ -24,9 +24,9 @@ import (
 	"github.com/vectorops/pgvector-backup-mcp/backup"
 	"github.com/vectorops/pgvector-backup-mcp/catalog"
 	"github.com/vectorops/pgvector-backup-mcp/internal/pgtest"
+	"github.com/vectorops/pgvector-backup-mcp/layout"
 	"github.com/vectorops/pgvector-backup-mcp/restore"
 	"github.com/vectorops/pgvector-backup-mcp/sample"
-	"github.com/vectorops/pgvector-backup-mcp/schemas"
 )
 
 const tsLayout = "20060102_150405"
@@ -199,7 +199,7 @@ func TestWriteSet(t *testing.T) {
 			collFile := "langchain_pg_collection_" + ts + ".csv"
 			embFile := "langchain_pg_embedding_" + ts + ".csv"
 			manifestFile := "vector_backup_manifest_" + ts + ".json"
-			wantFiles := []string{collFile, embFile, backup.LogName, manifestFile}
+			wantFiles := []string{collFile, embFile, layout.LogName, manifestFile}
 			slices.Sort(wantFiles)
 			if got := dirNames(t, dir); !slices.Equal(got, wantFiles) {
 				t.Errorf("folder holds %v, want %v (no .tmp left)", got, wantFiles)
@@ -207,9 +207,9 @@ func TestWriteSet(t *testing.T) {
 
 			// The CSVs: header of the table's columns in table order, one
 			// row per live row.
-			wantRows := map[string]int{schemas.CollectionTable: len(data.Collections), schemas.EmbeddingTable: len(data.Embeddings)}
-			wantCols := map[string][]string{schemas.CollectionTable: l.CollectionColumns(), schemas.EmbeddingTable: l.EmbeddingColumns()}
-			fileOf := map[string]string{schemas.CollectionTable: collFile, schemas.EmbeddingTable: embFile}
+			wantRows := map[string]int{layout.CollectionTable: len(data.Collections), layout.EmbeddingTable: len(data.Embeddings)}
+			wantCols := map[string][]string{layout.CollectionTable: l.CollectionColumns(), layout.EmbeddingTable: l.EmbeddingColumns()}
+			fileOf := map[string]string{layout.CollectionTable: collFile, layout.EmbeddingTable: embFile}
 			for table, file := range fileOf {
 				header, rows := readCSV(t, filepath.Join(dir, file))
 				if !slices.Equal(header, wantCols[table]) {
@@ -241,8 +241,8 @@ func TestWriteSet(t *testing.T) {
 			if err := json.Unmarshal(raw, &m); err != nil {
 				t.Fatalf("manifest is not JSON: %v", err)
 			}
-			if m.FormatVersion == nil || *m.FormatVersion != backup.FormatVersion {
-				t.Errorf("format_version %v, want %d", m.FormatVersion, backup.FormatVersion)
+			if m.FormatVersion == nil || *m.FormatVersion != layout.FormatVersion {
+				t.Errorf("format_version %v, want %d", m.FormatVersion, layout.FormatVersion)
 			}
 			if m.Timestamp != ts {
 				t.Errorf("manifest timestamp %q, want %q", m.Timestamp, ts)
@@ -250,8 +250,8 @@ func TestWriteSet(t *testing.T) {
 			if m.Database != "127.0.0.1:55432/test" {
 				t.Errorf("manifest database %q", m.Database)
 			}
-			if !slices.Equal(m.Tables, schemas.AllTables) {
-				t.Errorf("manifest tables %v, want %v", m.Tables, schemas.AllTables)
+			if !slices.Equal(m.Tables, layout.Tables) {
+				t.Errorf("manifest tables %v, want %v", m.Tables, layout.Tables)
 			}
 			if len(m.Files) != 2 {
 				t.Errorf("manifest files %v, want both tables", m.Files)
@@ -279,14 +279,14 @@ func TestWriteSet(t *testing.T) {
 					t.Errorf("%s: columns %v, want %v", table, e.Columns, wantCols[table])
 				}
 			}
-			if parsed, err := backup.ReadManifest(filepath.Join(dir, manifestFile)); err != nil {
+			if parsed, err := layout.ReadManifest(filepath.Join(dir, manifestFile)); err != nil {
 				t.Errorf("ReadManifest: %v", err)
-			} else if parsed.Files[schemas.EmbeddingTable].SHA256 != w.Manifest.Files[schemas.EmbeddingTable].SHA256 {
+			} else if parsed.Files[layout.EmbeddingTable].SHA256 != w.Manifest.Files[layout.EmbeddingTable].SHA256 {
 				t.Errorf("ReadManifest disagrees with the Written manifest")
 			}
 
 			// The log, in the old pipeline's format.
-			logText, err := os.ReadFile(filepath.Join(dir, backup.LogName))
+			logText, err := os.ReadFile(filepath.Join(dir, layout.LogName))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -297,9 +297,9 @@ func TestWriteSet(t *testing.T) {
 				lines[4] != "" || lines[5] != "Tables Backup Status:" {
 				t.Errorf("log header is not the old format:\n%s", logText)
 			}
-			for i, table := range schemas.AllTables {
+			for i, table := range layout.Tables {
 				_, size := sha(t, filepath.Join(dir, fileOf[table]))
-				want := fmt.Sprintf("✓ %s: %d rows -> %s (%s)", table, wantRows[table], fileOf[table], catalog.HumanSize(size))
+				want := fmt.Sprintf("✓ %s: %d rows -> %s (%s)", table, wantRows[table], fileOf[table], layout.HumanSize(size))
 				if len(lines) <= 6+i || lines[6+i] != want {
 					t.Errorf("log line for %s missing; want %q in:\n%s", table, want, logText)
 				}
@@ -311,7 +311,7 @@ func TestWriteSet(t *testing.T) {
 				t.Fatalf("scan: %d sets, %d incomplete; want one complete set", len(sets), len(incomplete))
 			}
 			s := sets[0]
-			if s.Timestamp != ts || s.ManifestFile != manifestFile || s.LogFile != backup.LogName {
+			if s.Timestamp != ts || s.ManifestFile != manifestFile || s.LogFile != layout.LogName {
 				t.Errorf("scanned set %+v", s)
 			}
 			for table, n := range wantRows {
@@ -330,7 +330,7 @@ func TestTaskLog(t *testing.T) {
 	root := tempRoot(t)
 	dir := filepath.Join(root, "task_20250722_101500", "vector_bak")
 	w := mustWrite(t, db, backup.Request{Dir: dir, Now: now, TaskID: "task_20250722_101500"})
-	b, err := os.ReadFile(filepath.Join(dir, backup.LogName))
+	b, err := os.ReadFile(filepath.Join(dir, layout.LogName))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -338,7 +338,7 @@ func TestTaskLog(t *testing.T) {
 		t.Errorf("log does not name the task:\n%s", b)
 	}
 	sets, _ := scanned(t, root, dir)
-	if len(sets) != 1 || sets[0].Timestamp != w.Timestamp || sets[0].RowCounts[schemas.EmbeddingTable] != 6 {
+	if len(sets) != 1 || sets[0].Timestamp != w.Timestamp || sets[0].RowCounts[layout.EmbeddingTable] != 6 {
 		t.Errorf("task location lists %+v", sets)
 	}
 }
@@ -416,7 +416,7 @@ func TestNullAndEmpty(t *testing.T) {
 			root := tempRoot(t)
 			dir := filepath.Join(root, "global_vector_bak")
 			w := mustWrite(t, src, backup.Request{Dir: dir, Now: now})
-			if got := w.Manifest.Files[schemas.EmbeddingTable].Rows; got != int64(len(rows)) {
+			if got := w.Manifest.Files[layout.EmbeddingTable].Rows; got != int64(len(rows)) {
 				t.Errorf("manifest embedding rows %d, want %d", got, len(rows))
 			}
 
@@ -427,7 +427,7 @@ func TestNullAndEmpty(t *testing.T) {
 			if err != nil {
 				t.Fatalf("restore: %v", err)
 			}
-			if got := res.RestoreResults[schemas.EmbeddingTable].MetadataConverted; got != 0 {
+			if got := res.RestoreResults[layout.EmbeddingTable].MetadataConverted; got != 0 {
 				t.Errorf("metadata_converted %d: the set holds JSON, nothing needs converting", got)
 			}
 			want, got := pgtest.Dump(t, src), pgtest.Dump(t, dst)
@@ -473,13 +473,13 @@ func TestSameSecond(t *testing.T) {
 		t.Fatal(err)
 	}
 	ts2 := now.Add(2 * time.Second).Format(tsLayout)
-	orphan := filepath.Join(dir, backup.ManifestName(ts2))
+	orphan := filepath.Join(dir, layout.ManifestName(layout.KindBackup, ts2))
 	if err := os.WriteFile(orphan, []byte("not ours"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	before := map[string]string{}
 	for _, name := range dirNames(t, dir) {
-		if name == backup.LogName {
+		if name == layout.LogName {
 			continue // the folder's log describes the newest set, by design
 		}
 		before[name], _ = sha(t, filepath.Join(dir, name))
@@ -501,7 +501,7 @@ func TestSameSecond(t *testing.T) {
 		}
 	}
 	for _, w := range []*backup.Written{w1, w2} {
-		m, err := backup.ReadManifest(filepath.Join(dir, backup.ManifestName(w.Timestamp)))
+		m, err := layout.ReadManifest(filepath.Join(dir, layout.ManifestName(layout.KindBackup, w.Timestamp)))
 		if err != nil {
 			t.Fatalf("manifest of %s: %v", w.Timestamp, err)
 		}
@@ -511,9 +511,9 @@ func TestSameSecond(t *testing.T) {
 			}
 		}
 	}
-	if w1.Manifest.Files[schemas.EmbeddingTable].Rows != int64(len(data.Embeddings)) ||
-		w2.Manifest.Files[schemas.EmbeddingTable].Rows != int64(len(data.Embeddings)-1) {
-		t.Errorf("the two sets' rows: %d and %d", w1.Manifest.Files[schemas.EmbeddingTable].Rows, w2.Manifest.Files[schemas.EmbeddingTable].Rows)
+	if w1.Manifest.Files[layout.EmbeddingTable].Rows != int64(len(data.Embeddings)) ||
+		w2.Manifest.Files[layout.EmbeddingTable].Rows != int64(len(data.Embeddings)-1) {
+		t.Errorf("the two sets' rows: %d and %d", w1.Manifest.Files[layout.EmbeddingTable].Rows, w2.Manifest.Files[layout.EmbeddingTable].Rows)
 	}
 
 	// Writes running at once from separate connections.
@@ -563,30 +563,30 @@ func TestTablesSubset(t *testing.T) {
 	db := seeded(t, sample.Default, data)
 	root := tempRoot(t)
 	dir := filepath.Join(root, "global_vector_bak")
-	w := mustWrite(t, db, backup.Request{Dir: dir, Now: now, Tables: []string{schemas.EmbeddingTable}})
+	w := mustWrite(t, db, backup.Request{Dir: dir, Now: now, Tables: []string{layout.EmbeddingTable}})
 
-	if !slices.Equal(w.Manifest.Tables, []string{schemas.EmbeddingTable}) {
+	if !slices.Equal(w.Manifest.Tables, []string{layout.EmbeddingTable}) {
 		t.Errorf("manifest tables %v", w.Manifest.Tables)
 	}
-	header, rows := readCSV(t, filepath.Join(dir, w.Manifest.Files[schemas.CollectionTable].File))
+	header, rows := readCSV(t, filepath.Join(dir, w.Manifest.Files[layout.CollectionTable].File))
 	if !slices.Equal(header, sample.Default.CollectionColumns()) || len(rows) != 0 {
 		t.Errorf("collection file: header %v, %d rows; want a header only", header, len(rows))
 	}
-	if e := w.Manifest.Files[schemas.CollectionTable]; e.Rows != 0 {
+	if e := w.Manifest.Files[layout.CollectionTable]; e.Rows != 0 {
 		t.Errorf("collection entry %+v, want 0 rows", e)
 	}
-	_, rows = readCSV(t, filepath.Join(dir, w.Manifest.Files[schemas.EmbeddingTable].File))
+	_, rows = readCSV(t, filepath.Join(dir, w.Manifest.Files[layout.EmbeddingTable].File))
 	if len(rows) != len(data.Embeddings) {
 		t.Errorf("embedding file has %d rows, want %d", len(rows), len(data.Embeddings))
 	}
-	raw, err := os.ReadFile(filepath.Join(dir, backup.ManifestName(w.Timestamp)))
+	raw, err := os.ReadFile(filepath.Join(dir, layout.ManifestName(layout.KindBackup, w.Timestamp)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	var m struct {
 		Tables []string `json:"tables"`
 	}
-	if err := json.Unmarshal(raw, &m); err != nil || !slices.Equal(m.Tables, []string{schemas.EmbeddingTable}) {
+	if err := json.Unmarshal(raw, &m); err != nil || !slices.Equal(m.Tables, []string{layout.EmbeddingTable}) {
 		t.Errorf("manifest JSON tables %v (%v), want [embedding]:\n%s", m.Tables, err, raw)
 	}
 
@@ -594,23 +594,23 @@ func TestTablesSubset(t *testing.T) {
 	// come back, the collection table keeps its change.
 	pgtest.Exec(t, db, "DELETE FROM langchain_pg_embedding WHERE id = $1", data.Embeddings[3].ID)
 	pgtest.Exec(t, db, "UPDATE langchain_pg_collection SET cmetadata = '{\"changed\": true}' WHERE name = 'ddl'")
-	collBefore := tableDump(t, db, schemas.CollectionTable)
+	collBefore := tableDump(t, db, layout.CollectionTable)
 	set := findSet(t, root, dir, w.Timestamp)
 	conn := pgtest.Connect(t, db)
 	res, err := restore.Run(context.Background(), conn, restore.Request{Set: set, Truncate: true})
 	if err != nil {
 		t.Fatalf("restore: %v", err)
 	}
-	if _, ok := res.RestoreResults[schemas.CollectionTable]; ok || len(res.RestoreResults) != 1 {
+	if _, ok := res.RestoreResults[layout.CollectionTable]; ok || len(res.RestoreResults) != 1 {
 		t.Errorf("restored %v, want the embeddings only", res.RestoreResults)
 	}
-	if _, ok := res.TruncateResults[schemas.CollectionTable]; ok {
+	if _, ok := res.TruncateResults[layout.CollectionTable]; ok {
 		t.Errorf("truncated the collection table: %v", res.TruncateResults)
 	}
-	if got := res.RestoreResults[schemas.EmbeddingTable].RowsRestored; got != int64(len(data.Embeddings)) {
+	if got := res.RestoreResults[layout.EmbeddingTable].RowsRestored; got != int64(len(data.Embeddings)) {
 		t.Errorf("rows_restored %d, want %d", got, len(data.Embeddings))
 	}
-	if got := tableDump(t, db, schemas.CollectionTable); got != collBefore {
+	if got := tableDump(t, db, layout.CollectionTable); got != collBefore {
 		t.Errorf("collection table changed:\n%s\nwas\n%s", got, collBefore)
 	}
 	var n int
@@ -620,7 +620,7 @@ func TestTablesSubset(t *testing.T) {
 
 	// Asking for the table the set holds no rows of is refused.
 	before := pgtest.Dump(t, db)
-	for _, tables := range [][]string{{schemas.CollectionTable}, schemas.AllTables} {
+	for _, tables := range [][]string{{layout.CollectionTable}, layout.Tables} {
 		_, err = restore.Run(context.Background(), conn, restore.Request{Set: set, Truncate: true, Tables: tables})
 		e := wantAPIError(t, err, apierr.InvalidParams)
 		if e.Details["param"] != "tables" {
@@ -670,7 +670,7 @@ func TestCollectionsFilter(t *testing.T) {
 						uuids[c.UUID] = true
 					}
 				}
-				header, rows := readCSV(t, filepath.Join(dir, w.Manifest.Files[schemas.CollectionTable].File))
+				header, rows := readCSV(t, filepath.Join(dir, w.Manifest.Files[layout.CollectionTable].File))
 				nameCol, uuidCol := slices.Index(header, "name"), slices.Index(header, "uuid")
 				if len(rows) != len(uuids) {
 					t.Errorf("%v: %d collection rows, want %d", want, len(rows), len(uuids))
@@ -680,7 +680,7 @@ func TestCollectionsFilter(t *testing.T) {
 						t.Errorf("%v: collection file holds %v", want, r)
 					}
 				}
-				header, rows = readCSV(t, filepath.Join(dir, w.Manifest.Files[schemas.EmbeddingTable].File))
+				header, rows = readCSV(t, filepath.Join(dir, w.Manifest.Files[layout.EmbeddingTable].File))
 				collCol := slices.Index(header, "collection_id")
 				if len(rows) != 5*len(uuids) {
 					t.Errorf("%v: %d embedding rows, want %d", want, len(rows), 5*len(uuids))
@@ -690,8 +690,8 @@ func TestCollectionsFilter(t *testing.T) {
 						t.Errorf("%v: embedding file holds a row of collection %s", want, r[collCol])
 					}
 				}
-				if w.Manifest.Files[schemas.EmbeddingTable].Rows != int64(len(rows)) {
-					t.Errorf("%v: manifest rows %d, file %d", want, w.Manifest.Files[schemas.EmbeddingTable].Rows, len(rows))
+				if w.Manifest.Files[layout.EmbeddingTable].Rows != int64(len(rows)) {
+					t.Errorf("%v: manifest rows %d, file %d", want, w.Manifest.Files[layout.EmbeddingTable].Rows, len(rows))
 				}
 			}
 			pgtest.Compare(t, db, data, l) // the odd name changed nothing
@@ -778,7 +778,7 @@ func TestWriteFailures(t *testing.T) {
 		dir := filepath.Join(root, "global_vector_bak")
 		// A folder where the log goes: the rename over it fails after the
 		// set itself was published.
-		if err := os.MkdirAll(filepath.Join(dir, backup.LogName, "x"), 0o755); err != nil {
+		if err := os.MkdirAll(filepath.Join(dir, layout.LogName, "x"), 0o755); err != nil {
 			t.Fatal(err)
 		}
 		_, err := write(t, db, backup.Request{Dir: dir, Now: now})

@@ -17,6 +17,7 @@ import (
 	"github.com/vectorops/pgvector-backup-mcp/backup"
 	"github.com/vectorops/pgvector-backup-mcp/catalog"
 	"github.com/vectorops/pgvector-backup-mcp/internal/pgtest"
+	"github.com/vectorops/pgvector-backup-mcp/layout"
 	"github.com/vectorops/pgvector-backup-mcp/restore"
 	"github.com/vectorops/pgvector-backup-mcp/sample"
 	"github.com/vectorops/pgvector-backup-mcp/schemas"
@@ -216,7 +217,7 @@ func TestDiskFullCreate(t *testing.T) {
 		for _, f := range w.Manifest.Files {
 			pages += (f.Bytes + 4095) / 4096
 		}
-		st, err := os.Stat(filepath.Join(probe, backup.ManifestName(w.Timestamp)))
+		st, err := os.Stat(filepath.Join(probe, layout.ManifestName(layout.KindBackup, w.Timestamp)))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -256,8 +257,8 @@ func TestDiskFullCreate(t *testing.T) {
 		if err != nil {
 			t.Fatalf("the set is not complete (%v): %v", err, names)
 		}
-		m, err := backup.ReadManifest(filepath.Join(dir, set.ManifestFile))
-		if err != nil || m.Files[schemas.EmbeddingTable].Rows != int64(len(data.Embeddings)) {
+		m, err := layout.ReadManifest(filepath.Join(dir, set.ManifestFile))
+		if err != nil || m.Files[layout.EmbeddingTable].Rows != int64(len(data.Embeddings)) {
 			t.Errorf("manifest %+v, %v", m, err)
 		}
 	})
@@ -313,7 +314,7 @@ func TestUnwritableBackupFolder(t *testing.T) {
 		dir := filepath.Join(afile, "sub", "global_vector_bak")
 		_, err := restore.Run(context.Background(), pgtest.Connect(t, db), restore.Request{
 			Set: set, Truncate: true,
-			Snapshot: &restore.SnapshotTarget{Dir: dir, BackupPath: dir},
+			SnapshotDir: dir,
 		})
 		wantWriteError(t, err, "not a directory", "permission")
 		wantNoSet(t, dir)
@@ -348,7 +349,7 @@ func TestDiskFullSnapshot(t *testing.T) {
 			}
 			_, err := restore.Run(context.Background(), pgtest.Connect(t, db), restore.Request{
 				Set: set, Truncate: true,
-				Snapshot: &restore.SnapshotTarget{Dir: dir, BackupPath: "./global_vector_bak"},
+				SnapshotDir: dir,
 			})
 			e := wantWriteError(t, err, "space", "disk")
 			if strings.Contains(e.Message, "lost the database connection") {
@@ -422,8 +423,8 @@ func TestDiskFullPrune(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the second snapshot is not complete: %v", err)
 	}
-	m, err := backup.ReadManifest(filepath.Join(global, set.ManifestFile))
-	if err != nil || m.Files[schemas.EmbeddingTable].Rows != int64(len(data.Embeddings)) {
+	m, err := layout.ReadManifest(filepath.Join(global, set.ManifestFile))
+	if err != nil || m.Files[layout.EmbeddingTable].Rows != int64(len(data.Embeddings)) {
 		t.Errorf("second snapshot's manifest %+v, %v", m, err)
 	}
 	var st syscall.Statfs_t

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/vectorops/pgvector-backup-mcp/apierr"
+	"github.com/vectorops/pgvector-backup-mcp/layout"
 )
 
 const defaultRoot = "data_pipeline/training_data"
@@ -197,19 +198,19 @@ func TestScanSetDetails(t *testing.T) {
 	if logged.BackupDate() != "2025-07-21 21:57:58" {
 		t.Errorf("BackupDate = %q", logged.BackupDate())
 	}
-	if want := time.Date(2025, 7, 21, 21, 57, 58, 0, time.UTC); !logged.Time.Equal(want) || logged.Time.Location() != time.UTC {
-		t.Errorf("Time = %v", logged.Time)
+	if want := time.Date(2025, 7, 21, 21, 57, 58, 0, time.UTC); !logged.Time().Equal(want) || logged.Time().Location() != time.UTC {
+		t.Errorf("Time = %v", logged.Time())
 	}
-	if logged.CollectionPath() != filepath.Join(dir, "langchain_pg_collection_20250721_215758.csv") ||
-		logged.EmbeddingPath() != filepath.Join(dir, "langchain_pg_embedding_20250721_215758.csv") {
-		t.Errorf("paths %s %s", logged.CollectionPath(), logged.EmbeddingPath())
+	if logged.Path(layout.CollectionTable) != filepath.Join(dir, "langchain_pg_collection_20250721_215758.csv") ||
+		logged.Path(layout.EmbeddingTable) != filepath.Join(dir, "langchain_pg_embedding_20250721_215758.csv") {
+		t.Errorf("paths %s %s", logged.Path(layout.CollectionTable), logged.Path(layout.EmbeddingTable))
 	}
 	// write() makes each file's content its own relative name.
-	if n := int64(len("task_20250721_213627/vector_bak/langchain_pg_embedding_20250721_215758.csv")); logged.EmbeddingBytes != n {
-		t.Errorf("EmbeddingBytes = %d, want %d", logged.EmbeddingBytes, n)
+	if n := int64(len("task_20250721_213627/vector_bak/langchain_pg_embedding_20250721_215758.csv")); logged.Bytes[layout.EmbeddingTable] != n {
+		t.Errorf("EmbeddingBytes = %d, want %d", logged.Bytes[layout.EmbeddingTable], n)
 	}
-	if logged.ModTime.IsZero() || logged.ManifestFile != "" {
-		t.Errorf("ModTime %v ManifestFile %q", logged.ModTime, logged.ManifestFile)
+	if logged.ManifestFile != "" {
+		t.Errorf("ManifestFile %q", logged.ManifestFile)
 	}
 
 	// The log describes another set: nothing of it is attached here.
@@ -350,7 +351,7 @@ func TestScanCancelled(t *testing.T) {
 func TestScanBigLogIgnored(t *testing.T) {
 	c := newCatalog(t)
 	write(t, c.BackupRoot, set("vector_bak", "20250721_215758")...)
-	big := taskLog + strings.Repeat("x", maxLogSize)
+	big := taskLog + strings.Repeat("x", layout.MaxLogBytes)
 	write(t, c.BackupRoot, "vector_bak/vector_backup_log.txt="+big)
 	s, err := c.Scan(context.Background(), Filter{})
 	if err != nil {
@@ -547,84 +548,6 @@ func TestFindSet(t *testing.T) {
 				t.Errorf("got %s in %s", s.Timestamp, s.Dir)
 			}
 		})
-	}
-}
-
-func TestParseLog(t *testing.T) {
-	tests := []struct {
-		name, text string
-		want       map[string]map[string]int64
-	}{
-		{name: "pipeline log", text: taskLog, want: map[string]map[string]int64{
-			"20250721_215758": {"langchain_pg_collection": 4, "langchain_pg_embedding": 58},
-		}},
-		{name: "no marks, odd spacing", text: "langchain_pg_collection :4 rows->langchain_pg_collection_20250101_000000.csv\n" +
-			"  ✗  langchain_pg_embedding:   0 row  ->  langchain_pg_embedding_20250101_000000.csv (0 B)\n",
-			want: map[string]map[string]int64{
-				"20250101_000000": {"langchain_pg_collection": 4, "langchain_pg_embedding": 0},
-			}},
-		{name: "failure line only", text: "✗ langchain_pg_embedding: permission denied\nfiles: langchain_pg_embedding_20250101_000000.csv\n",
-			want: map[string]map[string]int64{"20250101_000000": nil}},
-		{name: "mentions no set", text: "=== Vector Table Backup Log ===\nnothing here\n"},
-		{name: "empty"},
-		{name: "tmp file is no set", text: "✓ t: 3 rows -> langchain_pg_embedding_20250101_000000.csv.tmp\n"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := parseLog(tt.text); !reflect.DeepEqual(got, tt.want) {
-				t.Errorf("got %v, want %v", got, tt.want)
-			}
-		})
-	}
-}
-
-func TestHumanSize(t *testing.T) {
-	tests := []struct {
-		n    int64
-		want string
-	}{
-		{0, "0 B"},
-		{1, "1.0 B"},
-		{209, "209.0 B"},
-		{1023, "1023.0 B"},
-		{1024, "1.0 KB"},
-		{1536, "1.5 KB"},
-		{782336, "764.0 KB"},
-		{1572864, "1.5 MB"},
-		{1 << 30, "1.0 GB"},
-		{1 << 40, "1.0 TB"},
-		{1 << 50, "1024.0 TB"},
-	}
-	for _, tt := range tests {
-		if got := HumanSize(tt.n); got != tt.want {
-			t.Errorf("HumanSize(%d) = %q, want %q", tt.n, got, tt.want)
-		}
-	}
-}
-
-func TestValidTimestamp(t *testing.T) {
-	tests := []struct {
-		ts   string
-		want bool
-	}{
-		{"20250721_215758", true},
-		{"20240229_120000", true},
-		{"20230229_120000", false},
-		{"20251340_256199", false},
-		{"2025072_215758", false},
-		{"20250721_2157581", false},
-		{"20250721-215758", false},
-		{"20250721_246000", false},
-		{"20250721_235960", false},
-		{"２0250721_215758", false},
-		{" 20250721_215758", false},
-		{"latest", false},
-		{"", false},
-	}
-	for _, tt := range tests {
-		if got := ValidTimestamp(tt.ts); got != tt.want {
-			t.Errorf("ValidTimestamp(%q) = %v, want %v", tt.ts, got, tt.want)
-		}
 	}
 }
 

@@ -7,97 +7,45 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/vectorops/pgvector-backup-mcp/apierr"
-)
-
-const (
-	// timestampLayout is the layout of a set's timestamp in its file names.
-	timestampLayout = "20060102_150405"
-	dateLayout      = "2006-01-02 15:04:05"
-
-	// logFile is the log the pipeline writes next to its sets, overwriting it
-	// with each backup.
-	logFile = "vector_backup_log.txt"
-
-	// maxLogSize caps how much of a log is read. The pipeline's logs are a
-	// few hundred bytes; anything far bigger is not one of them.
-	maxLogSize = 1 << 20
-
-	collectionTable = "langchain_pg_collection"
-	embeddingTable  = "langchain_pg_embedding"
-)
-
-var (
-	// setFileRE matches a set's CSV files and the .tmp files a backup writes
-	// before renaming them.
-	setFileRE = regexp.MustCompile(`^langchain_pg_(collection|embedding)_([0-9]{8}_[0-9]{6})\.csv(\.tmp)?$`)
-
-	// logMentionRE finds any set file name a log mentions; a .tmp name is not
-	// a mention of the set.
-	logMentionRE = regexp.MustCompile(`langchain_pg_(?:collection|embedding)_([0-9]{8}_[0-9]{6})\.csv(\.tmp)?`)
-
-	// logRowsRE matches a log line such as
-	//   ✓ langchain_pg_embedding: 58 rows -> langchain_pg_embedding_20250721_215758.csv (764.0 KB)
-	// with or without its mark and with any spacing.
-	logRowsRE = regexp.MustCompile(`^\s*(?:[^\w\s]+\s*)?(\w+)\s*:\s*([0-9]+)\s*rows?\s*->\s*(\S+)`)
+	"github.com/vectorops/pgvector-backup-mcp/layout"
 )
 
 // Set is a complete backup set: the two CSV files with one timestamp.
 type Set struct {
-	Timestamp       string    // YYYYMMDD_HHMMSS
-	Dir             string    // absolute folder
-	CollectionFile  string    // base name: langchain_pg_collection_<ts>.csv
-	EmbeddingFile   string    // base name: langchain_pg_embedding_<ts>.csv
-	CollectionBytes int64     // size of the collection file
-	EmbeddingBytes  int64     // size of the embedding file
-	ModTime         time.Time // newest mtime of the two files
+	Timestamp    string // YYYYMMDD_HHMMSS
+	Dir          string // absolute folder
+	Kind         string // layout.KindSnapshot for a set this server wrote before a restore, else layout.KindBackup
+	ManifestFile string // the set's manifest if present (its name gives the kind), else ""
 
-	// Time is the timestamp as a wall-clock time in UTC. The pipeline wrote
-	// local wall time without a zone; it is only ever formatted back.
-	Time time.Time
-
-	LogFile   string           // "vector_backup_log.txt" when that log mentions this set, else ""
+	// The details, which Detail fills in (a Brief scan leaves them out).
+	Bytes     map[string]int64 // table → size of its file
+	LogFile   string           // layout.LogName when that log mentions this set, else ""
 	RowCounts map[string]int64 // table → rows, from the log; nil if unknown
-	// ManifestFile is the set's manifest if present, else "":
-	// vector_backup_manifest_<ts>.json for a backup,
-	// vector_snapshot_manifest_<ts>.json for the rows a restore replaced (the
-	// kind is in the name, so a listing needs no file reads).
-	ManifestFile string
-	Kind         string // KindSnapshot for a set this server wrote before a restore, else KindBackup
 
 	hasLog bool // the folder has a log (which may or may not mention this set)
 }
 
-// Kinds of set.
-const (
-	KindBackup   = "backup"
-	KindSnapshot = "snapshot"
-)
+// File is the name of table's file.
+func (s Set) File(table string) string { return layout.FileName(table, s.Timestamp) }
+
+// Path is the path of table's file.
+func (s Set) Path(table string) string { return layout.Path(s.Dir, table, s.Timestamp) }
+
+// Time is the set's timestamp as wall-clock time in UTC (see
+// layout.ParseTimestamp).
+func (s Set) Time() time.Time {
+	t, _ := layout.ParseTimestamp(s.Timestamp)
+	return t
+}
 
 // BackupDate returns the set's time as the old API showed it:
 // "2025-07-21 21:57:58".
-func (s Set) BackupDate() string {
-	t := s.Time
-	if t.IsZero() {
-		t, _ = parseTimestamp(s.Timestamp)
-	}
-	if t.IsZero() {
-		return ""
-	}
-	return t.Format(dateLayout)
-}
-
-// CollectionPath returns the absolute path of the collection CSV.
-func (s Set) CollectionPath() string { return filepath.Join(s.Dir, s.CollectionFile) }
-
-// EmbeddingPath returns the absolute path of the embedding CSV.
-func (s Set) EmbeddingPath() string { return filepath.Join(s.Dir, s.EmbeddingFile) }
+func (s Set) BackupDate() string { return layout.Date(s.Timestamp) }
 
 // Incomplete is a timestamp whose set cannot be restored: a CSV is missing or
 // .tmp leftovers show the backup that wrote it did not finish.
@@ -108,63 +56,10 @@ type Incomplete struct {
 	Reason    string   // e.g. "embedding file missing"
 }
 
-// ValidTimestamp reports whether ts is YYYYMMDD_HHMMSS and a real date and
-// time: 20230229_120000 is not.
-func ValidTimestamp(ts string) bool {
-	_, ok := parseTimestamp(ts)
-	return ok
-}
-
-// parseTimestamp reads YYYYMMDD_HHMMSS by hand: a listing checks one per
-// file, and time.Parse with a regular expression first cost a third of it.
-func parseTimestamp(ts string) (time.Time, bool) {
-	if len(ts) != len(timestampLayout) || ts[8] != '_' {
-		return time.Time{}, false
-	}
-	num := func(from, to int) int {
-		n := 0
-		for _, c := range ts[from:to] {
-			if c < '0' || c > '9' {
-				return -1
-			}
-			n = n*10 + int(c-'0')
-		}
-		return n
-	}
-	year, month, day := num(0, 4), num(4, 6), num(6, 8)
-	hour, minute, second := num(9, 11), num(11, 13), num(13, 15)
-	if year < 0 || month < 1 || month > 12 || day < 1 || hour < 0 || hour > 23 || minute < 0 || minute > 59 || second < 0 || second > 59 {
-		return time.Time{}, false
-	}
-	t := time.Date(year, time.Month(month), day, hour, minute, second, 0, time.UTC)
-	if t.Day() != day { // February 30th and the like roll over
-		return time.Time{}, false
-	}
-	return t, true
-}
-
-// HumanSize formats n like the old Python service: "0 B" for 0, else one
-// decimal in 1024 steps: "209.0 B", "764.0 KB", "1.5 MB".
-func HumanSize(n int64) string {
-	if n == 0 {
-		return "0 B"
-	}
-	units := []string{"B", "KB", "MB", "GB", "TB"}
-	size := float64(n)
-	i := 0
-	for ; i < len(units)-1 && size >= 1024; i++ {
-		size /= 1024
-	}
-	return fmt.Sprintf("%.1f %s", size, units[i])
-}
-
-func collectionFile(ts string) string { return collectionTable + "_" + ts + ".csv" }
-func embeddingFile(ts string) string  { return embeddingTable + "_" + ts + ".csv" }
-
 // FindSet returns the complete set with that timestamp in dir, a folder
 // already returned by Resolve, or for "latest" the newest complete set.
 func (c *Catalog) FindSet(dir, timestamp string) (Set, error) {
-	if timestamp != "latest" && !ValidTimestamp(timestamp) {
+	if timestamp != "latest" && !layout.ValidTimestamp(timestamp) {
 		return Set{}, apierr.New(apierr.InvalidParams,
 			`timestamp must be "latest" or a real date and time as YYYYMMDD_HHMMSS, e.g. 20250721_215758; got %q`, timestamp).
 			With("param", "timestamp")
@@ -224,13 +119,13 @@ func (c *Catalog) FindSet(dir, timestamp string) (Set, error) {
 		if inc.Timestamp == timestamp {
 			return Set{}, apierr.New(apierr.ResourceNotFound,
 				"backup set %s in %s is incomplete and cannot be used: %s; expected %s and %s",
-				timestamp, folder, inc.Reason, collectionFile(timestamp), embeddingFile(timestamp)).
+				timestamp, folder, inc.Reason, layout.FileName(layout.CollectionTable, timestamp), layout.FileName(layout.EmbeddingTable, timestamp)).
 				With("param", "timestamp").With("timestamp", timestamp).With("backup_path", folder).
 				With("missing_files", inc.Missing)
 		}
 	}
 	msg := fmt.Sprintf("no backup set %s in %s: expected %s and %s",
-		timestamp, folder, collectionFile(timestamp), embeddingFile(timestamp))
+		timestamp, folder, layout.FileName(layout.CollectionTable, timestamp), layout.FileName(layout.EmbeddingTable, timestamp))
 	if len(read.sets) > 0 {
 		msg += fmt.Sprintf("; the newest complete set there is %s", read.sets[0].Timestamp)
 	} else {
@@ -252,66 +147,6 @@ func (c *Catalog) Sets(dir string) ([]Set, error) {
 		return nil, err
 	}
 	return read.sets, nil
-}
-
-// SetTimestamp returns the timestamp of the set a file name belongs to (its
-// CSV files, their .tmp forms, its manifest).
-func SetTimestamp(name string) (string, bool) {
-	kind, ts := classify(name)
-	return ts, kind != otherFile && kind != logKind
-}
-
-// fileKind is what a file in a backup folder is, by its name.
-type fileKind int
-
-const (
-	otherFile fileKind = iota
-	logKind
-	manifestKind
-	collectionKind
-	embeddingKind
-	tmpKind
-)
-
-// classify tells what the file name is and the timestamp of the set it
-// belongs to. Names with timestamps that are no real time are other files.
-// It runs for every file of every listing, so it cuts names rather than
-// matching expressions.
-func classify(name string) (fileKind, string) {
-	if name == logFile {
-		return logKind, ""
-	}
-	if rest, ok := strings.CutPrefix(name, "vector_"); ok {
-		if rest, ok = strings.CutSuffix(rest, ".json"); !ok {
-			return otherFile, ""
-		}
-		for _, prefix := range []string{"backup_manifest_", "snapshot_manifest_"} {
-			if ts, ok := strings.CutPrefix(rest, prefix); ok && ValidTimestamp(ts) {
-				return manifestKind, ts
-			}
-		}
-		return otherFile, ""
-	}
-	rest, ok := strings.CutPrefix(name, "langchain_pg_")
-	if !ok {
-		return otherFile, ""
-	}
-	kind := collectionKind
-	if rest, ok = strings.CutPrefix(rest, "collection_"); !ok {
-		if rest, ok = strings.CutPrefix(rest, "embedding_"); !ok {
-			return otherFile, ""
-		}
-		kind = embeddingKind
-	}
-	if ts, ok := strings.CutSuffix(rest, ".csv.tmp"); ok {
-		rest, kind = ts, tmpKind
-	} else if rest, ok = strings.CutSuffix(rest, ".csv"); !ok {
-		return otherFile, ""
-	}
-	if !ValidTimestamp(rest) {
-		return otherFile, ""
-	}
-	return kind, rest
 }
 
 // group collects the files of one timestamp while a folder is read.
@@ -344,11 +179,11 @@ func readFolder(dir, root string) (*folder, error) {
 	groups := make(map[string]*group)
 	for _, e := range entries {
 		name := e.Name()
-		kind, ts := classify(name)
-		if kind == otherFile || !isRegular(filepath.Join(dir, name), e, root) {
+		kind, ts := layout.Kind(name)
+		if kind == layout.OtherFile || !isRegular(filepath.Join(dir, name), e, root) {
 			continue
 		}
-		if kind == logKind {
+		if kind == layout.LogFile {
 			f.hasLog = true
 			continue
 		}
@@ -359,13 +194,13 @@ func readFolder(dir, root string) (*folder, error) {
 		}
 		g.files = append(g.files, name)
 		switch kind {
-		case manifestKind:
+		case layout.ManifestFile:
 			g.manifest = name
-		case tmpKind:
+		case layout.TmpFile:
 			g.tmps = append(g.tmps, name)
-		case collectionKind:
+		case layout.CollectionFile:
 			g.coll = true
-		case embeddingKind:
+		case layout.EmbeddingFile:
 			g.emb = true
 		}
 	}
@@ -392,31 +227,26 @@ func detail(sets []*Set) ([]*Set, error) {
 		return sets, nil
 	}
 	kept := sets[:0]
+sets:
 	for _, s := range sets {
-		coll, err := os.Stat(s.CollectionPath())
-		if err == nil {
-			var emb fs.FileInfo
-			if emb, err = os.Stat(s.EmbeddingPath()); err == nil {
-				s.CollectionBytes, s.EmbeddingBytes = coll.Size(), emb.Size()
-				s.ModTime = coll.ModTime()
-				if emb.ModTime().After(s.ModTime) {
-					s.ModTime = emb.ModTime()
-				}
+		s.Bytes = make(map[string]int64, len(layout.Tables))
+		for _, table := range layout.Tables {
+			fi, err := os.Stat(s.Path(table))
+			switch {
+			case isNotExist(err):
+				continue sets
+			case err != nil:
+				return nil, fmt.Errorf("read backup set %s in %s: %w", s.Timestamp, s.Dir, err)
 			}
-		}
-		switch {
-		case isNotExist(err):
-			continue
-		case err != nil:
-			return nil, fmt.Errorf("read backup set %s in %s: %w", s.Timestamp, s.Dir, err)
+			s.Bytes[table] = fi.Size()
 		}
 		kept = append(kept, s)
 	}
-	if kept[0].hasLog {
-		if counts := readLog(filepath.Join(kept[0].Dir, logFile)); counts != nil {
+	if len(kept) > 0 && kept[0].hasLog {
+		if counts := readLog(filepath.Join(kept[0].Dir, layout.LogName)); counts != nil {
 			for _, s := range kept {
 				if rows, ok := counts[s.Timestamp]; ok {
-					s.LogFile, s.RowCounts = logFile, rows
+					s.LogFile, s.RowCounts = layout.LogName, rows
 				}
 			}
 		}
@@ -465,21 +295,11 @@ func (c *Catalog) Detail(ctx context.Context, sets []*Set) ([]*Set, error) {
 }
 
 func newSet(dir, ts string, g *group, hasLog bool) Set {
-	t, _ := parseTimestamp(ts)
-	kind := KindBackup
-	if strings.HasPrefix(g.manifest, "vector_snapshot_") { // classify checked the rest
-		kind = KindSnapshot
+	kind := layout.KindBackup
+	if g.manifest != "" {
+		kind = layout.ManifestKind(g.manifest)
 	}
-	return Set{
-		Timestamp:      ts,
-		Dir:            dir,
-		CollectionFile: collectionFile(ts),
-		EmbeddingFile:  embeddingFile(ts),
-		Time:           t,
-		ManifestFile:   g.manifest,
-		Kind:           kind,
-		hasLog:         hasLog,
-	}
+	return Set{Timestamp: ts, Dir: dir, Kind: kind, ManifestFile: g.manifest, hasLog: hasLog}
 }
 
 func newIncomplete(ts string, g *group) Incomplete {
@@ -492,13 +312,13 @@ func newIncomplete(ts string, g *group) Incomplete {
 	}
 	switch {
 	case !g.coll && !g.emb:
-		inc.Missing = append(inc.Missing, collectionFile(ts), embeddingFile(ts))
+		inc.Missing = append(inc.Missing, layout.FileName(layout.CollectionTable, ts), layout.FileName(layout.EmbeddingTable, ts))
 		reasons = append(reasons, "collection and embedding files missing")
 	case !g.coll:
-		inc.Missing = append(inc.Missing, collectionFile(ts))
+		inc.Missing = append(inc.Missing, layout.FileName(layout.CollectionTable, ts))
 		reasons = append(reasons, "collection file missing")
 	case !g.emb:
-		inc.Missing = append(inc.Missing, embeddingFile(ts))
+		inc.Missing = append(inc.Missing, layout.FileName(layout.EmbeddingTable, ts))
 		reasons = append(reasons, "embedding file missing")
 	}
 	inc.Reason = strings.Join(reasons, "; ")
@@ -530,43 +350,27 @@ func readLog(path string) map[string]map[string]int64 {
 		return nil
 	}
 	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxLogSize+1))
-	if err != nil || len(data) > maxLogSize {
+	data, err := io.ReadAll(io.LimitReader(f, layout.MaxLogBytes+1))
+	if err != nil || len(data) > layout.MaxLogBytes {
 		return nil
 	}
-	return parseLog(string(data))
+	return layout.ParseLog(string(data))
 }
 
-// parseLog returns, for each set timestamp the log text mentions, the row
-// counts of its "<table>: <n> rows -> <file>" lines.
-func parseLog(text string) map[string]map[string]int64 {
-	counts := make(map[string]map[string]int64)
-	for _, m := range logMentionRE.FindAllStringSubmatch(text, -1) {
-		if _, ok := counts[m[1]]; !ok && m[2] == "" {
-			counts[m[1]] = nil
-		}
+// Manifest reads the set's manifest: nil when it has none (the old pipeline
+// wrote it), BACKUP_CORRUPT when it cannot be read or describes another set.
+func (s Set) Manifest() (*layout.Manifest, error) {
+	if s.ManifestFile == "" {
+		return nil, nil
 	}
-	for _, line := range strings.Split(text, "\n") {
-		m := logRowsRE.FindStringSubmatch(line)
-		if m == nil {
-			continue
-		}
-		n, err := strconv.ParseInt(m[2], 10, 64)
-		if err != nil {
-			continue
-		}
-		file := m[3][strings.LastIndexAny(m[3], `/\`)+1:]
-		f := setFileRE.FindStringSubmatch(file)
-		if f == nil || f[3] != "" {
-			continue
-		}
-		if counts[f[2]] == nil {
-			counts[f[2]] = make(map[string]int64)
-		}
-		counts[f[2]][m[1]] = n
+	m, err := layout.ReadManifest(filepath.Join(s.Dir, s.ManifestFile))
+	if err != nil {
+		return nil, apierr.Wrap(apierr.BackupCorrupt, err, "the set's manifest %s is unreadable: %v; remove it to restore the files unchecked", s.ManifestFile, err).
+			With("file", s.ManifestFile)
 	}
-	if len(counts) == 0 {
-		return nil
+	if m.Timestamp != s.Timestamp {
+		return nil, apierr.New(apierr.BackupCorrupt, "manifest %s describes set %s, not %s", s.ManifestFile, m.Timestamp, s.Timestamp).
+			With("file", s.ManifestFile)
 	}
-	return counts
+	return m, nil
 }

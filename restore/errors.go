@@ -1,96 +1,109 @@
 package restore
 
 import (
+	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"regexp"
 	"strconv"
-	"strings"
 
+	"github.com/jackc/pgerrcode"
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/vectorops/pgvector-backup-mcp/apierr"
+	"github.com/vectorops/pgvector-backup-mcp/backupfile"
+	"github.com/vectorops/pgvector-backup-mcp/csvstream"
+	"github.com/vectorops/pgvector-backup-mcp/pgerr"
 )
 
-// rolledBack ends every message about a failed restore: it is what the caller
-// most needs to know.
+// rolledBack ends every message about a restore that failed in its
+// transaction: it is what the caller most needs to know.
 const rolledBack = "the transaction was rolled back and the tables are unchanged"
 
-// classify turns err into an apierr.Error with a message that says what went
-// wrong, where, and what to do. src is the file being copied, if any.
-func classify(ctx context.Context, err error, src *source) error {
-	if e, ok := apierr.As(err); ok {
-		return e
-	}
-	if ctx.Err() != nil {
-		return apierr.Wrap(apierr.Cancelled, err, "the restore was cancelled; %s", rolledBack)
-	}
-	var pgErr *pgconn.PgError
-	if !errors.As(err, &pgErr) {
-		return apierr.Wrap(apierr.DatabaseError, err,
-			"lost the database connection during the restore (%v); PostgreSQL rolls back an unfinished transaction, so the tables are unchanged; check the database is up and retry", err)
-	}
-	switch {
-	case pgErr.Code == "23505":
-		return apierr.Wrap(apierr.Conflict, err,
-			"%s: %s in %s; %s. To replace the table's rows use truncate_before_restore=true",
-			pgErr.Message, pgErr.Detail, pgErr.TableName, rolledBack).
-			With("table", pgErr.TableName).With("constraint", pgErr.ConstraintName).With("detail", pgErr.Detail)
-	case pgErr.Code == "23503":
-		return apierr.Wrap(apierr.Conflict, err,
-			"%s (%s): the embeddings reference collections the target lacks; restore langchain_pg_collection too; %s",
-			pgErr.Message, pgErr.Detail, rolledBack).
-			With("table", pgErr.TableName).With("constraint", pgErr.ConstraintName).With("detail", pgErr.Detail)
-	case pgErr.Code == "57014":
-		return apierr.Wrap(apierr.Cancelled, err, "the database cancelled the restore (%s); %s", pgErr.Message, rolledBack)
-	case len(pgErr.Code) == 5 && (pgErr.Code[:2] == "22" || pgErr.Code[:2] == "23") && src != nil:
-		return rowRejected(pgErr, src)
-	}
-	return apierr.Wrap(apierr.DatabaseError, err, "database error %s: %s; %s", pgErr.Code, pgErr.Message, rolledBack).
-		With("sqlstate", pgErr.Code)
-}
-
-// unchanged makes sure a failed restore's message says the tables are as
-// they were: the first thing an operator needs to know.
-func unchanged(err error) error {
-	e, ok := apierr.As(err)
-	if !ok || e.Type == apierr.DatabaseError && strings.Contains(e.Message, "unknown") {
-		return err
-	}
-	if !strings.Contains(e.Message, "unchanged") && !strings.Contains(e.Message, "nothing was") {
-		e.Message += "; " + rolledBack
+// classify turns err into the contract's error (pgerr does the
+// classifying), adding the hint a restore's key conflict needs.
+func classify(ctx context.Context, err error) *apierr.Error {
+	e := apierr.From(pgerr.Classify(ctx, err, "restore"))
+	if pg, ok := pgerr.As(err); ok && pg.Code == pgerrcode.UniqueViolation {
+		e = e.Extend("to replace the table's rows use truncate_before_restore=true, or on_conflict=skip or update")
 	}
 	return e
 }
 
-var copyLine = regexp.MustCompile(`, line (\d+)`)
-
-// rowRejected reports a row PostgreSQL refused during COPY by its file line.
-func rowRejected(pgErr *pgconn.PgError, src *source) error {
-	e := apierr.Wrap(apierr.BackupCorrupt, pgErr, "%s: PostgreSQL rejected a row: %s; %s", src.name(), pgErr.Message, rolledBack).
-		With("file", src.name()).With("reason", pgErr.Message)
-	if m := copyLine.FindStringSubmatch(pgErr.Where); m != nil {
-		n, _ := strconv.ParseInt(m[1], 10, 64)
-		if line, err := fileLine(src.path, n, src.keep); err == nil {
-			e.Message = fmt.Sprintf("%s line %d: PostgreSQL rejected the row: %s; %s", src.name(), line, pgErr.Message, rolledBack)
-			e.With("line", line)
-		}
-	}
-	if pgErr.ColumnName != "" {
-		e.With("column", pgErr.ColumnName)
-	}
-	return e
+// failed is the error of a restore whose transaction was rolled back.
+func failed(ctx context.Context, err error) error {
+	return classify(ctx, err).Extend(rolledBack)
 }
 
-// commitError reports a failed COMMIT. A deferred constraint fails cleanly;
-// a connection lost during COMMIT leaves the outcome unknown, and the caller
-// must be told so rather than promised a rollback.
-func commitError(ctx context.Context, err error) error {
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) {
-		return classify(ctx, err, nil)
+// commitFailed reports a failed COMMIT. A deferred constraint fails cleanly
+// and PostgreSQL rolled back; a connection lost during COMMIT leaves the
+// outcome unknown, and the caller must be told so rather than promised a
+// rollback (the snapshot is kept: it may describe a change that happened).
+func (j *job) commitFailed(ctx context.Context, err error) error {
+	if _, answered := pgerr.As(err); answered {
+		j.discardSnapshot()
+		return failed(ctx, err)
 	}
 	return apierr.Wrap(apierr.DatabaseError, err,
-		"the connection failed during COMMIT, so whether the restore was applied is unknown; compare the tables' row counts with the backup before retrying")
+		"the connection failed during COMMIT (%v), so whether the restore was applied is unknown; compare the tables' row counts with the backup before retrying", err).
+		With("reason", "commit_unknown")
+}
+
+// copyLine finds the line number in the context PostgreSQL gives a COPY
+// error ("COPY langchain_pg_embedding, line 3, column ..."): it has no field
+// of its own.
+var copyLine = regexp.MustCompile(`, line (\d+)`)
+
+// rowRejected reports a row PostgreSQL refused during COPY by its line in
+// the backup file.
+func rowRejected(pg *pgconn.PgError, file *backupfile.Reader, keep func([]csvstream.Field) bool) *apierr.Error {
+	where := file.Name() + ": PostgreSQL rejected a row"
+	var line int
+	if m := copyLine.FindStringSubmatch(pg.Where); m != nil {
+		n, _ := strconv.ParseInt(m[1], 10, 64)
+		if l, err := fileLine(file.Path(), n, keep); err == nil {
+			line = l
+			where = fmt.Sprintf("%s line %d: PostgreSQL rejected the row", file.Name(), l)
+		}
+	}
+	e := apierr.Wrap(apierr.BackupCorrupt, pg, "%s: %s", where, pg.Message).
+		With("file", file.Name()).With("reason", pg.Message).With("sqlstate", pg.Code)
+	if line > 0 {
+		e.With("line", line)
+	}
+	if pg.ColumnName != "" {
+		e.With("column", pg.ColumnName)
+	}
+	return e
+}
+
+// fileLine maps a COPY error's line to the backup file's physical line.
+// PostgreSQL counts the lines of the data it received: one per record plus
+// one per LF inside quoted fields. The data sent differs from the file in row
+// ends, header and filtered rows, so the file is reread, counting the same
+// way over the records keep lets through. Only called on the error path.
+func fileLine(path string, copyLine int64, keep func([]csvstream.Field) bool) (int, error) {
+	r, err := backupfile.Open(path, backupfile.AllText)
+	if err != nil {
+		return 0, err
+	}
+	defer r.Close()
+	start := int64(1)
+	for {
+		rec, err := r.Next()
+		if err != nil {
+			return 0, err
+		}
+		if keep != nil && !keep(rec) {
+			continue
+		}
+		end := start
+		for _, f := range rec {
+			end += int64(bytes.Count(f.Value, []byte{'\n'}))
+		}
+		if copyLine <= end {
+			return r.Line(), nil
+		}
+		start = end + 1
+	}
 }

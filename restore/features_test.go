@@ -19,9 +19,9 @@ import (
 	"github.com/vectorops/pgvector-backup-mcp/backup"
 	"github.com/vectorops/pgvector-backup-mcp/catalog"
 	"github.com/vectorops/pgvector-backup-mcp/internal/pgtest"
+	"github.com/vectorops/pgvector-backup-mcp/layout"
 	"github.com/vectorops/pgvector-backup-mcp/restore"
 	"github.com/vectorops/pgvector-backup-mcp/sample"
-	"github.com/vectorops/pgvector-backup-mcp/schemas"
 )
 
 // featEnv is a fresh database with a layout's tables and a backup root
@@ -101,12 +101,12 @@ func (e *featEnv) write(t *testing.T, req backup.Request) *backup.Written {
 	return w
 }
 
-func (e *featEnv) run(t *testing.T, req restore.Request) (*schemas.RestoreResult, error) {
+func (e *featEnv) run(t *testing.T, req restore.Request) (*restore.Result, error) {
 	t.Helper()
 	return restore.Run(context.Background(), pgtest.Connect(t, e.db), req)
 }
 
-func (e *featEnv) mustRun(t *testing.T, req restore.Request) *schemas.RestoreResult {
+func (e *featEnv) mustRun(t *testing.T, req restore.Request) *restore.Result {
 	t.Helper()
 	res, err := e.run(t, req)
 	if err != nil {
@@ -115,20 +115,27 @@ func (e *featEnv) mustRun(t *testing.T, req restore.Request) *schemas.RestoreRes
 	return res
 }
 
-func (e *featEnv) plan(t *testing.T, req restore.Request) (*schemas.RestorePlan, *restore.Binding) {
+func (e *featEnv) plan(t *testing.T, req restore.Request) (*restore.Plan, *restore.Binding) {
 	t.Helper()
-	p, b, err := restore.Plan(context.Background(), pgtest.Connect(t, e.db), req)
+	p, b, err := makePlan(t, e.db, req)
 	if err != nil {
 		t.Fatalf("plan: %v", err)
 	}
 	return p, b
 }
 
-func (e *featEnv) dump(t *testing.T) string { t.Helper(); return pgtest.Dump(t, e.db) }
-
-func (e *featEnv) snapshot() *restore.SnapshotTarget {
-	return &restore.SnapshotTarget{Dir: e.global, BackupPath: "./global_vector_bak"}
+// makePlan plans req in db as the service does: in a read-only snapshot.
+func makePlan(t *testing.T, db string, req restore.Request) (p *restore.Plan, b *restore.Binding, err error) {
+	t.Helper()
+	ctx := context.Background()
+	err = restore.ReadOnly(ctx, pgtest.Connect(t, db), func(tx pgx.Tx) (err error) {
+		p, b, err = restore.MakePlan(ctx, tx, req)
+		return err
+	})
+	return p, b, err
 }
+
+func (e *featEnv) dump(t *testing.T) string { t.Helper(); return pgtest.Dump(t, e.db) }
 
 // sets returns the complete and incomplete sets catalog.Scan lists in dir.
 func (e *featEnv) sets(t *testing.T, dir string) ([]catalog.Set, []catalog.Incomplete) {
@@ -307,13 +314,13 @@ func TestRoundTripCreatedSet(t *testing.T) {
 			if got := e.dump(t); got != want {
 				t.Errorf("tables differ from backup time:\n got %s\nwant %s", got, want)
 			}
-			for _, table := range schemas.AllTables {
+			for _, table := range layout.Tables {
 				r := res.RestoreResults[table]
 				if r.RowsRestored != w.Manifest.Files[table].Rows || r.MetadataConverted != 0 || r.FileBytes != w.Manifest.Files[table].Bytes {
 					t.Errorf("%s: %+v, manifest %+v", table, r, w.Manifest.Files[table])
 				}
 			}
-			if got := res.TruncateResults[schemas.EmbeddingTable].RowsBefore; got != int64(len(data.Embeddings)-len(ids)+2) {
+			if got := res.TruncateResults[layout.EmbeddingTable].RowsBefore; got != int64(len(data.Embeddings)-len(ids)+2) {
 				t.Errorf("rows_before %d", got)
 			}
 		})
@@ -333,35 +340,35 @@ func TestSnapshotUndo(t *testing.T) {
 			wantB := e.dump(t)
 			setA := e.legacy(t, a, "task_a")
 
-			res := e.mustRun(t, restore.Request{Set: setA, Truncate: true, Snapshot: e.snapshot()})
+			res := e.mustRun(t, restore.Request{Set: setA, Truncate: true, SnapshotDir: e.global})
 			pgtest.Compare(t, e.db, a, l)
 			snap := res.Snapshot
 			if snap == nil {
 				t.Fatal("no snapshot in the result")
 			}
-			if snap.BackupPath != "./global_vector_bak" || !catalog.ValidTimestamp(snap.Timestamp) {
+			if snap.Dir != e.global || !layout.ValidTimestamp(snap.Timestamp) {
 				t.Errorf("snapshot %+v", snap)
 			}
-			wantRows := map[string]int64{schemas.CollectionTable: int64(len(b.Collections)), schemas.EmbeddingTable: int64(len(b.Embeddings))}
+			wantRows := map[string]int64{layout.CollectionTable: int64(len(b.Collections)), layout.EmbeddingTable: int64(len(b.Embeddings))}
 			if !maps.Equal(snap.Rows, wantRows) {
 				t.Errorf("snapshot rows %v, want %v", snap.Rows, wantRows)
 			}
 			u := snap.Undo
-			if u.BackupPath != snap.BackupPath || u.Timestamp != snap.Timestamp || !u.TruncateBeforeRestore ||
-				!slices.Equal(u.Tables, schemas.AllTables) || len(u.Collections) != 0 {
+			if !u.Truncate ||
+				!slices.Equal(u.Tables, layout.Tables) || len(u.Collections) != 0 {
 				t.Errorf("undo %+v", u)
 			}
 
-			// Undo as a caller would: resolve the path it was given.
-			dir, err := e.cat.Resolve(u.BackupPath)
+			// Undo as a caller would: resolve the folder it was given.
+			dir, err := e.cat.Resolve(e.cat.RelativePath(snap.Dir))
 			if err != nil {
-				t.Fatalf("resolve %s: %v", u.BackupPath, err)
+				t.Fatalf("resolve %s: %v", snap.Dir, err)
 			}
-			snapSet := e.find(t, dir, u.Timestamp)
+			snapSet := e.find(t, dir, snap.Timestamp)
 			if snapSet.ManifestFile == "" {
 				t.Errorf("snapshot set has no manifest")
 			}
-			e.mustRun(t, restore.Request{Set: snapSet, Truncate: u.TruncateBeforeRestore, Tables: u.Tables, Collections: u.Collections})
+			e.mustRun(t, restore.Request{Set: snapSet, Truncate: u.Truncate, Tables: u.Tables, Collections: u.Collections})
 			if got := e.dump(t); got != wantB {
 				t.Errorf("undo did not bring back the tables:\n got %s\nwant %s", got, wantB)
 			}
@@ -373,10 +380,10 @@ func TestSnapshotUndo(t *testing.T) {
 		e := newFeatEnv(t, sample.Default, 8)
 		e.load(t, sample.Generate(23, names, 10, 8))
 		setA := e.legacy(t, sample.Generate(24, names, 10, 8), "task_a")
-		replaceInLastRows(t, setA.EmbeddingPath(), "[", "[oops,")
+		replaceInLastRows(t, setA.Path(layout.EmbeddingTable), "[", "[oops,")
 		before := e.dump(t)
 
-		_, err := e.run(t, restore.Request{Set: setA, Truncate: true, Snapshot: e.snapshot()})
+		_, err := e.run(t, restore.Request{Set: setA, Truncate: true, SnapshotDir: e.global})
 		featWantErr(t, err, apierr.BackupCorrupt)
 		if e.dump(t) != before {
 			t.Errorf("a failed restore changed the tables")
@@ -399,16 +406,16 @@ func TestSnapshotUndo(t *testing.T) {
 		e.load(t, sample.Generate(25, names, 10, 8))
 		prior := e.write(t, backup.Request{Now: time.Date(2025, 7, 1, 12, 0, 0, 0, time.Local)})
 		setA := e.legacy(t, sample.Generate(26, names, 10, 8), "task_a")
-		replaceInLastRows(t, setA.EmbeddingPath(), "[", "[oops,")
+		replaceInLastRows(t, setA.Path(layout.EmbeddingTable), "[", "[oops,")
 
-		_, err := e.run(t, restore.Request{Set: setA, Truncate: true, Snapshot: e.snapshot()})
+		_, err := e.run(t, restore.Request{Set: setA, Truncate: true, SnapshotDir: e.global})
 		featWantErr(t, err, apierr.BackupCorrupt)
 		sets, _ := e.sets(t, e.global)
 		if len(sets) != 1 || sets[0].Timestamp != prior.Timestamp {
 			t.Fatalf("global folder lists %+v, want only the earlier backup %s", sets, prior.Timestamp)
 		}
 		if sets[0].LogFile == "" || sets[0].RowCounts == nil {
-			log, _ := os.ReadFile(filepath.Join(e.global, backup.LogName))
+			log, _ := os.ReadFile(filepath.Join(e.global, layout.LogName))
 			t.Logf("log after the failed restore:\n%s", log)
 			t.Error("a failed restore's discarded snapshot leaves its vector_backup_log.txt behind, overwriting the log of the folder's real newest set (restore.go discardSnapshot → backup.Remove does not restore the log), so list loses that set's has_log/row_counts")
 		}
@@ -438,7 +445,7 @@ func TestCollectionsRestore(t *testing.T) {
 		if got := e.rowsOutside(t, "sql"); got != others {
 			t.Errorf("other collections changed:\n got %s\nwant %s", got, others)
 		}
-		if res.RestoreResults[schemas.CollectionTable].RowsRestored != 1 || res.RestoreResults[schemas.EmbeddingTable].RowsRestored != 7 {
+		if res.RestoreResults[layout.CollectionTable].RowsRestored != 1 || res.RestoreResults[layout.EmbeddingTable].RowsRestored != 7 {
 			t.Errorf("restore results %+v", res.RestoreResults)
 		}
 		if !slices.Equal(res.Collections, []string{"sql"}) || res.TruncatePerformed {
@@ -457,7 +464,7 @@ func TestCollectionsRestore(t *testing.T) {
 			{restore.Request{Set: set, Collections: []string{"nope"}}, apierr.ResourceNotFound},
 			{restore.Request{Set: set, Collections: []string{"sql", "nope"}}, apierr.ResourceNotFound},
 			{restore.Request{Set: set, Collections: []string{"sql"}, Truncate: true}, apierr.InvalidParams},
-			{restore.Request{Set: set, Collections: []string{"sql"}, Tables: []string{schemas.CollectionTable}}, apierr.InvalidParams},
+			{restore.Request{Set: set, Collections: []string{"sql"}, Tables: []string{layout.CollectionTable}}, apierr.InvalidParams},
 			// documentation exists live but not in the backup
 			{restore.Request{Set: set, Collections: []string{"documentation"}}, apierr.ResourceNotFound},
 		}
@@ -476,14 +483,14 @@ func TestCollectionsRestore(t *testing.T) {
 	t.Run("embeddings only are remapped", func(t *testing.T) {
 		t.Parallel()
 		e, set := setup(t)
-		res := e.mustRun(t, restore.Request{Set: set, Collections: []string{"sql"}, Tables: []string{schemas.EmbeddingTable}})
+		res := e.mustRun(t, restore.Request{Set: set, Collections: []string{"sql"}, Tables: []string{layout.EmbeddingTable}})
 		pgtest.Compare(t, e.db, featMerge(t, live, bak, "sql", true), e.layout)
-		if _, ok := res.RestoreResults[schemas.CollectionTable]; ok {
+		if _, ok := res.RestoreResults[layout.CollectionTable]; ok {
 			t.Errorf("restored the collection table: %+v", res.RestoreResults)
 		}
 		// A collection the target lacks has nothing to attach to.
 		before := e.dump(t)
-		_, err := e.run(t, restore.Request{Set: set, Collections: []string{"error_sql"}, Tables: []string{schemas.EmbeddingTable}})
+		_, err := e.run(t, restore.Request{Set: set, Collections: []string{"error_sql"}, Tables: []string{layout.EmbeddingTable}})
 		featWantErr(t, err, apierr.ResourceNotFound)
 		if e.dump(t) != before {
 			t.Errorf("a refused restore changed the tables")
@@ -494,22 +501,22 @@ func TestCollectionsRestore(t *testing.T) {
 		t.Parallel()
 		e, set := setup(t)
 		before := e.dump(t)
-		res := e.mustRun(t, restore.Request{Set: set, Collections: []string{"sql"}, Snapshot: e.snapshot()})
+		res := e.mustRun(t, restore.Request{Set: set, Collections: []string{"sql"}, SnapshotDir: e.global})
 		snap := res.Snapshot
 		if snap == nil {
 			t.Fatal("no snapshot")
 		}
-		want := map[string]int64{schemas.CollectionTable: 1, schemas.EmbeddingTable: 10}
+		want := map[string]int64{layout.CollectionTable: 1, layout.EmbeddingTable: 10}
 		if !maps.Equal(snap.Rows, want) {
 			t.Errorf("snapshot rows %v, want %v", snap.Rows, want)
 		}
 		snapSet := e.find(t, e.global, snap.Timestamp)
 		lc := featCollection(t, live, "sql")
-		_, rows := featCSV(t, snapSet.CollectionPath())
+		_, rows := featCSV(t, snapSet.Path(layout.CollectionTable))
 		if len(rows) != 1 || rows[0][0] != lc.UUID || rows[0][1] != "sql" {
 			t.Errorf("snapshot collection file holds %v, want the live sql row", rows)
 		}
-		header, rows := featCSV(t, snapSet.EmbeddingPath())
+		header, rows := featCSV(t, snapSet.Path(layout.EmbeddingTable))
 		col := slices.Index(header, "collection_id")
 		for _, r := range rows {
 			if r[col] != lc.UUID {
@@ -517,10 +524,10 @@ func TestCollectionsRestore(t *testing.T) {
 			}
 		}
 		u := snap.Undo
-		if !slices.Equal(u.Collections, []string{"sql"}) || u.TruncateBeforeRestore {
+		if !slices.Equal(u.Collections, []string{"sql"}) || u.Truncate {
 			t.Errorf("undo %+v", u)
 		}
-		e.mustRun(t, restore.Request{Set: snapSet, Collections: u.Collections, Tables: u.Tables, Truncate: u.TruncateBeforeRestore})
+		e.mustRun(t, restore.Request{Set: snapSet, Collections: u.Collections, Tables: u.Tables, Truncate: u.Truncate})
 		if got := e.dump(t); got != before {
 			t.Errorf("undo did not bring back the sql rows:\n got %s\nwant %s", got, before)
 		}
@@ -529,7 +536,7 @@ func TestCollectionsRestore(t *testing.T) {
 	t.Run("snapshot of a collection the target lacks", func(t *testing.T) {
 		t.Parallel()
 		e, set := setup(t)
-		res := e.mustRun(t, restore.Request{Set: set, Collections: []string{"error_sql"}, Snapshot: e.snapshot()})
+		res := e.mustRun(t, restore.Request{Set: set, Collections: []string{"error_sql"}, SnapshotDir: e.global})
 		if res.Snapshot == nil {
 			return // nothing replaced, nothing saved: fine too
 		}
@@ -560,7 +567,7 @@ func TestCollectionsRestore(t *testing.T) {
 		if e.rowsOutside(t, "sql") != others {
 			t.Errorf("other collections changed")
 		}
-		if got := res.RestoreResults[schemas.EmbeddingTable].RowsRestored; got != 10 {
+		if got := res.RestoreResults[layout.EmbeddingTable].RowsRestored; got != 10 {
 			t.Errorf("rows_restored %d, want 10", got)
 		}
 	})
@@ -568,7 +575,7 @@ func TestCollectionsRestore(t *testing.T) {
 	t.Run("truncate restore of a per-collection snapshot", func(t *testing.T) {
 		t.Parallel()
 		e, set := setup(t)
-		res := e.mustRun(t, restore.Request{Set: set, Collections: []string{"sql"}, Snapshot: e.snapshot()})
+		res := e.mustRun(t, restore.Request{Set: set, Collections: []string{"sql"}, SnapshotDir: e.global})
 		// The snapshot is the newest global set: what "roll back to the
 		// latest global backup" picks.
 		latest := e.find(t, e.global, "latest")
@@ -653,13 +660,13 @@ func TestOnConflict(t *testing.T) {
 
 			// The plan counts the rows whose key exists.
 			p, _ := e.plan(t, restore.Request{Set: set, OnConflict: restore.OnConflictSkip})
-			wantConflicts := map[string]int64{schemas.CollectionTable: 3, schemas.EmbeddingTable: int64(len(overlap))}
+			wantConflicts := map[string]int64{layout.CollectionTable: 3, layout.EmbeddingTable: int64(len(overlap))}
 			if p.Mode != "append" || !maps.Equal(p.Conflicts, wantConflicts) {
 				t.Errorf("plan mode %s conflicts %v, want append %v", p.Mode, p.Conflicts, wantConflicts)
 			}
 
 			// error: the first duplicate key fails the restore.
-			for _, tables := range [][]string{nil, {schemas.EmbeddingTable}} {
+			for _, tables := range [][]string{nil, {layout.EmbeddingTable}} {
 				_, err := e.run(t, restore.Request{Set: set, Tables: tables})
 				ae := featWantErr(t, err, apierr.Conflict)
 				detail, _ := ae.Details["detail"].(string)
@@ -686,9 +693,9 @@ func TestOnConflict(t *testing.T) {
 
 			// skip: live rows win, new rows go in. Nothing is replaced, so
 			// no snapshot is taken.
-			res := e.mustRun(t, restore.Request{Set: set, OnConflict: restore.OnConflictSkip, Snapshot: e.snapshot()})
+			res := e.mustRun(t, restore.Request{Set: set, OnConflict: restore.OnConflictSkip, SnapshotDir: e.global})
 			pgtest.Compare(t, e.db, replaceEmbeddings(live, nil, fresh), l)
-			coll, emb := res.RestoreResults[schemas.CollectionTable], res.RestoreResults[schemas.EmbeddingTable]
+			coll, emb := res.RestoreResults[layout.CollectionTable], res.RestoreResults[layout.EmbeddingTable]
 			if coll.RowsRestored != 0 || coll.RowsSkipped != 3 || emb.RowsRestored != int64(len(fresh)) || emb.RowsSkipped != int64(len(overlap)) {
 				t.Errorf("skip: collections %d restored %d skipped, embeddings %d restored %d skipped; want 0/3, %d/%d",
 					coll.RowsRestored, coll.RowsSkipped, emb.RowsRestored, emb.RowsSkipped, len(fresh), len(overlap))
@@ -699,9 +706,9 @@ func TestOnConflict(t *testing.T) {
 
 			// update: the backup's rows win. Start again from live.
 			e.load(t, live)
-			res = e.mustRun(t, restore.Request{Set: set, OnConflict: restore.OnConflictUpdate, Snapshot: e.snapshot()})
+			res = e.mustRun(t, restore.Request{Set: set, OnConflict: restore.OnConflictUpdate, SnapshotDir: e.global})
 			pgtest.Compare(t, e.db, replaceEmbeddings(live, overlap, fresh), l)
-			coll, emb = res.RestoreResults[schemas.CollectionTable], res.RestoreResults[schemas.EmbeddingTable]
+			coll, emb = res.RestoreResults[layout.CollectionTable], res.RestoreResults[layout.EmbeddingTable]
 			if coll.RowsRestored != 3 || coll.RowsSkipped != 0 || emb.RowsRestored != int64(len(overlap)+len(fresh)) || emb.RowsSkipped != 0 {
 				t.Errorf("update: collections %d restored %d skipped, embeddings %d restored %d skipped; want 3/0, %d/0",
 					coll.RowsRestored, coll.RowsSkipped, emb.RowsRestored, emb.RowsSkipped, len(overlap)+len(fresh))
@@ -712,7 +719,7 @@ func TestOnConflict(t *testing.T) {
 				t.Fatal("update took no snapshot")
 			}
 			u := res.Snapshot.Undo
-			e.mustRun(t, restore.Request{Set: e.find(t, e.global, u.Timestamp), Truncate: u.TruncateBeforeRestore, Tables: u.Tables, Collections: u.Collections})
+			e.mustRun(t, restore.Request{Set: e.find(t, e.global, res.Snapshot.Timestamp), Truncate: u.Truncate, Tables: u.Tables, Collections: u.Collections})
 			if e.dump(t) != before {
 				t.Errorf("undoing the update did not bring back the tables")
 			}
@@ -730,13 +737,13 @@ func TestDryRun(t *testing.T) {
 	set := e.legacy(t, other, "task_other")
 	before := e.dump(t)
 
-	res := e.mustRun(t, restore.Request{Set: set, Truncate: true, DryRun: true, Snapshot: e.snapshot()})
+	res := e.mustRun(t, restore.Request{Set: set, Truncate: true, DryRun: true, SnapshotDir: e.global})
 	if !res.DryRun || res.RestorePerformed || res.TruncatePerformed {
 		t.Errorf("dry_run %v, restore_performed %v, truncate_performed %v", res.DryRun, res.RestorePerformed, res.TruncatePerformed)
 	}
-	wantBefore := map[string]int{schemas.CollectionTable: len(live.Collections), schemas.EmbeddingTable: len(live.Embeddings)}
-	wantRows := map[string]int{schemas.CollectionTable: len(other.Collections), schemas.EmbeddingTable: len(other.Embeddings)}
-	for _, table := range schemas.AllTables {
+	wantBefore := map[string]int{layout.CollectionTable: len(live.Collections), layout.EmbeddingTable: len(live.Embeddings)}
+	wantRows := map[string]int{layout.CollectionTable: len(other.Collections), layout.EmbeddingTable: len(other.Embeddings)}
+	for _, table := range layout.Tables {
 		if got := res.TruncateResults[table].RowsBefore; got != int64(wantBefore[table]) {
 			t.Errorf("%s rows_before %d, want %d", table, got, wantBefore[table])
 		}
@@ -756,14 +763,14 @@ func TestDryRun(t *testing.T) {
 
 	// Per collection and append dry runs count the same way.
 	res = e.mustRun(t, restore.Request{Set: set, Collections: []string{"ddl"}, DryRun: true})
-	if res.RestoreResults[schemas.EmbeddingTable].RowsRestored != 5 || res.RestoreResults[schemas.CollectionTable].RowsRestored != 1 || res.RestorePerformed {
+	if res.RestoreResults[layout.EmbeddingTable].RowsRestored != 5 || res.RestoreResults[layout.CollectionTable].RowsRestored != 1 || res.RestorePerformed {
 		t.Errorf("collections dry run: %+v", res.RestoreResults)
 	}
 	if e.dump(t) != before {
 		t.Errorf("collections dry run changed the tables")
 	}
 
-	replaceInLastRows(t, set.EmbeddingPath(), "[", "[oops,")
+	replaceInLastRows(t, set.Path(layout.EmbeddingTable), "[", "[oops,")
 	_, err := e.run(t, restore.Request{Set: set, Truncate: true, DryRun: true})
 	featWantErr(t, err, apierr.BackupCorrupt)
 	if e.dump(t) != before {
@@ -822,11 +829,11 @@ func TestManifestVerification(t *testing.T) {
 			before := e.dump(t)
 
 			set := e.find(t, e.global, w.Timestamp)
-			b, err := os.ReadFile(set.EmbeddingPath())
+			b, err := os.ReadFile(set.Path(layout.EmbeddingTable))
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := os.WriteFile(set.EmbeddingPath(), tt.spoil(t, b), 0o644); err != nil {
+			if err := os.WriteFile(set.Path(layout.EmbeddingTable), tt.spoil(t, b), 0o644); err != nil {
 				t.Fatal(err)
 			}
 			_, err = e.run(t, restore.Request{Set: set, Truncate: true})
@@ -835,14 +842,14 @@ func TestManifestVerification(t *testing.T) {
 			if !slices.Contains(tt.check, check) || !strings.Contains(ae.Message, check) {
 				t.Errorf("message %q, check %q: want one of %v", ae.Message, check, tt.check)
 			}
-			if ae.Details["file"] != set.EmbeddingFile {
-				t.Errorf("details %v do not name %s", ae.Details, set.EmbeddingFile)
+			if ae.Details["file"] != set.File(layout.EmbeddingTable) {
+				t.Errorf("details %v do not name %s", ae.Details, set.File(layout.EmbeddingTable))
 			}
 			if e.dump(t) != before {
 				t.Errorf("a refused restore changed the tables")
 			}
 			// A plan reads every row too, and refuses the same way.
-			_, _, err = restore.Plan(context.Background(), pgtest.Connect(t, e.db), restore.Request{Set: set, Truncate: true})
+			_, _, err = makePlan(t, e.db, restore.Request{Set: set, Truncate: true})
 			featWantErr(t, err, apierr.BackupCorrupt)
 		})
 	}
@@ -868,16 +875,16 @@ func TestPlanAndBinding(t *testing.T) {
 			req         restore.Request
 			mode        string
 			del, ins    map[string]int64
-			collections []schemas.CollectionPlan
+			collections []restore.CollectionPlan
 			snapshot    bool
 		}{
 			{
 				name: "truncate",
-				req:  restore.Request{Set: set, Truncate: true, Snapshot: e.snapshot()},
+				req:  restore.Request{Set: set, Truncate: true, SnapshotDir: e.global},
 				mode: "truncate",
-				del:  map[string]int64{schemas.CollectionTable: 3, schemas.EmbeddingTable: 30},
-				ins:  map[string]int64{schemas.CollectionTable: 3, schemas.EmbeddingTable: 18},
-				collections: []schemas.CollectionPlan{
+				del:  map[string]int64{layout.CollectionTable: 3, layout.EmbeddingTable: 30},
+				ins:  map[string]int64{layout.CollectionTable: 3, layout.EmbeddingTable: 18},
+				collections: []restore.CollectionPlan{
 					{Name: "ddl", DeleteEmbeddings: 10, InsertEmbeddings: 6},
 					{Name: "documentation", DeleteEmbeddings: 10},
 					{Name: "error_sql", InsertEmbeddings: 6},
@@ -887,20 +894,20 @@ func TestPlanAndBinding(t *testing.T) {
 			},
 			{
 				name:        "collections",
-				req:         restore.Request{Set: set, Collections: []string{"sql"}, Snapshot: e.snapshot()},
+				req:         restore.Request{Set: set, Collections: []string{"sql"}, SnapshotDir: e.global},
 				mode:        "collections",
-				del:         map[string]int64{schemas.CollectionTable: 1, schemas.EmbeddingTable: 10},
-				ins:         map[string]int64{schemas.CollectionTable: 1, schemas.EmbeddingTable: 6},
-				collections: []schemas.CollectionPlan{{Name: "sql", DeleteEmbeddings: 10, InsertEmbeddings: 6}},
+				del:         map[string]int64{layout.CollectionTable: 1, layout.EmbeddingTable: 10},
+				ins:         map[string]int64{layout.CollectionTable: 1, layout.EmbeddingTable: 6},
+				collections: []restore.CollectionPlan{{Name: "sql", DeleteEmbeddings: 10, InsertEmbeddings: 6}},
 				snapshot:    true,
 			},
 			{
 				name: "append",
-				req:  restore.Request{Set: set, Snapshot: e.snapshot()},
+				req:  restore.Request{Set: set, SnapshotDir: e.global},
 				mode: "append",
-				del:  map[string]int64{schemas.CollectionTable: 0, schemas.EmbeddingTable: 0},
-				ins:  map[string]int64{schemas.CollectionTable: 3, schemas.EmbeddingTable: 18},
-				collections: []schemas.CollectionPlan{
+				del:  map[string]int64{layout.CollectionTable: 0, layout.EmbeddingTable: 0},
+				ins:  map[string]int64{layout.CollectionTable: 3, layout.EmbeddingTable: 18},
+				collections: []restore.CollectionPlan{
 					{Name: "ddl", InsertEmbeddings: 6},
 					{Name: "error_sql", InsertEmbeddings: 6},
 					{Name: "sql", InsertEmbeddings: 6},
@@ -915,10 +922,10 @@ func TestPlanAndBinding(t *testing.T) {
 			if !slices.Equal(p.Collections, tt.collections) {
 				t.Errorf("%s: collections %+v, want %+v", tt.name, p.Collections, tt.collections)
 			}
-			if tt.mode == "append" && !maps.Equal(p.Conflicts, map[string]int64{schemas.CollectionTable: 0, schemas.EmbeddingTable: 0}) {
+			if tt.mode == "append" && !maps.Equal(p.Conflicts, map[string]int64{layout.CollectionTable: 0, layout.EmbeddingTable: 0}) {
 				t.Errorf("append: conflicts %v, want none", p.Conflicts)
 			}
-			if len(b.Files) != 2 || b.Files[schemas.EmbeddingTable] == "" {
+			if len(b.Files) != 2 || b.Files[layout.EmbeddingTable] == "" {
 				t.Errorf("%s: binding files %v", tt.name, b.Files)
 			}
 		}
@@ -944,8 +951,8 @@ func TestPlanAndBinding(t *testing.T) {
 		if !maps.Equal(b1.Files, b2.Files) {
 			t.Errorf("file sums changed: %v, %v", b1.Files, b2.Files)
 		}
-		if p2.Delete[schemas.EmbeddingTable] != 31 {
-			t.Errorf("plan deletes %d embeddings, want 31", p2.Delete[schemas.EmbeddingTable])
+		if p2.Delete[layout.EmbeddingTable] != 31 {
+			t.Errorf("plan deletes %d embeddings, want 31", p2.Delete[layout.EmbeddingTable])
 		}
 
 		before := e.dump(t)
@@ -996,12 +1003,12 @@ func TestPlanAndBinding(t *testing.T) {
 		_, b := e.plan(t, req)
 		before := e.dump(t)
 		req.Expect = &restore.Binding{State: b.State, Files: map[string]string{
-			schemas.CollectionTable: b.Files[schemas.CollectionTable],
-			schemas.EmbeddingTable:  strings.Repeat("0", 64),
+			layout.CollectionTable: b.Files[layout.CollectionTable],
+			layout.EmbeddingTable:  strings.Repeat("0", 64),
 		}}
 		_, err := e.run(t, req)
 		ae := featWantErr(t, err, apierr.BackupCorrupt)
-		if ae.Details["check"] != "SHA-256" || ae.Details["file"] != set.EmbeddingFile {
+		if ae.Details["check"] != "SHA-256" || ae.Details["file"] != set.File(layout.EmbeddingTable) {
 			t.Errorf("details %v", ae.Details)
 		}
 		if e.dump(t) != before {
@@ -1025,7 +1032,7 @@ func TestLatest(t *testing.T) {
 	// A newer set whose backup did not finish: both CSVs there, but a
 	// .tmp leftover. And a newer one still with a file missing.
 	ts3, ts4 := "20250722_120000", "20250722_130000"
-	for _, table := range schemas.AllTables {
+	for _, table := range layout.Tables {
 		src := filepath.Join(e.global, w2.Manifest.Files[table].File)
 		b, err := os.ReadFile(src)
 		if err != nil {

@@ -16,11 +16,14 @@ import (
 	"time"
 
 	"github.com/vectorops/pgvector-backup-mcp/apierr"
+	"github.com/vectorops/pgvector-backup-mcp/backupfile"
 	"github.com/vectorops/pgvector-backup-mcp/catalog"
 	"github.com/vectorops/pgvector-backup-mcp/internal/pgtest"
+	"github.com/vectorops/pgvector-backup-mcp/layout"
 	"github.com/vectorops/pgvector-backup-mcp/restore"
 	"github.com/vectorops/pgvector-backup-mcp/sample"
 	"github.com/vectorops/pgvector-backup-mcp/schemas"
+	"github.com/vectorops/pgvector-backup-mcp/service"
 )
 
 // The tests in this file feed restore and inspect files that a careless
@@ -131,7 +134,7 @@ func seededFixture(t *testing.T) *fixture {
 func (f *fixture) inspect(t *testing.T, req restore.Request) (*schemas.InspectResult, error) {
 	t.Helper()
 	req.Set = f.set
-	return restore.Inspect(context.Background(), pgtest.Connect(t, f.db), req)
+	return service.InspectSet(context.Background(), pgtest.Connect(t, f.db), req)
 }
 
 // wantRefused checks a restore of f's (spoiled) set with req fails with an
@@ -192,7 +195,7 @@ func TestHostileAccepted(t *testing.T) {
 		spoil func(t *testing.T, f *fixture)
 	}{
 		{"UTF-8 BOM at the start of both files", func(t *testing.T, f *fixture) {
-			for _, p := range []string{f.set.CollectionPath(), f.set.EmbeddingPath()} {
+			for _, p := range []string{f.set.Path(layout.CollectionTable), f.set.Path(layout.EmbeddingTable)} {
 				b, err := os.ReadFile(p)
 				if err != nil {
 					t.Fatal(err)
@@ -205,14 +208,14 @@ func TestHostileAccepted(t *testing.T) {
 			if !bytes.Contains(b, []byte("figures.\r\nSecond line")) {
 				t.Fatal("the sample lost its CRLF inside a document")
 			}
-			writeFile(t, f.set.EmbeddingPath(), b)
+			writeFile(t, f.set.Path(layout.EmbeddingTable), b)
 		}},
 		{"LF row ends", func(t *testing.T, f *fixture) {
-			writeFile(t, f.set.EmbeddingPath(), pyCSV(embRecords(f.data), "\n"))
+			writeFile(t, f.set.Path(layout.EmbeddingTable), pyCSV(embRecords(f.data), "\n"))
 		}},
 		{"BOM, CRLF, no line break after the last row", func(t *testing.T, f *fixture) {
 			b := pyCSV(embRecords(f.data), "\r\n")
-			writeFile(t, f.set.EmbeddingPath(), append([]byte(bom), bytes.TrimSuffix(b, []byte("\r\n"))...))
+			writeFile(t, f.set.Path(layout.EmbeddingTable), append([]byte(bom), bytes.TrimSuffix(b, []byte("\r\n"))...))
 		}},
 	}
 	for _, tt := range tests {
@@ -225,7 +228,7 @@ func TestHostileAccepted(t *testing.T) {
 			if err != nil {
 				t.Fatalf("restore: %v", err)
 			}
-			if got := res.RestoreResults[schemas.EmbeddingTable].RowsRestored; got != int64(len(f.data.Embeddings)) {
+			if got := res.RestoreResults[layout.EmbeddingTable].RowsRestored; got != int64(len(f.data.Embeddings)) {
 				t.Errorf("rows_restored %d, want %d", got, len(f.data.Embeddings))
 			}
 			pgtest.Compare(t, f.db, f.data, f.layout)
@@ -236,7 +239,7 @@ func TestHostileAccepted(t *testing.T) {
 			if !ins.Restorable || len(ins.Problems) > 0 {
 				t.Errorf("inspect: restorable=%v, problems %q", ins.Restorable, ins.Problems)
 			}
-			if h := ins.Files[schemas.EmbeddingTable].Header; len(h) == 0 || h[0] != "id" {
+			if h := ins.Files[layout.EmbeddingTable].Header; len(h) == 0 || h[0] != "id" {
 				t.Errorf("inspect header %q: the BOM was not stripped", h)
 			}
 		})
@@ -251,12 +254,12 @@ func TestHostileHeaderOnly(t *testing.T) {
 		t.Run(fmt.Sprintf("eol=%q", eol), func(t *testing.T) {
 			t.Parallel()
 			f := seededFixture(t)
-			writeFile(t, f.set.EmbeddingPath(), []byte(strings.Join(embHeader, ",")+eol))
+			writeFile(t, f.set.Path(layout.EmbeddingTable), []byte(strings.Join(embHeader, ",")+eol))
 
 			// The set's log promises rows; a header-only file that
 			// contradicts it is refused, as a truncated file must be.
 			before := pgtest.Dump(t, f.db)
-			_, err := f.restore(t, restore.Request{Tables: []string{schemas.EmbeddingTable}})
+			_, err := f.restore(t, restore.Request{Tables: []string{layout.EmbeddingTable}})
 			if e, ok := apierr.As(err); !ok || e.Type != apierr.BackupCorrupt || !strings.Contains(e.Message, "backup log") {
 				t.Fatalf("header-only file against a log of %d rows: %v, want BACKUP_CORRUPT naming the log", len(f.data.Embeddings), err)
 			}
@@ -265,11 +268,11 @@ func TestHostileHeaderOnly(t *testing.T) {
 			}
 			// Without a log nothing promises rows: an empty table.
 			f.set.RowCounts, f.set.LogFile = nil, ""
-			res, err := f.restore(t, restore.Request{Tables: []string{schemas.EmbeddingTable}})
+			res, err := f.restore(t, restore.Request{Tables: []string{layout.EmbeddingTable}})
 			if err != nil {
 				t.Fatalf("append of a header-only file: %v", err)
 			}
-			if got := res.RestoreResults[schemas.EmbeddingTable]; !got.Success || got.RowsRestored != 0 {
+			if got, ok := res.RestoreResults[layout.EmbeddingTable]; !ok || got.RowsRestored != 0 {
 				t.Errorf("append result %+v, want success with 0 rows", got)
 			}
 			if pgtest.Dump(t, f.db) != before {
@@ -280,11 +283,11 @@ func TestHostileHeaderOnly(t *testing.T) {
 			if err != nil {
 				t.Fatalf("truncating restore of a header-only file: %v", err)
 			}
-			tr := res.TruncateResults[schemas.EmbeddingTable]
+			tr := res.TruncateResults[layout.EmbeddingTable]
 			if tr.RowsBefore != int64(len(f.data.Embeddings)) || tr.RowsAfter != 0 {
 				t.Errorf("truncate result %+v", tr)
 			}
-			if got := res.RestoreResults[schemas.EmbeddingTable].RowsRestored; got != 0 {
+			if got := res.RestoreResults[layout.EmbeddingTable].RowsRestored; got != 0 {
 				t.Errorf("rows_restored %d, want 0", got)
 			}
 			var n int
@@ -298,8 +301,8 @@ func TestHostileHeaderOnly(t *testing.T) {
 			if err != nil {
 				t.Fatalf("inspect: %v", err)
 			}
-			if !ins.Restorable || ins.Files[schemas.EmbeddingTable].Rows != 0 {
-				t.Errorf("inspect: restorable=%v rows=%d problems %q", ins.Restorable, ins.Files[schemas.EmbeddingTable].Rows, ins.Problems)
+			if !ins.Restorable || ins.Files[layout.EmbeddingTable].Rows != 0 {
+				t.Errorf("inspect: restorable=%v rows=%d problems %q", ins.Restorable, ins.Files[layout.EmbeddingTable].Rows, ins.Problems)
 			}
 		})
 	}
@@ -308,7 +311,7 @@ func TestHostileHeaderOnly(t *testing.T) {
 // TestHostileRefused: each spoiled file is refused with the right error and
 // changes nothing.
 func TestHostileRefused(t *testing.T) {
-	emb := func(f *fixture) string { return f.set.EmbeddingPath() }
+	emb := func(f *fixture) string { return f.set.Path(layout.EmbeddingTable) }
 	tests := []struct {
 		name  string
 		spoil func(t *testing.T, f *fixture) // writes the spoiled file
@@ -487,7 +490,7 @@ func TestHostileRefused(t *testing.T) {
 			tt.spoil(t, f)
 			e := wantRefused(t, f, restore.Request{Truncate: true}, tt.want, tt.inMsg...)
 			if tt.line {
-				wantLine(t, e, f.set.EmbeddingPath())
+				wantLine(t, e, f.set.Path(layout.EmbeddingTable))
 			}
 		})
 	}
@@ -505,7 +508,7 @@ func nonEmpty(s string) []string {
 func TestHostileMillionColumns(t *testing.T) {
 	t.Parallel()
 	f := seededFixture(t)
-	w, done := createStream(t, f.set.EmbeddingPath())
+	w, done := createStream(t, f.set.Path(layout.EmbeddingTable))
 	for i := range 1_000_000 {
 		if i > 0 {
 			w.WriteByte(',')
@@ -545,12 +548,12 @@ func TestHostileSQLShapedNames(t *testing.T) {
 		t.Run("header column "+col, func(t *testing.T) {
 			recs := embRecords(f.data)
 			recs[0][0] = col
-			writeFile(t, f.set.EmbeddingPath(), pyCSV(recs, "\r\n"))
+			writeFile(t, f.set.Path(layout.EmbeddingTable), pyCSV(recs, "\r\n"))
 			e := wantRefused(t, f, restore.Request{Truncate: true}, apierr.SchemaMismatch, strconv.Quote(col))
 			if e.Details["column"] != col {
 				t.Errorf("column detail %q, want %q", e.Details["column"], col)
 			}
-			for _, table := range []string{"x", schemas.CollectionTable, schemas.EmbeddingTable} {
+			for _, table := range []string{"x", layout.CollectionTable, layout.EmbeddingTable} {
 				if !exists(table) {
 					t.Fatalf("table %s was dropped", table)
 				}
@@ -558,13 +561,13 @@ func TestHostileSQLShapedNames(t *testing.T) {
 		})
 	}
 	t.Run("collection file header", func(t *testing.T) {
-		b, err := os.ReadFile(f.set.CollectionPath())
+		b, err := os.ReadFile(f.set.Path(layout.CollectionTable))
 		if err != nil {
 			t.Fatal(err)
 		}
-		writeFile(t, f.set.CollectionPath(), bytes.Replace(b, []byte("name"), []byte(`"name""; DROP TABLE x; --"`), 1))
+		writeFile(t, f.set.Path(layout.CollectionTable), bytes.Replace(b, []byte("name"), []byte(`"name""; DROP TABLE x; --"`), 1))
 		wantRefused(t, f, restore.Request{Truncate: true}, apierr.SchemaMismatch, "DROP TABLE x")
-		if !exists("x") || !exists(schemas.CollectionTable) {
+		if !exists("x") || !exists(layout.CollectionTable) {
 			t.Fatal("a table was dropped")
 		}
 	})
@@ -668,7 +671,7 @@ const mb = 1 << 20
 func TestHostileHugeField(t *testing.T) {
 	f := seededFixture(t)
 	recs := embRecords(f.data)
-	path := f.set.EmbeddingPath()
+	path := f.set.Path(layout.EmbeddingTable)
 	w, done := createStream(t, path)
 	w.Write(pyCSV(recs[:3], "\r\n"))
 	// The second data row's document is 100 MB, written in chunks.
@@ -691,8 +694,8 @@ func TestHostileHugeField(t *testing.T) {
 	t.Logf("inspect alone: total alloc %.1f MB, peak heap growth %.1f MB", float64(im.totalAlloc)/mb, float64(im.peakHeap)/mb)
 	for what, s := range map[string]memStats{"restore": rm, "inspect": im} {
 		if s.totalAlloc > 80*mb {
-			t.Errorf("%s of a file with a 100 MB field allocated %.1f MB in all, want < 80 MB: the reader buffers the field up to its limit (restore.MaxFieldBytes = %d MiB), growing its buffer by append, before refusing it",
-				what, float64(s.totalAlloc)/mb, restore.MaxFieldBytes/mb)
+			t.Errorf("%s of a file with a 100 MB field allocated %.1f MB in all, want < 80 MB: the reader buffers the field up to its limit (backupfile.MaxFieldBytes = %d MiB), growing its buffer by append, before refusing it",
+				what, float64(s.totalAlloc)/mb, backupfile.MaxFieldBytes/mb)
 		}
 		if s.peakHeap > 80*mb {
 			t.Errorf("%s of a file with a 100 MB field grew the heap by %.1f MB", what, float64(s.peakHeap)/mb)
@@ -782,13 +785,13 @@ func newBigSet(t testing.TB, n, dim int) *bigSet {
 	return &bigSet{db: db, set: set, bytes: size, rows: n}
 }
 
-func (s *bigSet) restore(t testing.TB) *schemas.RestoreResult {
+func (s *bigSet) restore(t testing.TB) *restore.Result {
 	t.Helper()
 	res, err := restore.Run(context.Background(), pgtest.Connect(t, s.db), restore.Request{Set: s.set, Truncate: true})
 	if err != nil {
 		t.Fatalf("restore: %v", err)
 	}
-	if got := res.RestoreResults[schemas.EmbeddingTable].RowsRestored; got != int64(s.rows) {
+	if got := res.RestoreResults[layout.EmbeddingTable].RowsRestored; got != int64(s.rows) {
 		t.Fatalf("rows_restored %d, want %d", got, s.rows)
 	}
 	return res
@@ -796,12 +799,12 @@ func (s *bigSet) restore(t testing.TB) *schemas.RestoreResult {
 
 func (s *bigSet) inspect(t testing.TB) *schemas.InspectResult {
 	t.Helper()
-	res, err := restore.Inspect(context.Background(), pgtest.Connect(t, s.db), restore.Request{Set: s.set, Truncate: true})
+	res, err := service.InspectSet(context.Background(), pgtest.Connect(t, s.db), restore.Request{Set: s.set, Truncate: true})
 	if err != nil {
 		t.Fatalf("inspect: %v", err)
 	}
-	if !res.Restorable || res.Files[schemas.EmbeddingTable].Rows != int64(s.rows) {
-		t.Fatalf("inspect: restorable=%v rows=%d problems %q", res.Restorable, res.Files[schemas.EmbeddingTable].Rows, res.Problems)
+	if !res.Restorable || res.Files[layout.EmbeddingTable].Rows != int64(s.rows) {
+		t.Fatalf("inspect: restorable=%v rows=%d problems %q", res.Restorable, res.Files[layout.EmbeddingTable].Rows, res.Problems)
 	}
 	return res
 }

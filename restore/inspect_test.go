@@ -11,15 +11,17 @@ import (
 	"github.com/vectorops/pgvector-backup-mcp/backup"
 	"github.com/vectorops/pgvector-backup-mcp/catalog"
 	"github.com/vectorops/pgvector-backup-mcp/internal/pgtest"
+	"github.com/vectorops/pgvector-backup-mcp/layout"
 	"github.com/vectorops/pgvector-backup-mcp/restore"
 	"github.com/vectorops/pgvector-backup-mcp/sample"
 	"github.com/vectorops/pgvector-backup-mcp/schemas"
+	"github.com/vectorops/pgvector-backup-mcp/service"
 )
 
 func inspect(t *testing.T, f *fixture, req restore.Request) *schemas.InspectResult {
 	t.Helper()
 	req.Set = f.set
-	res, err := restore.Inspect(context.Background(), pgtest.Connect(t, f.db), req)
+	res, err := service.InspectSet(context.Background(), pgtest.Connect(t, f.db), req)
 	if err != nil {
 		t.Fatalf("inspect: %v", err)
 	}
@@ -38,7 +40,7 @@ func TestInspectGoodSet(t *testing.T) {
 	if !res.Restorable || len(res.Problems) != 0 {
 		t.Fatalf("restorable %v, problems %v", res.Restorable, res.Problems)
 	}
-	emb := res.Files[schemas.EmbeddingTable]
+	emb := res.Files[layout.EmbeddingTable]
 	if emb.Rows != int64(len(data.Embeddings)) || emb.BadRows != 0 || emb.LegacyJSONRows == 0 {
 		t.Errorf("embedding file report %+v", emb)
 	}
@@ -52,17 +54,17 @@ func TestInspectGoodSet(t *testing.T) {
 		t.Errorf("collections %+v", res.Collections)
 	}
 	p := res.Plan
-	if p == nil || p.Delete[schemas.EmbeddingTable] != int64(len(data.Embeddings)) || p.Insert[schemas.EmbeddingTable] != int64(len(data.Embeddings)) {
+	if p == nil || p.Delete[layout.EmbeddingTable] != int64(len(data.Embeddings)) || p.Insert[layout.EmbeddingTable] != int64(len(data.Embeddings)) {
 		t.Fatalf("plan %+v", p)
 	}
-	tr := res.Target.Tables[schemas.EmbeddingTable]
+	tr := res.Target.Tables[layout.EmbeddingTable]
 	if !tr.Exists || tr.VectorDimension != 8 || tr.Rows != int64(len(data.Embeddings)) {
 		t.Errorf("target report %+v", tr)
 	}
 
 	// An append plans every key as a conflict: they are all live already.
 	res = inspect(t, f, restore.Request{OnConflict: restore.OnConflictSkip})
-	if got := res.Plan.Conflicts[schemas.EmbeddingTable]; got != int64(len(data.Embeddings)) {
+	if got := res.Plan.Conflicts[layout.EmbeddingTable]; got != int64(len(data.Embeddings)) {
 		t.Errorf("conflicts %d, want %d", got, len(data.Embeddings))
 	}
 	if pgtest.Dump(t, f.db) != before {
@@ -73,7 +75,7 @@ func TestInspectGoodSet(t *testing.T) {
 func TestInspectBadRowsAndFit(t *testing.T) {
 	data := sample.Generate(22, names, 15, 8)
 	f := newFixture(t, sample.Default, data)
-	replaceInLastRows(t, f.set.EmbeddingPath(), "[", "[NaN,")
+	replaceInLastRows(t, f.set.Path(layout.EmbeddingTable), "[", "[NaN,")
 	spoilUUID(t, f)
 	pgtest.Exec(t, f.db, "ALTER TABLE langchain_pg_embedding DROP COLUMN document")
 
@@ -81,15 +83,15 @@ func TestInspectBadRowsAndFit(t *testing.T) {
 	if res.Restorable {
 		t.Fatal("a set with bad rows and a missing column is restorable")
 	}
-	emb := res.Files[schemas.EmbeddingTable]
+	emb := res.Files[layout.EmbeddingTable]
 	if emb.BadRows != 1 || len(emb.BadRowSamples) != 1 {
 		t.Fatalf("bad rows %d %+v (the uuid is PostgreSQL's to reject, the NaN ours)", emb.BadRows, emb.BadRowSamples)
 	}
 	bad := emb.BadRowSamples[0]
-	if line := physicalLine(t, f.set.EmbeddingPath(), bad.Line); !strings.Contains(line, "[NaN,") || bad.Column != "embedding" {
+	if line := physicalLine(t, f.set.Path(layout.EmbeddingTable), bad.Line); !strings.Contains(line, "[NaN,") || bad.Column != "embedding" {
 		t.Errorf("bad row %+v points at %q", bad, line)
 	}
-	if got := res.Target.Tables[schemas.EmbeddingTable].MissingColumns; len(got) != 1 || got[0] != "document" {
+	if got := res.Target.Tables[layout.EmbeddingTable].MissingColumns; len(got) != 1 || got[0] != "document" {
 		t.Errorf("missing columns %v", got)
 	}
 	if len(res.Problems) < 2 {
@@ -125,10 +127,10 @@ func TestInspectChecksums(t *testing.T) {
 		t.Fatalf("fresh set: %s %v", res.ChecksumStatus, res.Problems)
 	}
 	// One byte changed, same size.
-	b, _ := os.ReadFile(set.EmbeddingPath())
+	b, _ := os.ReadFile(set.Path(layout.EmbeddingTable))
 	i := strings.Index(string(b), "SELECT")
 	b[i] = 's'
-	os.WriteFile(set.EmbeddingPath(), b, 0o644)
+	os.WriteFile(set.Path(layout.EmbeddingTable), b, 0o644)
 	res := inspect(t, f, restore.Request{Truncate: true})
 	if res.ChecksumStatus != "mismatch" || res.Restorable {
 		t.Fatalf("changed byte: %s restorable=%v", res.ChecksumStatus, res.Restorable)

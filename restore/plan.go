@@ -4,56 +4,79 @@ import (
 	"cmp"
 	"context"
 	"fmt"
-	"io"
 	"slices"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/vectorops/pgvector-backup-mcp/csvstream"
-	"github.com/vectorops/pgvector-backup-mcp/schemas"
+	"github.com/vectorops/pgvector-backup-mcp/layout"
 )
 
-// Plan works out what Run would do with req without changing anything: it
-// reads every row of the files (a bad row fails the plan as it would fail the
-// restore) and the live tables in one read-only snapshot, taking no lock that
-// blocks the application. It returns the plan to show the user and the
-// binding a confirmation token seals.
-func Plan(ctx context.Context, conn *pgx.Conn, req Request) (*schemas.RestorePlan, *Binding, error) {
-	r, err := newRun(req)
+// Plan is what a restore would do.
+type Plan struct {
+	Mode        string   // modeTruncate, modeCollections or modeAppend
+	Tables      []string // in restore order
+	OnConflict  string
+	Delete      map[string]int64 // live rows deleted, per table
+	Insert      map[string]int64 // backup rows written, per table (before conflicts)
+	Conflicts   map[string]int64 // append mode: backup rows whose key the target has
+	Collections []CollectionPlan // per collection in scope, by name
+	Snapshot    bool             // whether the replaced rows are saved first
+}
+
+// CollectionPlan is one collection's embeddings deleted and written.
+type CollectionPlan struct {
+	Name             string
+	DeleteEmbeddings int64
+	InsertEmbeddings int64
+}
+
+// Destructive reports whether the plan deletes or may overwrite rows.
+func (p *Plan) Destructive() bool {
+	if p.OnConflict == OnConflictUpdate {
+		return true
+	}
+	for _, n := range p.Delete {
+		if n > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// MakePlan works out what Run would do with req, in tx (ReadOnly's): it
+// reads every row of the files (a bad row fails the plan as it would fail
+// the restore) and counts the live rows in scope. It returns the plan to
+// show the person and the binding their approval seals.
+func MakePlan(ctx context.Context, tx pgx.Tx, req Request) (*Plan, *Binding, error) {
+	j, err := prepare(req)
 	if err != nil {
 		return nil, nil, err
 	}
-	tx, err := conn.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	plan, binding, err := j.plan(ctx, tx)
 	if err != nil {
-		return nil, nil, classify(ctx, err, nil)
-	}
-	defer tx.Rollback(context.WithoutCancel(ctx))
-	r.ctx, r.tx = ctx, tx
-	plan, binding, err := r.plan()
-	if err != nil {
-		return nil, nil, classify(ctx, err, r.current)
+		return nil, nil, classify(ctx, err)
 	}
 	return plan, binding, nil
 }
 
-func (r *run) plan() (*schemas.RestorePlan, *Binding, error) {
+func (j *job) plan(ctx context.Context, tx pgx.Tx) (*Plan, *Binding, error) {
 	var err error
-	if r.scope, err = r.resolveScope(); err != nil {
+	if j.scope, err = j.resolveScope(ctx, tx); err != nil {
 		return nil, nil, err
 	}
-	if r.req.Truncate {
-		if _, err := r.checkTruncate(); err != nil {
+	if j.req.Truncate {
+		if _, err := j.checkTruncate(ctx, tx); err != nil {
 			return nil, nil, err
 		}
 	}
-	plan := &schemas.RestorePlan{
-		Mode:        r.scope.mode,
-		Tables:      r.tables,
-		OnConflict:  r.req.OnConflict,
-		Delete:      map[string]int64{},
-		Insert:      map[string]int64{},
-		Collections: []schemas.CollectionPlan{},
-		Snapshot:    r.req.Snapshot != nil && r.scope.replaces(),
+	plan := &Plan{
+		Mode:       j.scope.mode,
+		Tables:     j.tables,
+		OnConflict: j.req.OnConflict,
+		Delete:     map[string]int64{},
+		Insert:     map[string]int64{},
+		Snapshot:   j.req.SnapshotDir != "" && j.scope.replaces(),
 	}
 	binding := &Binding{Files: map[string]string{}}
 
@@ -61,48 +84,41 @@ func (r *run) plan() (*schemas.RestorePlan, *Binding, error) {
 	// for an append, the rows whose key the target already has.
 	perCollection := map[string]int64{} // backup collection uuid → embeddings
 	conflicts := map[string]*conflictCounter{}
-	sources, err := r.openSources(func(s *source) {
+	streams, err := j.openStreams(ctx, tx, func(s *stream) {
 		collCol := -1
-		if s.table.Name == schemas.EmbeddingTable {
-			collCol = slices.Index(s.header, "collection_id")
+		if s.table.Name == layout.EmbeddingTable {
+			collCol = slices.Index(s.file.Header(), "collection_id")
 		}
 		var counter *conflictCounter
-		if r.scope.mode == modeAppend {
-			counter = newConflictCounter(r.ctx, r.tx, s)
+		if j.scope.mode == modeAppend {
+			counter = newConflictCounter(tx, s)
 			conflicts[s.table.Name] = counter
 		}
 		s.tap = func(rec []csvstream.Field) {
 			if collCol >= 0 {
 				perCollection[string(rec[collCol].Value)]++
 			}
-			counter.add(rec)
+			counter.add(ctx, rec)
 		}
 	})
-	defer func() {
-		for _, s := range sources {
-			s.Close()
-		}
-	}()
+	defer closeAll(streams)
 	if err != nil {
 		return nil, nil, err
 	}
-	for _, s := range sources {
-		r.current = s
-		if _, err := io.Copy(io.Discard, s); err != nil {
+	for _, s := range streams {
+		if err := s.drain(ctx); err != nil {
 			return nil, nil, err
 		}
-		rows, _, _ := s.counts()
-		plan.Insert[s.table.Name] = rows
-		binding.Files[s.table.Name] = s.sum()
+		plan.Insert[s.table.Name] = s.sent()
+		binding.Files[s.table.Name] = s.file.Sum()
 	}
-	r.current = nil
-	if r.scope.mode == modeAppend {
+	if j.scope.mode == modeAppend {
 		plan.Conflicts = map[string]int64{}
 		for table, c := range conflicts {
 			if c == nil {
 				continue // composite key: not counted
 			}
-			n, err := c.total()
+			n, err := c.total(ctx)
 			if err != nil {
 				return nil, nil, err
 			}
@@ -110,15 +126,15 @@ func (r *run) plan() (*schemas.RestorePlan, *Binding, error) {
 		}
 	}
 
-	for _, t := range r.tables {
-		if plan.Delete[t], err = r.scope.deleteCount(r.ctx, r.tx, t); err != nil {
+	for _, t := range j.tables {
+		if plan.Delete[t], err = j.scope.deleteCount(ctx, tx, t); err != nil {
 			return nil, nil, err
 		}
 	}
-	if plan.Collections, err = r.collectionPlan(perCollection); err != nil {
+	if plan.Collections, err = j.collectionPlan(ctx, tx, perCollection); err != nil {
 		return nil, nil, err
 	}
-	if binding.State, err = r.scope.fingerprint(r.ctx, r.tx); err != nil {
+	if binding.State, err = j.scope.fingerprint(ctx, tx); err != nil {
 		return nil, nil, err
 	}
 	return plan, binding, nil
@@ -134,18 +150,18 @@ func (s scope) deleteCount(ctx context.Context, q querier, table string) (int64,
 
 // collectionPlan lists, per collection in scope, the live embeddings deleted
 // and the backup embeddings written.
-func (r *run) collectionPlan(backupPerUUID map[string]int64) ([]schemas.CollectionPlan, error) {
-	names := r.scope.backupNames
+func (j *job) collectionPlan(ctx context.Context, q querier, backupPerUUID map[string]int64) ([]CollectionPlan, error) {
+	names := j.scope.backupNames
 	if names == nil {
 		var err error
-		if names, err = backupCollections(r.req.Set.CollectionPath()); err != nil {
+		if names, err = BackupCollections(j.req.Set.Path(layout.CollectionTable)); err != nil {
 			return nil, err
 		}
 	}
-	byName := map[string]*schemas.CollectionPlan{}
-	get := func(name string) *schemas.CollectionPlan {
+	byName := map[string]*CollectionPlan{}
+	get := func(name string) *CollectionPlan {
 		if byName[name] == nil {
-			byName[name] = &schemas.CollectionPlan{Name: name}
+			byName[name] = &CollectionPlan{Name: name}
 		}
 		return byName[name]
 	}
@@ -156,8 +172,8 @@ func (r *run) collectionPlan(backupPerUUID map[string]int64) ([]schemas.Collecti
 		}
 		get(name).InsertEmbeddings += n
 	}
-	if r.scope.mode != modeAppend && slices.Contains(r.tables, schemas.EmbeddingTable) {
-		rows, err := r.tx.Query(r.ctx, `
+	if j.scope.mode != modeAppend && slices.Contains(j.tables, layout.EmbeddingTable) {
+		rows, err := q.Query(ctx, `
 			SELECT c.name, count(e.*) FROM langchain_pg_collection c
 			JOIN langchain_pg_embedding e ON e.collection_id = c.uuid
 			GROUP BY c.name`)
@@ -171,7 +187,7 @@ func (r *run) collectionPlan(backupPerUUID map[string]int64) ([]schemas.Collecti
 			if err := rows.Scan(&name, &n); err != nil {
 				return nil, err
 			}
-			if r.scope.mode == modeTruncate || slices.Contains(r.scope.names, name) {
+			if j.scope.mode == modeTruncate || slices.Contains(j.scope.names, name) {
 				get(name).DeleteEmbeddings = n
 			}
 		}
@@ -179,11 +195,11 @@ func (r *run) collectionPlan(backupPerUUID map[string]int64) ([]schemas.Collecti
 			return nil, err
 		}
 	}
-	out := make([]schemas.CollectionPlan, 0, len(byName))
+	out := make([]CollectionPlan, 0, len(byName))
 	for _, p := range byName {
 		out = append(out, *p)
 	}
-	slices.SortFunc(out, func(a, b schemas.CollectionPlan) int { return cmp.Compare(a.Name, b.Name) })
+	slices.SortFunc(out, func(a, b CollectionPlan) int { return cmp.Compare(a.Name, b.Name) })
 	return out, nil
 }
 
@@ -195,7 +211,6 @@ const conflictBatch = 5000
 // already has, looking keys up in batches as the file streams by. Tables
 // with a composite key are not counted (nil counter).
 type conflictCounter struct {
-	ctx  context.Context
 	q    querier
 	sql  string
 	col  int
@@ -204,47 +219,47 @@ type conflictCounter struct {
 	err  error
 }
 
-func newConflictCounter(ctx context.Context, q querier, s *source) *conflictCounter {
+func newConflictCounter(q querier, s *stream) *conflictCounter {
 	if len(s.table.PrimaryKey) != 1 {
 		return nil
 	}
 	key := s.table.PrimaryKey[0]
-	col := slices.Index(s.header, key)
+	col := slices.Index(s.file.Header(), key)
 	if col < 0 {
 		return nil
 	}
 	id := pgx.Identifier{key}.Sanitize()
 	return &conflictCounter{
-		ctx: ctx, q: q, col: col,
+		q: q, col: col,
 		// Typed as the column, so the primary key's index serves the lookup.
 		sql: fmt.Sprintf("SELECT count(*) FROM %s WHERE %s = ANY($1::%s[])",
 			pgx.Identifier{s.table.Name}.Sanitize(), id, s.table.Columns[key].Type),
 	}
 }
 
-func (c *conflictCounter) add(rec []csvstream.Field) {
+func (c *conflictCounter) add(ctx context.Context, rec []csvstream.Field) {
 	if c == nil || c.err != nil {
 		return
 	}
 	c.keys = append(c.keys, string(rec[c.col].Value))
 	if len(c.keys) >= conflictBatch {
-		c.flush()
+		c.flush(ctx)
 	}
 }
 
-func (c *conflictCounter) flush() {
+func (c *conflictCounter) flush(ctx context.Context) {
 	if len(c.keys) == 0 || c.err != nil {
 		return
 	}
 	var n int64
-	if err := c.q.QueryRow(c.ctx, c.sql, c.keys).Scan(&n); err != nil {
+	if err := c.q.QueryRow(ctx, c.sql, c.keys).Scan(&n); err != nil {
 		c.err = fmt.Errorf("look up existing keys: %w", err)
 	}
 	c.n += n
 	c.keys = c.keys[:0]
 }
 
-func (c *conflictCounter) total() (int64, error) {
-	c.flush()
+func (c *conflictCounter) total(ctx context.Context) (int64, error) {
+	c.flush(ctx)
 	return c.n, c.err
 }

@@ -10,9 +10,9 @@ import (
 	"github.com/vectorops/pgvector-backup-mcp/apierr"
 	"github.com/vectorops/pgvector-backup-mcp/catalog"
 	"github.com/vectorops/pgvector-backup-mcp/internal/pgtest"
+	"github.com/vectorops/pgvector-backup-mcp/layout"
 	"github.com/vectorops/pgvector-backup-mcp/restore"
 	"github.com/vectorops/pgvector-backup-mcp/sample"
-	"github.com/vectorops/pgvector-backup-mcp/schemas"
 )
 
 const ts = "20250721_215758"
@@ -47,7 +47,7 @@ func newFixture(t *testing.T, l sample.Layout, data *sample.Dataset) *fixture {
 	return f
 }
 
-func (f *fixture) restore(t *testing.T, req restore.Request) (*schemas.RestoreResult, error) {
+func (f *fixture) restore(t *testing.T, req restore.Request) (*restore.Result, error) {
 	t.Helper()
 	req.Set = f.set
 	conn := pgtest.Connect(t, f.db)
@@ -67,7 +67,7 @@ func TestLayouts(t *testing.T) {
 				t.Fatalf("restore: %v", err)
 			}
 			pgtest.Compare(t, f.db, data, l)
-			emb := res.RestoreResults[schemas.EmbeddingTable]
+			emb := res.RestoreResults[layout.EmbeddingTable]
 			if emb.RowsRestored != int64(len(data.Embeddings)) {
 				t.Errorf("rows_restored %d, want %d", emb.RowsRestored, len(data.Embeddings))
 			}
@@ -79,7 +79,7 @@ func TestLayouts(t *testing.T) {
 			if err != nil {
 				t.Fatalf("second restore: %v", err)
 			}
-			if got := res.TruncateResults[schemas.EmbeddingTable].RowsBefore; got != int64(len(data.Embeddings)) {
+			if got := res.TruncateResults[layout.EmbeddingTable].RowsBefore; got != int64(len(data.Embeddings)) {
 				t.Errorf("rows_before %d, want %d", got, len(data.Embeddings))
 			}
 			pgtest.Compare(t, f.db, data, l)
@@ -116,7 +116,7 @@ func TestFailuresChangeNothing(t *testing.T) {
 		{
 			name:   "corrupt row near the end of the embedding file",
 			req:    restore.Request{Truncate: true},
-			spoil:  func(t *testing.T, f *fixture) { replaceInLastRows(t, f.set.EmbeddingPath(), "[", "[oops,") },
+			spoil:  func(t *testing.T, f *fixture) { replaceInLastRows(t, f.set.Path(layout.EmbeddingTable), "[", "[oops,") },
 			want:   apierr.BackupCorrupt,
 			inMsg:  "line",
 			marker: "[oops,",
@@ -125,7 +125,7 @@ func TestFailuresChangeNothing(t *testing.T) {
 			name: "metadata neither JSON nor Python",
 			req:  restore.Request{Truncate: true},
 			spoil: func(t *testing.T, f *fixture) {
-				replaceInLastRows(t, f.set.EmbeddingPath(), "{'source'", "{'source' 'x'")
+				replaceInLastRows(t, f.set.Path(layout.EmbeddingTable), "{'source'", "{'source' 'x'")
 			},
 			want:  apierr.BackupCorrupt,
 			inMsg: "column cmetadata",
@@ -160,7 +160,7 @@ func TestFailuresChangeNothing(t *testing.T) {
 			name: "vector of another dimension in the middle of the file",
 			req:  restore.Request{Truncate: true},
 			spoil: func(t *testing.T, f *fixture) {
-				replaceInLastRows(t, f.set.EmbeddingPath(), "[", "[0.5,")
+				replaceInLastRows(t, f.set.Path(layout.EmbeddingTable), "[", "[0.5,")
 			},
 			want:  apierr.BackupCorrupt,
 			inMsg: "9 dimensions",
@@ -168,7 +168,7 @@ func TestFailuresChangeNothing(t *testing.T) {
 		{
 			name:   "NaN in a vector",
 			req:    restore.Request{Truncate: true},
-			spoil:  func(t *testing.T, f *fixture) { replaceInLastRows(t, f.set.EmbeddingPath(), "[", "[NaN,") },
+			spoil:  func(t *testing.T, f *fixture) { replaceInLastRows(t, f.set.Path(layout.EmbeddingTable), "[", "[NaN,") },
 			want:   apierr.BackupCorrupt,
 			inMsg:  "NaN",
 			marker: "[NaN,",
@@ -183,13 +183,13 @@ func TestFailuresChangeNothing(t *testing.T) {
 		},
 		{
 			name:  "truncate the collection table alone",
-			req:   restore.Request{Truncate: true, Tables: []string{schemas.CollectionTable}},
+			req:   restore.Request{Truncate: true, Tables: []string{layout.CollectionTable}},
 			want:  apierr.Conflict,
 			inMsg: "refusing to truncate",
 		},
 		{
 			name: "embeddings alone reference missing collections",
-			req:  restore.Request{Truncate: true, Tables: []string{schemas.EmbeddingTable}},
+			req:  restore.Request{Truncate: true, Tables: []string{layout.EmbeddingTable}},
 			spoil: func(t *testing.T, f *fixture) {
 				pgtest.Exec(t, f.db, "DELETE FROM langchain_pg_collection WHERE name = 'sql'")
 			},
@@ -229,7 +229,7 @@ func TestFailuresChangeNothing(t *testing.T) {
 			}
 			if tt.marker != "" {
 				line, _ := e.Details["line"].(int)
-				if got := physicalLine(t, f.set.EmbeddingPath(), line); !strings.Contains(got, tt.marker) {
+				if got := physicalLine(t, f.set.Path(layout.EmbeddingTable), line); !strings.Contains(got, tt.marker) {
 					t.Errorf("error names line %d, which does not hold %q: %q", line, tt.marker, got)
 				}
 			}
@@ -266,7 +266,7 @@ func replaceInLastRows(t *testing.T, path, old, new string) {
 func spoilUUID(t *testing.T, f *fixture) {
 	t.Helper()
 	last := f.data.Embeddings[len(f.data.Embeddings)-2]
-	replaceInLastRows(t, f.set.EmbeddingPath(), last.CollectionID, "not-a-uuid")
+	replaceInLastRows(t, f.set.Path(layout.EmbeddingTable), last.CollectionID, "not-a-uuid")
 }
 
 // physicalLine returns line n (1-based) of a file whose lines end in CRLF,

@@ -12,8 +12,9 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/vectorops/pgvector-backup-mcp/apierr"
+	"github.com/vectorops/pgvector-backup-mcp/backupfile"
 	"github.com/vectorops/pgvector-backup-mcp/csvstream"
-	"github.com/vectorops/pgvector-backup-mcp/schemas"
+	"github.com/vectorops/pgvector-backup-mcp/layout"
 )
 
 // Restore modes: what happens to the live rows.
@@ -43,19 +44,19 @@ func (s scope) replaces() bool {
 }
 
 // resolveScope works out the scope against the set and the live tables.
-func (r *run) resolveScope() (scope, error) {
-	sc := scope{mode: modeAppend, tables: r.tables, onConflict: r.req.OnConflict}
+func (j *job) resolveScope(ctx context.Context, q querier) (scope, error) {
+	sc := scope{mode: modeAppend, tables: j.tables, onConflict: j.req.OnConflict}
 	switch {
-	case r.req.Truncate:
+	case j.req.Truncate:
 		sc.mode = modeTruncate
-	case len(r.req.Collections) > 0:
+	case len(j.req.Collections) > 0:
 		sc.mode = modeCollections
-		sc.names = r.req.Collections
+		sc.names = j.req.Collections
 	}
 	if sc.mode != modeCollections {
 		return sc, nil
 	}
-	names, err := backupCollections(r.req.Set.CollectionPath())
+	names, err := BackupCollections(j.req.Set.Path(layout.CollectionTable))
 	if err != nil {
 		return sc, err
 	}
@@ -74,7 +75,7 @@ func (r *run) resolveScope() (scope, error) {
 				want, strings.Join(sortedValues(names), ", ")).With("param", "collections").With("collection", want)
 		}
 	}
-	live, err := liveCollections(r.ctx, r.tx, sc.names)
+	live, err := liveCollections(ctx, q, sc.names)
 	if err != nil {
 		return sc, err
 	}
@@ -82,7 +83,7 @@ func (r *run) resolveScope() (scope, error) {
 		sc.liveCollections = append(sc.liveCollections, name)
 	}
 	slices.Sort(sc.liveCollections)
-	if !slices.Contains(r.tables, schemas.CollectionTable) {
+	if !slices.Contains(j.tables, layout.CollectionTable) {
 		// Only embeddings are restored: they must point at the live
 		// collections of the same names, whose uuids may differ.
 		sc.remap = map[string]string{}
@@ -110,7 +111,7 @@ func (s scope) filterFor(table string, header []string) (keep func([]csvstream.F
 	if s.mode != modeCollections {
 		return nil, nil
 	}
-	if table == schemas.CollectionTable {
+	if table == layout.CollectionTable {
 		col := slices.Index(header, "name")
 		return func(rec []csvstream.Field) bool {
 			return col >= 0 && slices.Contains(s.names, string(rec[col].Value))
@@ -187,7 +188,7 @@ func (s scope) where(table string) (string, []any) {
 
 // collectionWhere limits table to the rows of the collections named $1.
 func collectionWhere(table string) string {
-	if table == schemas.CollectionTable {
+	if table == layout.CollectionTable {
 		return "WHERE name = ANY($1::text[])"
 	}
 	return "WHERE collection_id IN (SELECT uuid FROM langchain_pg_collection WHERE name = ANY($1::text[]))"
@@ -212,27 +213,27 @@ func liveCollections(ctx context.Context, q querier, names []string) (map[string
 	return out, rows.Err()
 }
 
-// backupCollections reads a collection file's uuid → name map. Collection
+// BackupCollections reads a collection file's uuid → name map. Collection
 // files are small (one row per collection).
-func backupCollections(path string) (map[string]string, error) {
-	r, err := openRows(path, func(string) (columnKind, int, error) { return kindPlain, 0, nil })
+func BackupCollections(path string) (map[string]string, error) {
+	r, err := backupfile.Open(path, backupfile.AllText)
 	if err != nil {
 		return nil, err
 	}
 	defer r.Close()
-	idCol, nameCol := slices.Index(r.header, "uuid"), slices.Index(r.header, "name")
+	idCol, nameCol := slices.Index(r.Header(), "uuid"), slices.Index(r.Header(), "name")
 	if idCol < 0 || nameCol < 0 {
-		return nil, apierr.New(apierr.BackupCorrupt, "%s has no uuid and name columns (header: %s)", r.name(), strings.Join(r.header, ", ")).
-			With("file", r.name())
+		return nil, apierr.New(apierr.BackupCorrupt, "%s has no uuid and name columns (header: %s)", r.Name(), strings.Join(r.Header(), ", ")).
+			With("file", r.Name())
 	}
 	out := map[string]string{}
 	for {
-		rec, err := r.next()
+		rec, err := r.Next()
 		if err == io.EOF {
 			return out, nil
 		}
 		if err != nil {
-			return nil, r.corrupt(err)
+			return nil, r.Corrupt(err)
 		}
 		out[string(rec[idCol].Value)] = string(rec[nameCol].Value)
 	}

@@ -3,41 +3,104 @@ package restore
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/vectorops/pgvector-backup-mcp/apierr"
+	"github.com/vectorops/pgvector-backup-mcp/backupfile"
+	"github.com/vectorops/pgvector-backup-mcp/layout"
 )
 
-// columnKind says how a column's CSV text must be treated on its way in.
-type columnKind int
-
-const (
-	kindPlain  columnKind = iota
-	kindJSON              // json or jsonb: legacy Python dict text is converted
-	kindVector            // pgvector: dimension checked before COPY sees it
-)
-
-// column is one column of a target table, as PostgreSQL describes it.
-type column struct {
+// Column is one column of a live table, as PostgreSQL describes it.
+type Column struct {
 	Name      string
 	Type      string // format_type, e.g. "vector(1536)", "jsonb"
-	Kind      columnKind
+	Kind      backupfile.Kind
 	Dimension int // declared vector dimension; 0 when the column has none
 }
 
-// table is the live shape of a target table. LangChain's variants differ in
+// Table is the live shape of a target table. LangChain's variants differ in
 // column order, keys and types, so nothing about it is assumed.
-type table struct {
+type Table struct {
 	Name       string
-	Columns    map[string]column
+	Columns    map[string]Column
 	Order      []string // columns in table order, for messages
 	PrimaryKey []string
 }
 
+// Column is how a backup file's column headed name is read into t:
+// SCHEMA_MISMATCH when t lacks it. It is a backupfile.Columns.
+func (t *Table) Column(name string) (backupfile.Column, error) {
+	c, ok := t.Columns[name]
+	if !ok {
+		return backupfile.Column{}, apierr.New(apierr.SchemaMismatch,
+			"the backup has column %q, which table %s lacks (it has: %s); restore into a database whose tables match the backup, or add the column",
+			name, t.Name, strings.Join(t.Order, ", ")).
+			With("table", t.Name).With("column", name)
+	}
+	return backupfile.Column{Kind: c.Kind, Dimension: c.Dimension}, nil
+}
+
+// Vector is t's vector column, if it has one.
+func (t *Table) Vector() (Column, bool) {
+	for _, name := range t.Order {
+		if c := t.Columns[name]; c.Kind == backupfile.Vector {
+			return c, true
+		}
+	}
+	return Column{}, false
+}
+
+// Live is the target database as a restore would find it.
+type Live struct {
+	Tables      map[string]*Table // the tables that exist
+	Rows        map[string]int64  // their row counts
+	Collections []LiveCollection  // by name, when both tables exist
+}
+
+// LiveCollection is a collection of the target and its embeddings.
+type LiveCollection struct {
+	Name       string
+	Embeddings int64
+}
+
+// Describe reads the target's LangChain tables in tx.
+func Describe(ctx context.Context, tx pgx.Tx) (*Live, error) {
+	live := &Live{Tables: map[string]*Table{}, Rows: map[string]int64{}}
+	for _, name := range layout.Tables {
+		t, err := loadTable(ctx, tx, name)
+		if apierr.TypeOf(err) == apierr.SchemaMismatch {
+			continue
+		}
+		if err != nil {
+			return nil, classify(ctx, err)
+		}
+		live.Tables[name] = t
+		if live.Rows[name], err = countRows(ctx, tx, name); err != nil {
+			return nil, classify(ctx, err)
+		}
+	}
+	if live.Tables[layout.CollectionTable] == nil || live.Tables[layout.EmbeddingTable] == nil {
+		return live, nil
+	}
+	rows, err := tx.Query(ctx, `
+		SELECT c.name, count(e.*) FROM langchain_pg_collection c
+		LEFT JOIN langchain_pg_embedding e ON e.collection_id = c.uuid
+		GROUP BY c.name ORDER BY c.name`)
+	if err != nil {
+		return nil, classify(ctx, fmt.Errorf("count embeddings per collection: %w", err))
+	}
+	live.Collections, err = pgx.CollectRows(rows, pgx.RowToStructByPos[LiveCollection])
+	if err != nil {
+		return nil, classify(ctx, fmt.Errorf("count embeddings per collection: %w", err))
+	}
+	return live, nil
+}
+
 // loadTable reads name's columns, or returns SCHEMA_MISMATCH when it does not
 // exist.
-func loadTable(ctx context.Context, q querier, name string) (*table, error) {
+func loadTable(ctx context.Context, q querier, name string) (*Table, error) {
 	rows, err := q.Query(ctx, `
 		SELECT a.attname, t.typname, a.atttypmod, format_type(a.atttypid, a.atttypmod)
 		FROM pg_attribute a
@@ -47,9 +110,9 @@ func loadTable(ctx context.Context, q querier, name string) (*table, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read columns of %s: %w", name, err)
 	}
-	t := &table{Name: name, Columns: make(map[string]column)}
+	t := &Table{Name: name, Columns: make(map[string]Column)}
 	for rows.Next() {
-		var c column
+		var c Column
 		var typname string
 		var typmod int32
 		if err := rows.Scan(&c.Name, &typname, &typmod, &c.Type); err != nil {
@@ -57,9 +120,9 @@ func loadTable(ctx context.Context, q querier, name string) (*table, error) {
 		}
 		switch typname {
 		case "json", "jsonb":
-			c.Kind = kindJSON
+			c.Kind = backupfile.JSON
 		case "vector":
-			c.Kind = kindVector
+			c.Kind = backupfile.Vector
 			if typmod > 0 {
 				c.Dimension = int(typmod)
 			}
@@ -91,15 +154,24 @@ func loadTable(ctx context.Context, q querier, name string) (*table, error) {
 
 // hasForeignKey reports whether the embedding table references the
 // collection table; some deployments dropped the constraint.
-func hasForeignKey(ctx context.Context, q querier, embedding, collection string) (bool, error) {
+func hasForeignKey(ctx context.Context, q querier) (bool, error) {
 	var ok bool
 	err := q.QueryRow(ctx, `
 		SELECT EXISTS (
 			SELECT 1 FROM pg_constraint
 			WHERE contype = 'f' AND conrelid = to_regclass($1) AND confrelid = to_regclass($2))`,
-		embedding, collection).Scan(&ok)
+		layout.EmbeddingTable, layout.CollectionTable).Scan(&ok)
 	if err != nil {
-		return false, fmt.Errorf("read foreign keys of %s: %w", embedding, err)
+		return false, fmt.Errorf("read foreign keys of %s: %w", layout.EmbeddingTable, err)
+	}
+	return ok, nil
+}
+
+// exists reports whether table exists.
+func exists(ctx context.Context, q querier, table string) (bool, error) {
+	var ok bool
+	if err := q.QueryRow(ctx, "SELECT to_regclass($1) IS NOT NULL", table).Scan(&ok); err != nil {
+		return false, fmt.Errorf("look for %s: %w", table, err)
 	}
 	return ok, nil
 }

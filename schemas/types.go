@@ -4,16 +4,6 @@
 // schemas are generated from them, never written by hand.
 package schemas
 
-// Table names of LangChain's PGVector store.
-const (
-	CollectionTable = "langchain_pg_collection"
-	EmbeddingTable  = "langchain_pg_embedding"
-)
-
-// AllTables lists the tables in restore order: collections before the
-// embeddings that reference them.
-var AllTables = []string{CollectionTable, EmbeddingTable}
-
 // ListArgs are the arguments of list_vector_backups.
 type ListArgs struct {
 	GlobalOnly bool   `json:"global_only,omitempty" jsonschema:"default=false" jsonschema_description:"List only the global locations (vector_bak/ and global_vector_bak/), skipping task folders."`

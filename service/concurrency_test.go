@@ -15,9 +15,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vectorops/pgvector-backup-mcp/backup"
 	"github.com/vectorops/pgvector-backup-mcp/catalog"
 	"github.com/vectorops/pgvector-backup-mcp/internal/pgtest"
+	"github.com/vectorops/pgvector-backup-mcp/layout"
 	"github.com/vectorops/pgvector-backup-mcp/restore"
 	"github.com/vectorops/pgvector-backup-mcp/sample"
 	"github.com/vectorops/pgvector-backup-mcp/schemas"
@@ -163,7 +163,7 @@ func TestConcurrentRestores(t *testing.T) {
 				want := int64(len(e.sets[prev].Embeddings))
 				next := -1
 				for i := range left {
-					if results[i].TruncateResults[schemas.EmbeddingTable].RowsBefore == want {
+					if results[i].TruncateResults[layout.EmbeddingTable].RowsBefore == want {
 						if next >= 0 {
 							t.Fatalf("restores of sets %d and %d both report %d rows before: they overlapped", next, i, want)
 						}
@@ -173,7 +173,7 @@ func TestConcurrentRestores(t *testing.T) {
 				if next < 0 {
 					var got []string
 					for i := range left {
-						got = append(got, fmt.Sprintf("set %d: rows_before %d", i, results[i].TruncateResults[schemas.EmbeddingTable].RowsBefore))
+						got = append(got, fmt.Sprintf("set %d: rows_before %d", i, results[i].TruncateResults[layout.EmbeddingTable].RowsBefore))
 					}
 					t.Fatalf("no restore reports the %d rows set %d left (order so far %v; %s)", want, prev, order, strings.Join(got, ", "))
 				}
@@ -185,14 +185,14 @@ func TestConcurrentRestores(t *testing.T) {
 			lastSnapshot := ""
 			for k, i := range order[1:] {
 				res, prev := results[i], e.sets[order[k]]
-				tr := res.TruncateResults[schemas.EmbeddingTable]
+				tr := res.TruncateResults[layout.EmbeddingTable]
 				if !tr.Success || tr.RowsAfter != 0 {
 					t.Errorf("set %d: truncate result %+v", i, tr)
 				}
-				if got := res.TruncateResults[schemas.CollectionTable].RowsBefore; got != int64(len(prev.Collections)) {
+				if got := res.TruncateResults[layout.CollectionTable].RowsBefore; got != int64(len(prev.Collections)) {
 					t.Errorf("set %d: collection rows_before %d, want %d", i, got, len(prev.Collections))
 				}
-				for table, want := range map[string]int{schemas.CollectionTable: len(e.sets[i].Collections), schemas.EmbeddingTable: len(e.sets[i].Embeddings)} {
+				for table, want := range map[string]int{layout.CollectionTable: len(e.sets[i].Collections), layout.EmbeddingTable: len(e.sets[i].Embeddings)} {
 					if got := res.RestoreResults[table].RowsRestored; got != int64(want) {
 						t.Errorf("set %d: %s rows_restored %d, want %d", i, table, got, want)
 					}
@@ -203,8 +203,8 @@ func TestConcurrentRestores(t *testing.T) {
 					t.Errorf("set %d: no snapshot", i)
 					continue
 				}
-				if snap.Rows[schemas.EmbeddingTable] != int64(len(prev.Embeddings)) {
-					t.Errorf("set %d: snapshot of %d embeddings, the previous committer left %d", i, snap.Rows[schemas.EmbeddingTable], len(prev.Embeddings))
+				if snap.Rows[layout.EmbeddingTable] != int64(len(prev.Embeddings)) {
+					t.Errorf("set %d: snapshot of %d embeddings, the previous committer left %d", i, snap.Rows[layout.EmbeddingTable], len(prev.Embeddings))
 				}
 				file := filepath.Join(e.backups, "global_vector_bak", "langchain_pg_embedding_"+snap.Timestamp+".csv")
 				if got := csvColumn(t, file, "id"); !slices.Equal(got, ids(prev)) {
@@ -273,11 +273,11 @@ func TestRestoreRacingCreate(t *testing.T) {
 			t.Fatalf("round %d: create: %v", round, cerr)
 		}
 		after := pgtest.Dump(t, e.db)
-		if res.TruncateResults[schemas.EmbeddingTable].RowsBefore != int64(len(e.sets[from].Embeddings)) {
-			t.Errorf("round %d: rows_before %d, want %d", round, res.TruncateResults[schemas.EmbeddingTable].RowsBefore, len(e.sets[from].Embeddings))
+		if res.TruncateResults[layout.EmbeddingTable].RowsBefore != int64(len(e.sets[from].Embeddings)) {
+			t.Errorf("round %d: rows_before %d, want %d", round, res.TruncateResults[layout.EmbeddingTable].RowsBefore, len(e.sets[from].Embeddings))
 		}
 		got := restoreInto(t, e.svc.Catalog, e.svc.Catalog.GlobalDir(), created.Timestamp)
-		rows := created.TablesBackedUp[schemas.EmbeddingTable].RowCount
+		rows := created.TablesBackedUp[layout.EmbeddingTable].RowCount
 		switch got {
 		case before:
 			seen["before"]++
@@ -357,7 +357,7 @@ func concurrentCreates(t *testing.T, ctx context.Context, e *env, task string) {
 			complete = append(complete, s.Timestamp)
 			if s.LogFile != "" {
 				logged++
-				if s.RowCounts[schemas.EmbeddingTable] != int64(len(e.sets[0].Embeddings)) {
+				if s.RowCounts[layout.EmbeddingTable] != int64(len(e.sets[0].Embeddings)) {
 					t.Errorf("the folder log gives set %s row counts %v", s.Timestamp, s.RowCounts)
 				}
 			}
@@ -371,14 +371,14 @@ func concurrentCreates(t *testing.T, ctx context.Context, e *env, task string) {
 		t.Errorf("%d complete sets %v, want %d (returned timestamps %v)", len(complete), complete, n, stamps)
 	}
 	if logged != 1 {
-		b, _ := os.ReadFile(filepath.Join(dir, backup.LogName))
+		b, _ := os.ReadFile(filepath.Join(dir, layout.LogName))
 		t.Errorf("the folder log describes %d of the sets, want 1:\n%s", logged, b)
 	}
 	// Every set is whole and unchanged since written: its files match its
 	// manifest, and all hold the same tables.
 	want := map[string]string{}
 	for _, ts := range complete {
-		m, err := backup.ReadManifest(filepath.Join(dir, backup.ManifestName(ts)))
+		m, err := layout.ReadManifest(filepath.Join(dir, layout.ManifestName(layout.KindBackup, ts)))
 		if err != nil {
 			t.Errorf("set %s: %v", ts, err)
 			continue
@@ -410,7 +410,7 @@ func concurrentCreates(t *testing.T, ctx context.Context, e *env, task string) {
 		if len(res.Errors) > 0 {
 			t.Errorf("create %d (set %s) reports errors: %q", i, res.Timestamp, res.Errors)
 		}
-		if got := res.TablesBackedUp[schemas.EmbeddingTable].RowCount; got != int64(len(e.sets[0].Embeddings)) {
+		if got := res.TablesBackedUp[layout.EmbeddingTable].RowCount; got != int64(len(e.sets[0].Embeddings)) {
 			t.Errorf("create %d: %d rows, want %d", i, got, len(e.sets[0].Embeddings))
 		}
 	}

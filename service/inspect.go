@@ -1,14 +1,27 @@
 package service
 
 import (
+	"cmp"
 	"context"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"slices"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/vectorops/pgvector-backup-mcp/apierr"
+	"github.com/vectorops/pgvector-backup-mcp/backupfile"
 	"github.com/vectorops/pgvector-backup-mcp/catalog"
+	"github.com/vectorops/pgvector-backup-mcp/layout"
 	"github.com/vectorops/pgvector-backup-mcp/restore"
 	"github.com/vectorops/pgvector-backup-mcp/schemas"
 	"github.com/vectorops/pgvector-backup-mcp/target"
 )
+
+// badRowSamples is how many bad rows inspect describes; the rest are counted.
+const badRowSamples = 5
 
 // Inspect reads a set fully and checks it against the target database,
 // changing nothing. An unreachable database is a problem in the report, not
@@ -17,6 +30,15 @@ func (s *Service) Inspect(ctx context.Context, args schemas.InspectArgs) (*schem
 	set, db, err := s.resolve(args.BackupPath, args.Timestamp, args.DBConnection)
 	if err != nil {
 		return nil, err
+	}
+	req := restore.Request{
+		Set:         set,
+		Tables:      args.Tables,
+		Truncate:    args.TruncateBeforeRestore,
+		Collections: args.Collections,
+		OnConflict:  args.OnConflict,
+		Database:    db.Name,
+		SnapshotDir: s.Catalog.GlobalDir(),
 	}
 	conn, connErr := db.Connect(ctx)
 	if connErr != nil {
@@ -28,21 +50,224 @@ func (s *Service) Inspect(ctx context.Context, args schemas.InspectArgs) (*schem
 	} else {
 		defer conn.Close(context.WithoutCancel(ctx))
 	}
-	res, err := restore.Inspect(ctx, conn, restore.Request{
-		Set:         set,
-		BackupPath:  args.BackupPath,
-		Tables:      args.Tables,
-		Truncate:    args.TruncateBeforeRestore,
-		Collections: args.Collections,
-		OnConflict:  args.OnConflict,
-		Target:      db.Name,
-		Snapshot:    s.snapshotTarget(),
-	})
-	if err == nil && connErr != nil {
+	res, err := InspectSet(ctx, conn, req)
+	if err != nil {
+		return nil, err
+	}
+	res.BackupInfo.BackupPath = args.BackupPath
+	if connErr != nil {
 		// Connect's message names the database and the cause, never a password.
 		res.Problems = append(res.Problems, apierr.MessageOf(connErr)+"; the set was read, but not checked against the target database")
 	}
+	return res, nil
+}
+
+// InspectSet reads every row of req.Set and, when conn is not nil, checks
+// the set against the target and plans the restore req describes, in one
+// read-only snapshot that blocks nobody (without a connection there is no
+// plan, so the set is not restorable). Problems that would stop a restore
+// are reported, not returned; the error is for a call that cannot be
+// inspected at all.
+func InspectSet(ctx context.Context, conn *pgx.Conn, req restore.Request) (*schemas.InspectResult, error) {
+	tables, err := restore.Validate(req)
+	if err != nil {
+		return nil, err
+	}
+	if conn == nil {
+		return inspectFiles(ctx, req.Set, tables, nil, nil)
+	}
+	var res *schemas.InspectResult
+	err = restore.ReadOnly(ctx, conn, func(tx pgx.Tx) error {
+		live, err := restore.Describe(ctx, tx)
+		if err != nil {
+			return err
+		}
+		if res, err = inspectFiles(ctx, req.Set, tables, live, targetReport(req.Database, live)); err != nil {
+			return err
+		}
+		if len(res.Problems) > 0 {
+			return nil
+		}
+		plan, _, err := restore.MakePlan(ctx, tx, req)
+		if err != nil {
+			res.Problems = append(res.Problems, apierr.MessageOf(err))
+			return nil
+		}
+		res.Plan = planOut(plan)
+		res.Restorable = true
+		return nil
+	})
 	return res, err
+}
+
+// inspectFiles reads each table's file through, and the set's collections.
+// live and its report, when known, say how each column is read and what
+// each file must fit.
+func inspectFiles(ctx context.Context, set catalog.Set, tables []string, live *restore.Live, target *schemas.TargetReport) (*schemas.InspectResult, error) {
+	res := &schemas.InspectResult{
+		Target:         target,
+		BackupInfo:     schemas.BackupInfo{Timestamp: set.Timestamp, BackupDate: set.BackupDate()},
+		Files:          map[string]schemas.FileReport{},
+		Collections:    []schemas.BackupCollection{},
+		ChecksumStatus: "no_manifest",
+		Problems:       []string{},
+	}
+	manifest, err := set.Manifest()
+	if err != nil {
+		return nil, err
+	}
+	if manifest != nil {
+		res.ChecksumStatus = "verified"
+	}
+	perCollection := map[string]int64{}
+	for _, name := range tables {
+		var t *restore.Table
+		if live != nil {
+			t = live.Tables[name]
+		}
+		report, problems, mismatch := inspectFile(ctx, set.Path(name), t, backupfile.Expect(set, manifest, name), perCollection)
+		if err := ctx.Err(); err != nil {
+			return nil, apierr.Wrap(apierr.Cancelled, err, "inspect cancelled")
+		}
+		res.Files[name] = report
+		res.Problems = append(res.Problems, problems...)
+		if mismatch {
+			res.ChecksumStatus = "mismatch"
+		}
+		if target != nil {
+			res.Problems = append(res.Problems, fit(name, report, t, target)...)
+		}
+	}
+	names, err := restore.BackupCollections(set.Path(layout.CollectionTable))
+	if err != nil {
+		res.Problems = append(res.Problems, apierr.MessageOf(err))
+	}
+	for id, name := range names {
+		res.Collections = append(res.Collections, schemas.BackupCollection{Name: name, UUID: id, Embeddings: perCollection[id]})
+	}
+	slices.SortFunc(res.Collections, func(a, b schemas.BackupCollection) int {
+		return cmp.Or(cmp.Compare(a.Name, b.Name), cmp.Compare(a.UUID, b.UUID))
+	})
+	return res, nil
+}
+
+// inspectFile reads a whole file, noting bad rows instead of stopping at the
+// first, counting embeddings per collection uuid, and checking the file
+// against expect at its end.
+func inspectFile(ctx context.Context, path string, t *restore.Table, expect *backupfile.Expectation, perCollection map[string]int64) (rep schemas.FileReport, problems []string, mismatch bool) {
+	rep = schemas.FileReport{File: filepath.Base(path), Header: []string{}, BadRowSamples: []schemas.BadRow{}}
+	r, err := backupfile.Open(path, inspectColumns(t))
+	if err != nil {
+		return rep, []string{apierr.MessageOf(err)}, false
+	}
+	defer r.Close()
+	rep.Bytes, rep.Size, rep.Header = r.Size(), layout.HumanSize(r.Size()), r.Header()
+	collCol := -1 // counted in the embedding file only
+	if slices.Contains(r.Header(), "embedding") {
+		collCol = slices.Index(r.Header(), "collection_id")
+	}
+	for {
+		if r.Records()%1024 == 0 && ctx.Err() != nil {
+			return rep, nil, false
+		}
+		rec, err := r.Next()
+		var bad *backupfile.RowError
+		if errors.As(err, &bad) {
+			rep.BadRows++
+			if len(rep.BadRowSamples) < badRowSamples {
+				rep.BadRowSamples = append(rep.BadRowSamples, schemas.BadRow{File: rep.File, Line: bad.Line, Column: bad.Column, Reason: bad.Reason})
+			}
+			continue
+		}
+		if err == io.EOF {
+			if err := expect.Check(r); err != nil {
+				mismatch = true
+				problems = append(problems, apierr.MessageOf(err))
+			}
+			break
+		}
+		if err != nil {
+			problems = append(problems, apierr.MessageOf(err))
+			break
+		}
+		if collCol >= 0 && !rec[collCol].IsNull() {
+			perCollection[string(rec[collCol].Value)]++
+		}
+	}
+	rep.Rows, rep.LegacyJSONRows, rep.SHA256 = r.Records(), r.Converted(), r.Sum()
+	if lo, hi := r.Dimensions(); hi > 0 {
+		rep.VectorDimensions = &schemas.DimRange{Min: lo, Max: hi}
+	}
+	if rep.BadRows > 0 {
+		first := rep.BadRowSamples[0]
+		problems = append(problems, fmt.Sprintf("%s has %d row(s) a restore would refuse; the first is line %d: %s", rep.File, rep.BadRows, first.Line, first.Reason))
+	}
+	return rep, problems, mismatch
+}
+
+// inspectColumns reads each column as the live table t would (any
+// dimension: they are compared once, at the end), and a column t lacks (or
+// every column, when t is unknown) by LangChain's names, so the file can
+// still be read through.
+func inspectColumns(t *restore.Table) backupfile.Columns {
+	return func(name string) (backupfile.Column, error) {
+		if t != nil {
+			if c, ok := t.Columns[name]; ok {
+				return backupfile.Column{Kind: c.Kind}, nil
+			}
+		}
+		switch name {
+		case "cmetadata":
+			return backupfile.Column{Kind: backupfile.JSON}, nil
+		case "embedding":
+			return backupfile.Column{Kind: backupfile.Vector}, nil
+		}
+		return backupfile.Column{}, nil
+	}
+}
+
+// targetReport describes the live tables for the report.
+func targetReport(database string, live *restore.Live) *schemas.TargetReport {
+	rep := &schemas.TargetReport{Database: database, Tables: map[string]schemas.TableReport{}, Collections: []schemas.LiveCollection{}}
+	for _, name := range layout.Tables {
+		t := live.Tables[name]
+		if t == nil {
+			rep.Tables[name] = schemas.TableReport{Columns: []string{}, MissingColumns: []string{}}
+			continue
+		}
+		tr := schemas.TableReport{Exists: true, Rows: live.Rows[name], Columns: t.Order, MissingColumns: []string{}}
+		if v, ok := t.Vector(); ok {
+			tr.VectorType, tr.VectorDimension = v.Type, v.Dimension
+		}
+		rep.Tables[name] = tr
+	}
+	for _, c := range live.Collections {
+		rep.Collections = append(rep.Collections, schemas.LiveCollection{Name: c.Name, Embeddings: c.Embeddings})
+	}
+	return rep
+}
+
+// fit checks a file against its live table, noting the columns it lacks in
+// the target's report.
+func fit(name string, rep schemas.FileReport, t *restore.Table, target *schemas.TargetReport) []string {
+	if t == nil {
+		return []string{fmt.Sprintf("table %s does not exist in the target database", name)}
+	}
+	tr := target.Tables[name]
+	var problems []string
+	for _, col := range rep.Header {
+		if _, ok := t.Columns[col]; !ok {
+			tr.MissingColumns = append(tr.MissingColumns, col)
+		}
+	}
+	if len(tr.MissingColumns) > 0 {
+		problems = append(problems, fmt.Sprintf("table %s lacks the backup's column(s) %v", name, tr.MissingColumns))
+	}
+	if d := rep.VectorDimensions; d != nil && tr.VectorDimension > 0 && (d.Min != tr.VectorDimension || d.Max != tr.VectorDimension) {
+		problems = append(problems, fmt.Sprintf("the backup's vectors have %d to %d dimensions, but %s's column is %s", d.Min, d.Max, name, tr.VectorType))
+	}
+	target.Tables[name] = tr
+	return problems
 }
 
 // resolve finds the set a call names and the database it may use.
@@ -60,10 +285,4 @@ func (s *Service) resolve(backupPath, timestamp, dbConnection string) (catalog.S
 		return catalog.Set{}, nil, err
 	}
 	return set, db, nil
-}
-
-// snapshotTarget is where restores save the rows they replace.
-func (s *Service) snapshotTarget() *restore.SnapshotTarget {
-	dir := s.Catalog.GlobalDir()
-	return &restore.SnapshotTarget{Dir: dir, BackupPath: s.Catalog.RelativePath(dir)}
 }

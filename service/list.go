@@ -10,6 +10,7 @@ import (
 
 	"github.com/vectorops/pgvector-backup-mcp/apierr"
 	"github.com/vectorops/pgvector-backup-mcp/catalog"
+	"github.com/vectorops/pgvector-backup-mcp/layout"
 	"github.com/vectorops/pgvector-backup-mcp/schemas"
 )
 
@@ -191,12 +192,12 @@ func backupEntry(set *catalog.Set) schemas.Backup {
 	return schemas.Backup{
 		Timestamp:       set.Timestamp,
 		Kind:            set.Kind,
-		CollectionFile:  set.CollectionFile,
-		EmbeddingFile:   set.EmbeddingFile,
-		CollectionSize:  catalog.HumanSize(set.CollectionBytes),
-		EmbeddingSize:   catalog.HumanSize(set.EmbeddingBytes),
-		CollectionBytes: set.CollectionBytes,
-		EmbeddingBytes:  set.EmbeddingBytes,
+		CollectionFile:  set.File(layout.CollectionTable),
+		EmbeddingFile:   set.File(layout.EmbeddingTable),
+		CollectionSize:  layout.HumanSize(set.Bytes[layout.CollectionTable]),
+		EmbeddingSize:   layout.HumanSize(set.Bytes[layout.EmbeddingTable]),
+		CollectionBytes: set.Bytes[layout.CollectionTable],
+		EmbeddingBytes:  set.Bytes[layout.EmbeddingTable],
 		BackupDate:      set.BackupDate(),
 		HasLog:          set.LogFile != "",
 		LogFile:         set.LogFile,
@@ -239,7 +240,7 @@ func decodeCursor(s string) (*sortKey, error) {
 	if err == nil {
 		err = json.Unmarshal(b, &c)
 	}
-	if err != nil || c.Folder == "" || !catalog.ValidTimestamp(c.Timestamp) {
+	if err != nil || c.Folder == "" || !layout.ValidTimestamp(c.Timestamp) {
 		return nil, apierr.New(apierr.InvalidParams, "cursor is not one this server returned; pass next_cursor from the previous page unchanged, or omit it").
 			With("param", "cursor")
 	}

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/vectorops/pgvector-backup-mcp/catalog"
+	"github.com/vectorops/pgvector-backup-mcp/layout"
 	"github.com/vectorops/pgvector-backup-mcp/schemas"
 	"github.com/vectorops/pgvector-backup-mcp/service"
 	"github.com/vectorops/pgvector-backup-mcp/target"
@@ -58,7 +59,7 @@ func (w *listWorld) set(t *testing.T, folder, ts, kind string) {
 
 func (w *listWorld) remove(t *testing.T, folder, ts string) {
 	t.Helper()
-	for _, table := range schemas.AllTables {
+	for _, table := range layout.Tables {
 		if err := os.Remove(filepath.Join(w.backups, folder, table+"_"+ts+".csv")); err != nil {
 			t.Fatal(err)
 		}

@@ -1,13 +1,11 @@
 package service
 
 import (
+	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
-	"slices"
 	"strings"
 	"time"
 
@@ -17,6 +15,7 @@ import (
 	"github.com/vectorops/pgvector-backup-mcp/backup"
 	"github.com/vectorops/pgvector-backup-mcp/catalog"
 	"github.com/vectorops/pgvector-backup-mcp/confirm"
+	"github.com/vectorops/pgvector-backup-mcp/layout"
 	"github.com/vectorops/pgvector-backup-mcp/restore"
 	"github.com/vectorops/pgvector-backup-mcp/schemas"
 	"github.com/vectorops/pgvector-backup-mcp/target"
@@ -37,62 +36,30 @@ type RestoreOptions struct {
 	Unattended bool
 }
 
-// Restore restores one backup set, all or nothing. With confirmations on, a
+// Restore restores one backup set, all or nothing: resolve the call, plan
+// and approve it, run it, mark its token used. With confirmations on, a
 // restore that deletes or overwrites rows runs only after a person approved
 // its plan: directly through Approver, or by calling again with the token
 // that the CONFIRMATION_REQUIRED answer carries.
 func (s *Service) Restore(ctx context.Context, args schemas.RestoreArgs, opts RestoreOptions) (*schemas.RestoreResult, error) {
-	if err := requireRestoreParams(args); err != nil {
-		return nil, err
-	}
-	if args.DBConnection != "" && args.PgConn != "" && args.DBConnection != args.PgConn {
-		return nil, apierr.New(apierr.InvalidParams, "db_connection and pg_conn name different databases; pg_conn is a legacy alias, pass only db_connection").
-			With("param", "pg_conn")
-	}
-	set, db, err := s.resolve(args.BackupPath, args.Timestamp, args.Connection())
-	if e, ok := apierr.As(err); ok && e.Details["param"] == "db_connection" && args.DBConnection == "" {
-		e.Details["param"] = "pg_conn" // name the argument the caller used
-	}
+	call, err := s.resolveRestore(args, opts)
 	if err != nil {
 		return nil, err
 	}
-	req := restore.Request{
-		Set:         set,
-		BackupPath:  args.BackupPath,
-		Tables:      args.Tables,
-		Truncate:    args.TruncateBeforeRestore,
-		Collections: args.Collections,
-		OnConflict:  args.OnConflict,
-		DryRun:      args.DryRun,
-		Target:      db.Name,
-		Progress:    throttle(opts.Progress, 200*time.Millisecond),
-	}
-	if args.Snapshot == nil || *args.Snapshot {
-		req.Snapshot = s.snapshotTarget()
-	}
-	log := s.logger().With("op", "restore", "set", set.Timestamp, "dir", set.Dir, "target", db.Name)
-
-	conn, err := db.Connect(ctx)
+	log := s.logger().With("op", "restore", "set", call.req.Set.Timestamp, "dir", call.req.Set.Dir, "target", call.db.Name)
+	conn, err := call.db.Connect(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
 
-	var claims *confirm.Claims
-	if s.Confirm != nil && !args.DryRun && !opts.Unattended {
-		if args.ConfirmToken != "" {
-			if claims, err = s.checkToken(args, req, db); err != nil {
-				return nil, err
-			}
-			req.Expect = binding(claims)
-		} else if err := s.seekApproval(ctx, conn, args, &req, db, opts.Approver); err != nil {
-			return nil, err
-		}
+	claims, err := s.approve(ctx, conn, call, args.ConfirmToken, opts)
+	if err != nil {
+		return nil, err
 	}
-
 	log.Info("restore starting", "tables", args.Tables, "truncate", args.TruncateBeforeRestore,
 		"collections", args.Collections, "on_conflict", args.OnConflict, "dry_run", args.DryRun)
-	res, err := restore.Run(ctx, conn, req)
+	done, err := restore.Run(ctx, conn, call.req)
 	if err != nil {
 		log.Warn("restore failed, rolled back", "error_type", apierr.TypeOf(err), "err", err)
 		return nil, err
@@ -102,7 +69,8 @@ func (s *Service) Restore(ctx context.Context, args schemas.RestoreArgs, opts Re
 			log.Warn("could not persist the used confirmation token", "err", err)
 		}
 	}
-	if res.Snapshot != nil && !res.DryRun {
+	res := s.restoreResult(call, done)
+	if res.Snapshot != nil {
 		s.pruneSnapshots(res, log)
 	}
 	if res.DryRun {
@@ -111,6 +79,78 @@ func (s *Service) Restore(ctx context.Context, args schemas.RestoreArgs, opts Re
 		log.Info("restore committed", restoredAttrs(res)...)
 	}
 	return res, nil
+}
+
+// restoreCall is a restore call resolved: the set, the database and the
+// request for the core.
+type restoreCall struct {
+	args schemas.RestoreArgs
+	db   *target.Database
+	req  restore.Request
+}
+
+// resolveRestore checks the arguments and finds the set and the database.
+func (s *Service) resolveRestore(args schemas.RestoreArgs, opts RestoreOptions) (*restoreCall, error) {
+	if err := requireRestoreParams(args); err != nil {
+		return nil, err
+	}
+	if args.DBConnection != "" && args.PgConn != "" && args.DBConnection != args.PgConn {
+		return nil, apierr.New(apierr.InvalidParams, "db_connection and pg_conn name different databases; pg_conn is a legacy alias, pass only db_connection").
+			With("param", "pg_conn")
+	}
+	set, db, err := s.resolve(args.BackupPath, args.Timestamp, args.Connection())
+	if e, ok := apierr.As(err); ok && e.Details["param"] == "db_connection" && args.DBConnection == "" {
+		// Name the argument the caller used.
+		return nil, e.Replace("param", "pg_conn")
+	}
+	if err != nil {
+		return nil, err
+	}
+	call := &restoreCall{args: args, db: db, req: restore.Request{
+		Set:         set,
+		Tables:      args.Tables,
+		Truncate:    args.TruncateBeforeRestore,
+		Collections: args.Collections,
+		OnConflict:  args.OnConflict,
+		DryRun:      args.DryRun,
+		Database:    db.Name,
+		Progress:    throttle(opts.Progress, 200*time.Millisecond),
+	}}
+	if args.Snapshot == nil || *args.Snapshot {
+		call.req.SnapshotDir = s.Catalog.GlobalDir()
+	}
+	return call, nil
+}
+
+// approve makes sure a person approved the call, when confirmations are on:
+// by the token it carries (returning its claims, to be marked used once the
+// restore commits), or by asking now. Either way the request is bound to
+// the world that was approved.
+func (s *Service) approve(ctx context.Context, conn *pgx.Conn, call *restoreCall, token string, opts RestoreOptions) (*confirm.Claims, error) {
+	if s.Confirm == nil || call.req.DryRun || opts.Unattended {
+		return nil, nil
+	}
+	if token == "" {
+		return nil, s.seekApproval(ctx, conn, call, opts.Approver)
+	}
+	claims, err := s.Confirm.Verify(token, call.confirmCall())
+	if err != nil {
+		return nil, err
+	}
+	call.req.Expect = &restore.Binding{State: claims.State, Files: claims.Sums()}
+	return claims, nil
+}
+
+// confirmCall is what a token for this call binds.
+func (c *restoreCall) confirmCall() confirm.Call {
+	tables, _ := restore.SelectTables(c.req.Tables)
+	return confirm.Call{Target: c.db.Name, Set: c.req.Set, Options: confirm.Options{
+		Tables:      tables,
+		Truncate:    c.req.Truncate,
+		Collections: c.req.Collections,
+		OnConflict:  cmp.Or(c.req.OnConflict, restore.OnConflictError),
+		Snapshot:    c.req.SnapshotDir != "",
+	}}
 }
 
 // pruneSnapshots keeps, once a restore that wrote a snapshot has committed,
@@ -127,7 +167,7 @@ func (s *Service) pruneSnapshots(res *schemas.RestoreResult, log *slog.Logger) {
 	if err == nil {
 		var older []catalog.Set
 		for _, set := range sets { // newest first
-			if set.Kind == catalog.KindSnapshot && set.Timestamp < res.Snapshot.Timestamp {
+			if set.Kind == layout.KindSnapshot && set.Timestamp < res.Snapshot.Timestamp {
 				older = append(older, set)
 			}
 		}
@@ -155,22 +195,24 @@ func (s *Service) pruneSnapshots(res *schemas.RestoreResult, log *slog.Logger) {
 
 // seekApproval plans the restore and, when it deletes or overwrites rows,
 // asks the person through approve if possible, else answers
-// CONFIRMATION_REQUIRED with the plan and a token. On approval it binds req
-// to the planned world.
-func (s *Service) seekApproval(ctx context.Context, conn *pgx.Conn, args schemas.RestoreArgs, req *restore.Request, db *target.Database, approve Approver) error {
-	plan, binding, err := restore.Plan(ctx, conn, *req)
-	if err != nil {
+// CONFIRMATION_REQUIRED with the plan and a token. On approval it binds the
+// request to the planned world.
+func (s *Service) seekApproval(ctx context.Context, conn *pgx.Conn, call *restoreCall, approve Approver) error {
+	var plan *restore.Plan
+	var binding *restore.Binding
+	err := restore.ReadOnly(ctx, conn, func(tx pgx.Tx) (err error) {
+		plan, binding, err = restore.MakePlan(ctx, tx, call.req)
+		return err
+	})
+	if err != nil || !plan.Destructive() {
 		return err
 	}
-	if !destructive(plan) {
-		return nil
-	}
-	message := describePlan(req, plan)
+	message := describePlan(call, plan)
 	if approve != nil {
 		ok, err := approve(ctx, message+"\n\nApprove this restore?")
 		switch {
 		case err == nil && ok:
-			req.Expect = binding
+			call.req.Expect = binding
 			return nil
 		case err == nil:
 			return apierr.New(apierr.Cancelled, "the user declined the restore; nothing was changed")
@@ -179,7 +221,7 @@ func (s *Service) seekApproval(ctx context.Context, conn *pgx.Conn, args schemas
 		}
 		s.logger().Info("could not ask the user directly; answering with a confirmation token", "err", err)
 	}
-	claims, err := s.claims(*req, db, binding)
+	claims, err := confirm.Bind(call.confirmCall(), binding.State, binding.Files)
 	if err != nil {
 		return err
 	}
@@ -191,7 +233,7 @@ func (s *Service) seekApproval(ctx context.Context, conn *pgx.Conn, args schemas
 		Err: apierr.New(apierr.ConfirmationRequired,
 			"%s\nNothing was changed. Show this plan to the user; if they approve, call restore_vector_backup again with the same arguments plus confirm_token (valid until %s).",
 			message, expires.UTC().Format(time.RFC3339)).
-			With("plan", plan).With("confirm_token", token).With("expires_at", expires.UTC().Format(time.RFC3339)),
+			With("plan", planOut(plan)).With("confirm_token", token).With("expires_at", expires.UTC().Format(time.RFC3339)),
 		Question: message + "\n\nApprove this restore?",
 		Token:    token,
 	}
@@ -210,23 +252,10 @@ type ApprovalRequired struct {
 func (e *ApprovalRequired) Error() string { return e.Err.Error() }
 func (e *ApprovalRequired) Unwrap() error { return e.Err }
 
-// destructive reports whether a plan deletes or may overwrite rows.
-func destructive(p *schemas.RestorePlan) bool {
-	if p.OnConflict == restore.OnConflictUpdate {
-		return true
-	}
-	for _, n := range p.Delete {
-		if n > 0 {
-			return true
-		}
-	}
-	return false
-}
-
 // describePlan says what the restore will do, for the person approving it.
-func describePlan(req *restore.Request, p *schemas.RestorePlan) string {
+func describePlan(call *restoreCall, p *restore.Plan) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "Restore of set %s from %s into %s (%s mode) will:", req.Set.Timestamp, req.BackupPath, req.Target, p.Mode)
+	fmt.Fprintf(&b, "Restore of set %s from %s into %s (%s mode) will:", call.req.Set.Timestamp, call.args.BackupPath, call.db.Name, p.Mode)
 	for _, t := range p.Tables {
 		fmt.Fprintf(&b, "\n- %s: delete %s, write %s", t, rows(p.Delete[t]), rows(p.Insert[t]))
 	}
@@ -254,106 +283,6 @@ func rows(n int64) string {
 	return fmt.Sprintf("%d rows", n)
 }
 
-// claims describes the world a plan was made for.
-func (s *Service) claims(req restore.Request, db *target.Database, binding *restore.Binding) (*confirm.Claims, error) {
-	c := &confirm.Claims{
-		Target:    db.Name,
-		Options:   confirm.Digest(canonicalOptions(req)),
-		SetDir:    confirm.Digest(req.Set.Dir),
-		Timestamp: req.Set.Timestamp,
-		Files:     map[string]confirm.FileStamp{},
-		State:     binding.State,
-	}
-	for table, sum := range binding.Files {
-		st, err := stamp(req.Set, table)
-		if err != nil {
-			return nil, err
-		}
-		st.SHA256 = sum
-		c.Files[table] = st
-	}
-	return c, nil
-}
-
-// binding is the world a token vouches for, as the restore checks it.
-func binding(c *confirm.Claims) *restore.Binding {
-	b := &restore.Binding{State: c.State, Files: map[string]string{}}
-	for table, f := range c.Files {
-		b.Files[table] = f.SHA256
-	}
-	return b
-}
-
-func stamp(set catalog.Set, table string) (confirm.FileStamp, error) {
-	path := set.CollectionPath()
-	if table == schemas.EmbeddingTable {
-		path = set.EmbeddingPath()
-	}
-	fi, err := os.Stat(path)
-	if err != nil {
-		return confirm.FileStamp{}, apierr.Wrap(apierr.ResourceNotFound, err, "backup file %s disappeared", path)
-	}
-	return confirm.FileStamp{Size: fi.Size(), ModTime: fi.ModTime().UnixNano()}, nil
-}
-
-// canonicalOptions renders the options a token is bound to, so the same
-// call spelled differently (table order, default values) still matches.
-func canonicalOptions(req restore.Request) string {
-	tables, _ := restore.SelectTables(req.Tables)
-	collections := slices.Clone(req.Collections)
-	slices.Sort(collections)
-	onConflict := req.OnConflict
-	if onConflict == "" {
-		onConflict = restore.OnConflictError
-	}
-	b, _ := json.Marshal(map[string]any{
-		"tables":      tables,
-		"truncate":    req.Truncate,
-		"collections": collections,
-		"on_conflict": onConflict,
-		"snapshot":    req.Snapshot != nil,
-	})
-	return string(b)
-}
-
-// checkToken opens a confirmation token and checks it was issued for this
-// very call: same set files, options and database. The rows' state is
-// checked by the restore itself, under its lock.
-func (s *Service) checkToken(args schemas.RestoreArgs, req restore.Request, db *target.Database) (*confirm.Claims, error) {
-	bad := func(reason, msg string) error {
-		return apierr.New(apierr.InvalidParams, "confirm_token %s; call restore_vector_backup again without confirm_token to get a new plan and token", msg).
-			With("param", "confirm_token").With("reason", reason)
-	}
-	c, err := s.Confirm.Open(args.ConfirmToken)
-	switch {
-	case errors.Is(err, confirm.ErrExpired):
-		return nil, bad("expired", "has expired")
-	case errors.Is(err, confirm.ErrUsed):
-		return nil, bad("used", "was already used for a restore that completed")
-	case err != nil:
-		return nil, bad("invalid", "is not a token this server issued, or it was altered")
-	}
-	switch {
-	case c.Target != db.Name:
-		return nil, bad("other_target", fmt.Sprintf("was issued for database %s, not %s", c.Target, db.Name))
-	case c.SetDir != confirm.Digest(req.Set.Dir) || c.Timestamp != req.Set.Timestamp:
-		return nil, bad("other_set", fmt.Sprintf("was issued for set %s in another folder or of another time, not %s", c.Timestamp, req.Set.Timestamp))
-	case c.Options != confirm.Digest(canonicalOptions(req)):
-		return nil, bad("other_options", "was issued for other options (tables, truncate_before_restore, collections, on_conflict or snapshot differ)")
-	}
-	for table, want := range c.Files {
-		got, err := stamp(req.Set, table)
-		if err != nil {
-			return nil, err
-		}
-		if got.Size != want.Size || got.ModTime != want.ModTime {
-			return nil, apierr.New(apierr.Conflict, "backup file of %s changed after the plan was confirmed; nothing was changed; call again without confirm_token to get a new plan", table).
-				With("reason", "files_changed")
-		}
-	}
-	return c, nil
-}
-
 func restoredAttrs(res *schemas.RestoreResult) []any {
 	attrs := []any{"duration", res.Duration, "dry_run", res.DryRun}
 	for table, r := range res.RestoreResults {
@@ -367,19 +296,18 @@ func restoredAttrs(res *schemas.RestoreResult) []any {
 
 // throttle turns restore progress into at most one report per interval (and
 // always the last), so a fast restore does not flood the client.
-func throttle(p Progress, every time.Duration) func(restore.Progress) {
+func throttle(p Progress, every time.Duration) func(table string, done, total, sent int64) {
 	if p == nil {
 		return nil
 	}
 	var last time.Time
-	return func(rp restore.Progress) {
+	return func(table string, done, total, sent int64) {
 		now := time.Now()
-		if rp.BytesDone < rp.BytesTotal && now.Sub(last) < every {
+		if done < total && now.Sub(last) < every {
 			return
 		}
 		last = now
-		p(float64(rp.BytesDone), float64(rp.BytesTotal),
-			fmt.Sprintf("%s: %s sent", rp.Table, rows(rp.Rows)))
+		p(float64(done), float64(total), fmt.Sprintf("%s: %s sent", table, rows(sent)))
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/vectorops/pgvector-backup-mcp/catalog"
+	"github.com/vectorops/pgvector-backup-mcp/layout"
 	"github.com/vectorops/pgvector-backup-mcp/schemas"
 )
 
@@ -22,7 +23,7 @@ func snapshotSets(t *testing.T, cat *catalog.Catalog, dir string) (snapshots, ot
 		t.Fatal(err)
 	}
 	for _, s := range sets {
-		if s.Kind == catalog.KindSnapshot {
+		if s.Kind == layout.KindSnapshot {
 			snapshots = append(snapshots, s.Timestamp)
 		} else {
 			others = append(others, s.Timestamp)
@@ -53,7 +54,7 @@ func TestSnapshotRetention(t *testing.T) {
 	// A set named like a snapshot whose manifest says otherwise (a person
 	// renamed a backup's manifest).
 	const decoy = "20200101_000000"
-	for _, table := range schemas.AllTables {
+	for _, table := range layout.Tables {
 		if err := os.WriteFile(filepath.Join(global, table+"_"+decoy+".csv"), []byte("x\n"), 0o644); err != nil {
 			t.Fatal(err)
 		}

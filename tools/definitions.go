@@ -10,7 +10,7 @@ import (
 
 	"github.com/mark3labs/mcp-go/mcp"
 
-	"github.com/vectorops/pgvector-backup-mcp/catalog"
+	"github.com/vectorops/pgvector-backup-mcp/layout"
 	"github.com/vectorops/pgvector-backup-mcp/schemas"
 )
 
@@ -79,7 +79,7 @@ func summarizeInspect(r *schemas.InspectResult) string {
 		verdict = "NOT restorable"
 	}
 	fmt.Fprintf(&b, "Set %s in %s is %s (checksums: %s).", r.BackupInfo.Timestamp, r.BackupInfo.BackupPath, verdict, r.ChecksumStatus)
-	for _, t := range schemas.AllTables {
+	for _, t := range layout.Tables {
 		if f, ok := r.Files[t]; ok {
 			fmt.Fprintf(&b, "\n- %s: %s (%s), %d with legacy metadata, %d bad", t, count(f.Rows, "row"), f.Size, f.LegacyJSONRows, f.BadRows)
 		}
@@ -112,7 +112,7 @@ func (h *handlers) create(ctx context.Context, _ mcp.CallToolRequest, args schem
 func summarizeCreate(r *schemas.CreateResult) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Backed up %s to backup_path=%s timestamp=%s in %.1fs.", r.Source, r.BackupDirectory, r.Timestamp, r.Duration)
-	for _, t := range schemas.AllTables {
+	for _, t := range layout.Tables {
 		if tr, ok := r.TablesBackedUp[t]; ok {
 			fmt.Fprintf(&b, "\n- %s: %s, %s", t, count(tr.RowCount, "row"), tr.FileSize)
 		}
@@ -148,7 +148,7 @@ func summarizeList(r *schemas.ListResult) string {
 	for _, loc := range r.BackupLocations {
 		for _, set := range loc.Backups {
 			kind := ""
-			if set.Kind == catalog.KindSnapshot {
+			if set.Kind == layout.KindSnapshot {
 				kind = "pre-restore snapshot; "
 			}
 			lines = append(lines, line{set.Timestamp, fmt.Sprintf("\n- backup_path=%s timestamp=%s (%s%s; embeddings %s%s)",
@@ -190,7 +190,7 @@ func rowCounts(counts map[string]int64) string {
 func summarizeRestore(r *schemas.RestoreResult) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Restored set %s from %s into %s in %.1fs.", r.BackupInfo.Timestamp, r.BackupInfo.BackupPath, r.Target, r.Duration)
-	for _, t := range schemas.AllTables {
+	for _, t := range layout.Tables {
 		if tr, ok := r.TruncateResults[t]; ok {
 			fmt.Fprintf(&b, "\n- %s: truncated %s", t, count(tr.RowsBefore, "row"))
 		}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/vectorops/pgvector-backup-mcp/layout"
 	"github.com/vectorops/pgvector-backup-mcp/schemas"
 )
 
@@ -40,7 +41,7 @@ global_vector_bak; with it, into that task folder's vector_bak.`,
 func printBackup(w io.Writer, res *schemas.CreateResult) {
 	fmt.Fprintf(w, "Backed up %s as set %s in %s (%.1fs).\n", res.Source, res.Timestamp, res.BackupDirectory, res.Duration)
 	var rows []string
-	for _, t := range schemas.AllTables {
+	for _, t := range layout.Tables {
 		if tb, ok := res.TablesBackedUp[t]; ok {
 			rows = append(rows, fmt.Sprintf("%s\t%d\t%s\t%s", t, tb.RowCount, tb.FileSize, tb.BackupFile))
 		}

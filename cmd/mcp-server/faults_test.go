@@ -44,11 +44,10 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/mark3labs/mcp-go/mcp"
 
-	"github.com/vectorops/pgvector-backup-mcp/backup"
 	"github.com/vectorops/pgvector-backup-mcp/catalog"
 	"github.com/vectorops/pgvector-backup-mcp/internal/pgtest"
+	"github.com/vectorops/pgvector-backup-mcp/layout"
 	"github.com/vectorops/pgvector-backup-mcp/sample"
-	"github.com/vectorops/pgvector-backup-mcp/schemas"
 )
 
 const (
@@ -557,7 +556,7 @@ const (
 	nothingLeft  leftover = "nothing"      // no new file: no snapshot, or it was removed
 	halfWritten  leftover = "half-written" // a killed snapshot: .tmp files only, listed incomplete
 	completeSet  leftover = "complete set" // a snapshot finished before the fault: a valid set of the unchanged rows
-	snapshotLogs          = snapshotDir + "/" + backup.LogName
+	snapshotLogs          = snapshotDir + "/" + layout.LogName
 )
 
 var snapshotFileRE = regexp.MustCompile(`^(?:langchain_pg_(?:collection|embedding)_|vector_snapshot_manifest_)([0-9]{8}_[0-9]{6})\.(?:csv|json)(\.(?:[0-9]+\.)?tmp)?$`)
@@ -665,11 +664,11 @@ func (r *faultRig) checkSnapshot(t *testing.T, loc catalog.Location, ts string, 
 	if set.ManifestFile == "" {
 		t.Fatalf("snapshot %s has no manifest", ts)
 	}
-	m, err := backup.ReadManifest(filepath.Join(set.Dir, set.ManifestFile))
+	m, err := layout.ReadManifest(filepath.Join(set.Dir, set.ManifestFile))
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantRows := map[string]int{schemas.CollectionTable: len(r.seed.Collections), schemas.EmbeddingTable: len(r.seed.Embeddings)}
+	wantRows := map[string]int{layout.CollectionTable: len(r.seed.Collections), layout.EmbeddingTable: len(r.seed.Embeddings)}
 	for table, f := range m.Files {
 		fi, err := os.Stat(filepath.Join(set.Dir, f.File))
 		if err != nil {
@@ -691,7 +690,7 @@ func (r *faultRig) restoreSnapshot(t *testing.T, db, ts, before string) {
 	t.Helper()
 	s := r.unattended(t, db)
 	out := s.restore(t, map[string]any{"backup_path": faultSeedPath, "timestamp": ts, "truncate_before_restore": true, "snapshot": false})
-	emb := out["restore_results"].(map[string]any)[schemas.EmbeddingTable].(map[string]any)
+	emb := out["restore_results"].(map[string]any)[layout.EmbeddingTable].(map[string]any)
 	if emb["rows_restored"] != float64(len(r.seed.Embeddings)) {
 		t.Errorf("restoring snapshot %s wrote %v embeddings, want %d", ts, emb["rows_restored"], len(r.seed.Embeddings))
 	}
@@ -1096,7 +1095,7 @@ func (r *faultRig) testFileChanges(t *testing.T) {
 			if srv.stderr.waitFor(logFrom, 10*time.Second, "restore committed") == "" {
 				t.Errorf("no commit logged")
 			}
-			emb := out["restore_results"].(map[string]any)[schemas.EmbeddingTable].(map[string]any)
+			emb := out["restore_results"].(map[string]any)[layout.EmbeddingTable].(map[string]any)
 			t.Logf("committed the %v rows the cut file holds (the log of the set says %d)", emb["rows_restored"], len(r.big.Embeddings))
 			if emb["rows_restored"] != float64(half) {
 				t.Errorf("rows_restored %v, want %d", emb["rows_restored"], half)
@@ -1122,7 +1121,7 @@ func (r *faultRig) copyBig(t *testing.T, task string, manifest bool) (string, st
 	}
 	coll := "langchain_pg_collection_" + faultBigTS + ".csv"
 	emb := "langchain_pg_embedding_" + faultBigTS + ".csv"
-	for _, name := range []string{coll, backup.LogName} {
+	for _, name := range []string{coll, layout.LogName} {
 		if err := os.Link(filepath.Join(from, name), filepath.Join(dir, name)); err != nil {
 			t.Fatal(err)
 		}
@@ -1143,24 +1142,24 @@ func (r *faultRig) copyBig(t *testing.T, task string, manifest bool) (string, st
 		t.Fatal(err)
 	}
 	if manifest {
-		m := backup.Manifest{
-			FormatVersion: backup.FormatVersion, Timestamp: faultBigTS, CreatedAt: time.Now().UTC().Format(time.RFC3339),
-			Database: "faults", VectorDimension: faultDim, Tables: schemas.AllTables, Files: map[string]backup.FileEntry{},
+		m := layout.Manifest{
+			FormatVersion: layout.FormatVersion, Timestamp: faultBigTS, CreatedAt: time.Now().UTC().Format(time.RFC3339),
+			Database: "faults", VectorDimension: faultDim, Tables: layout.Tables, Files: map[string]layout.FileEntry{},
 		}
-		for table, name := range map[string]string{schemas.CollectionTable: coll, schemas.EmbeddingTable: emb} {
+		for table, name := range map[string]string{layout.CollectionTable: coll, layout.EmbeddingTable: emb} {
 			p := filepath.Join(dir, name)
 			fi, err := os.Stat(p)
 			if err != nil {
 				t.Fatal(err)
 			}
 			rows, cols := len(r.big.Collections), sample.Default.CollectionColumns()
-			if table == schemas.EmbeddingTable {
+			if table == layout.EmbeddingTable {
 				rows, cols = len(r.big.Embeddings), sample.Default.EmbeddingColumns()
 			}
-			m.Files[table] = backup.FileEntry{File: name, Rows: int64(rows), Bytes: fi.Size(), SHA256: sha256File(t, p), Columns: cols}
+			m.Files[table] = layout.FileEntry{File: name, Rows: int64(rows), Bytes: fi.Size(), SHA256: sha256File(t, p), Columns: cols}
 		}
 		b, _ := json.MarshalIndent(m, "", "  ")
-		if err := os.WriteFile(filepath.Join(dir, backup.ManifestName(faultBigTS)), b, 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, layout.ManifestName(layout.KindBackup, faultBigTS)), b, 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -1277,12 +1276,12 @@ func (r *faultRig) testPostgresRestart(t *testing.T) {
 func setSize(t *testing.T, dir, ts string) string {
 	t.Helper()
 	var n int64
-	for _, table := range schemas.AllTables {
+	for _, table := range layout.Tables {
 		fi, err := os.Stat(filepath.Join(dir, table+"_"+ts+".csv"))
 		if err != nil {
 			t.Fatal(err)
 		}
 		n += fi.Size()
 	}
-	return catalog.HumanSize(n)
+	return layout.HumanSize(n)
 }

@@ -26,8 +26,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vectorops/pgvector-backup-mcp/catalog"
 	"github.com/vectorops/pgvector-backup-mcp/internal/pgtest"
+	"github.com/vectorops/pgvector-backup-mcp/layout"
 	"github.com/vectorops/pgvector-backup-mcp/sample"
 )
 
@@ -175,7 +175,7 @@ func TestQuickReference(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return catalog.HumanSize(fi.Size())
+		return layout.HumanSize(fi.Size())
 	}
 	check(t, "list", env, map[string]any{
 		"data.response":                                                       "成功扫描到 2 个备份位置，共 2 个备份集",

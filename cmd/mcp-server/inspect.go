@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/vectorops/pgvector-backup-mcp/layout"
 	"github.com/vectorops/pgvector-backup-mcp/schemas"
 )
 
@@ -56,7 +57,7 @@ func printInspect(w io.Writer, res *schemas.InspectResult) {
 	}
 	fmt.Fprintf(w, "Set %s in %s (%s): %s; checksums: %s.\n\n", res.BackupInfo.Timestamp, res.BackupInfo.BackupPath, res.BackupInfo.BackupDate, verdict, res.ChecksumStatus)
 	var rows []string
-	for _, t := range schemas.AllTables {
+	for _, t := range layout.Tables {
 		f, ok := res.Files[t]
 		if !ok {
 			continue
@@ -71,7 +72,7 @@ func printInspect(w io.Writer, res *schemas.InspectResult) {
 		rows = append(rows, fmt.Sprintf("%s\t%d\t%s\t%d\t%d\t%s", f.File, f.Rows, f.Size, f.LegacyJSONRows, f.BadRows, dims))
 	}
 	table(w, "FILE\tROWS\tSIZE\tLEGACY JSON\tBAD\tDIMENSIONS", rows)
-	for _, t := range schemas.AllTables {
+	for _, t := range layout.Tables {
 		for _, b := range res.Files[t].BadRowSamples {
 			where := fmt.Sprintf("line %d", b.Line)
 			if b.Column != "" {
@@ -89,7 +90,7 @@ func printInspect(w io.Writer, res *schemas.InspectResult) {
 	}
 	if tgt := res.Target; tgt != nil {
 		var parts []string
-		for _, t := range schemas.AllTables {
+		for _, t := range layout.Tables {
 			tr := tgt.Tables[t]
 			switch {
 			case !tr.Exists:

@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/vectorops/pgvector-backup-mcp/layout"
 	"github.com/vectorops/pgvector-backup-mcp/schemas"
 )
 
@@ -47,7 +48,7 @@ func printList(w io.Writer, res *schemas.ListResult) {
 	for _, loc := range res.BackupLocations {
 		for _, b := range loc.Backups {
 			counts := "-"
-			if n, ok := b.RowCounts[schemas.EmbeddingTable]; ok {
+			if n, ok := b.RowCounts[layout.EmbeddingTable]; ok {
 				counts = strconv.FormatInt(n, 10)
 			}
 			rows = append(rows, fmt.Sprintf("%s\t%s\t%s\t%s\t%s\t%s", b.Timestamp, b.BackupDate, b.Kind, b.EmbeddingSize, counts, loc.RelativePath))

@@ -7,8 +7,7 @@ import (
 	"time"
 
 	"github.com/schollz/progressbar/v3"
-
-	"github.com/vectorops/pgvector-backup-mcp/catalog"
+	"github.com/vectorops/pgvector-backup-mcp/layout"
 )
 
 // progress shows how far a long operation got, on stderr (never stdout,
@@ -57,10 +56,10 @@ func (p *progress) report(done, total float64, message string) {
 		return
 	}
 	p.last, p.done = now, done >= total
-	line := fmt.Sprintf("%s: %s; %s of %s (%.0f%%)", p.what, message, catalog.HumanSize(int64(done)), catalog.HumanSize(int64(total)), 100*done/max(total, 1))
+	line := fmt.Sprintf("%s: %s; %s of %s (%.0f%%)", p.what, message, layout.HumanSize(int64(done)), layout.HumanSize(int64(total)), 100*done/max(total, 1))
 	if elapsed := now.Sub(p.start).Seconds(); elapsed > 0 && done > 0 {
 		rate := done / elapsed
-		line += fmt.Sprintf(", %s/s", catalog.HumanSize(int64(rate)))
+		line += fmt.Sprintf(", %s/s", layout.HumanSize(int64(rate)))
 		if left := time.Duration((total - done) / rate * float64(time.Second)); left >= time.Second {
 			line += fmt.Sprintf(", about %s left", left.Round(time.Second))
 		}

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/vectorops/pgvector-backup-mcp/apierr"
+	"github.com/vectorops/pgvector-backup-mcp/layout"
 	"github.com/vectorops/pgvector-backup-mcp/schemas"
 	"github.com/vectorops/pgvector-backup-mcp/service"
 )
@@ -108,7 +109,7 @@ func printRestore(w io.Writer, res *schemas.RestoreResult) {
 	}
 	fmt.Fprintf(w, "%s set %s from %s into %s in %.1fs.\n", verb, res.BackupInfo.Timestamp, res.BackupInfo.BackupPath, res.Target, res.Duration)
 	var rows []string
-	for _, t := range schemas.AllTables {
+	for _, t := range layout.Tables {
 		rr, ok := res.RestoreResults[t]
 		if !ok {
 			continue

@@ -1,42 +1,45 @@
-package backup
+package layout
 
 import (
 	"encoding/json"
 	"fmt"
 	"io"
 	"os"
-
-	"github.com/vectorops/pgvector-backup-mcp/catalog"
+	"strings"
 )
 
-// FormatVersion is the manifest format this server writes and understands.
-const FormatVersion = 1
+// Kinds of set, which its manifest records (and its name repeats, so that a
+// listing needs no file reads).
+const (
+	KindBackup   = "backup"   // any set but a snapshot
+	KindSnapshot = "snapshot" // the rows a restore replaced, saved by this server before it
+)
 
-// ManifestName returns the manifest's file name for a backup set.
-func ManifestName(timestamp string) string {
-	return "vector_backup_manifest_" + timestamp + ".json"
-}
-
-// SnapshotManifestName returns the manifest's file name for a set a restore
-// wrote of the rows it replaced. The name tells the kind, so listing needs
-// no file reads and retention never mistakes a backup for a snapshot.
-func SnapshotManifestName(timestamp string) string {
-	return "vector_snapshot_manifest_" + timestamp + ".json"
-}
-
-// manifestName is the manifest's name for a set of kind.
-func manifestName(kind, timestamp string) string {
-	if kind == catalog.KindSnapshot {
-		return SnapshotManifestName(timestamp)
+// ManifestName is the manifest's file name for a set of kind:
+// vector_backup_manifest_<ts>.json, or vector_snapshot_manifest_<ts>.json.
+func ManifestName(kind, ts string) string {
+	if kind == KindSnapshot {
+		return "vector_snapshot_manifest_" + ts + ".json"
 	}
-	return ManifestName(timestamp)
+	return "vector_backup_manifest_" + ts + ".json"
 }
+
+// ManifestKind is the kind of set a manifest's name says.
+func ManifestKind(name string) string {
+	if strings.HasPrefix(name, "vector_snapshot_manifest_") {
+		return KindSnapshot
+	}
+	return KindBackup
+}
+
+// FormatVersion is the manifest format this server writes and reads.
+const FormatVersion = 1
 
 // Manifest describes a set written by this server, so that inspect and
 // restore can prove the files are the ones written.
 type Manifest struct {
 	FormatVersion   int                  `json:"format_version"`
-	Kind            string               `json:"kind"` // catalog.KindBackup or catalog.KindSnapshot
+	Kind            string               `json:"kind"`
 	Timestamp       string               `json:"timestamp"`
 	CreatedAt       string               `json:"created_at"`
 	Database        string               `json:"database"`
@@ -67,15 +70,14 @@ func ReadManifest(path string) (*Manifest, error) {
 	}
 	defer f.Close()
 	var m Manifest
-	dec := json.NewDecoder(io.LimitReader(f, maxManifestBytes))
-	if err := dec.Decode(&m); err != nil {
+	if err := json.NewDecoder(io.LimitReader(f, maxManifestBytes)).Decode(&m); err != nil {
 		return nil, fmt.Errorf("manifest %s: %w", path, err)
 	}
 	if m.FormatVersion != FormatVersion {
 		return nil, fmt.Errorf("manifest %s: format version %d, this server reads %d", path, m.FormatVersion, FormatVersion)
 	}
 	if m.Kind == "" {
-		m.Kind = catalog.KindBackup // written before kinds were recorded
+		m.Kind = KindBackup // written before kinds were recorded
 	}
 	return &m, nil
 }

@@ -1,8 +1,10 @@
 // Package backup writes backup sets from the live tables: the old pipeline's
 // file names and log, valid JSON, NULL distinct from empty text (COPY's CSV),
 // .tmp files renamed only when complete, never overwriting a set, and a
-// manifest with each file's row count, size and SHA-256. Restore uses it for
-// its pre-restore snapshot, inside the restore's own transaction.
+// manifest with each file's row count, size and SHA-256. Create makes a
+// backup of both tables as of one instant; restore uses Write for its
+// pre-restore snapshot, inside the restore's own transaction; RemoveSnapshot
+// retires old snapshots.
 package backup
 
 import (
@@ -24,15 +26,8 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/vectorops/pgvector-backup-mcp/apierr"
-	"github.com/vectorops/pgvector-backup-mcp/catalog"
-	"github.com/vectorops/pgvector-backup-mcp/schemas"
+	"github.com/vectorops/pgvector-backup-mcp/layout"
 )
-
-// LogName is the folder's backup log, overwritten by each backup as the old
-// pipeline did.
-const LogName = "vector_backup_log.txt"
-
-const timestampLayout = "20060102_150405"
 
 // Request says what to write.
 type Request struct {
@@ -44,7 +39,7 @@ type Request struct {
 	Now         time.Time
 
 	// Snapshot marks the set as the rows a restore is about to replace
-	// (catalog.KindSnapshot), which list shows and retention may remove.
+	// (layout.KindSnapshot), which list shows and retention may remove.
 	Snapshot bool
 
 	// DeferLog leaves the folder's log alone until WriteLog: a restore's
@@ -57,7 +52,7 @@ type Written struct {
 	Dir          string
 	Timestamp    string
 	ManifestFile string
-	Manifest     *Manifest
+	Manifest     *layout.Manifest
 	Duration     time.Duration
 	// LogError is set when the folder's log could not be written: the set
 	// itself is complete and valid, the log only repeats its row counts.
@@ -95,46 +90,44 @@ func Write(ctx context.Context, tx pgx.Tx, req Request) (*Written, error) {
 		}
 	}()
 
-	kind := catalog.KindBackup
+	kind := layout.KindBackup
 	if req.Snapshot {
-		kind = catalog.KindSnapshot
+		kind = layout.KindSnapshot
 	}
-	m := &Manifest{
-		FormatVersion: FormatVersion,
+	m := &layout.Manifest{
+		FormatVersion: layout.FormatVersion,
 		Kind:          kind,
 		Timestamp:     ts,
 		CreatedAt:     now.UTC().Format(time.RFC3339),
 		Database:      req.Database,
-		Files:         map[string]FileEntry{},
+		Files:         map[string]layout.FileEntry{},
 		Collections:   req.Collections,
 		Tables:        req.Tables,
 	}
 	if len(m.Tables) == 0 {
-		m.Tables = schemas.AllTables
+		m.Tables = layout.Tables
 	}
-	for _, table := range schemas.AllTables {
+	for _, table := range layout.Tables {
 		entry, err := copyTable(ctx, tx, table, slices.Contains(m.Tables, table), req.Collections, files[table])
 		if err != nil {
 			return nil, err
 		}
-		entry.File = finalName(table, ts)
+		entry.File = layout.FileName(table, ts)
 		m.Files[table] = entry
 	}
-	if m.VectorDimension, err = vectorDimension(ctx, tx); err != nil {
+	if m.VectorDimension, err = declaredDimension(ctx, tx); err != nil {
 		return nil, err
 	}
 	if err := publish(req.Dir, ts, files, m); err != nil {
 		return nil, err
 	}
 	done = true
-	w := &Written{Dir: req.Dir, Timestamp: ts, ManifestFile: manifestName(kind, ts), Manifest: m, Duration: time.Since(start), taskID: req.TaskID}
+	w := &Written{Dir: req.Dir, Timestamp: ts, ManifestFile: layout.ManifestName(kind, ts), Manifest: m, Duration: time.Since(start), taskID: req.TaskID}
 	if !req.DeferLog {
 		w.WriteLog()
 	}
 	return w, nil
 }
-
-func finalName(table, ts string) string { return table + "_" + ts + ".csv" }
 
 // reserve picks the first free timestamp at or after now and creates the
 // set's .tmp files exclusively, so two backups in one second, in one process
@@ -142,14 +135,14 @@ func finalName(table, ts string) string { return table + "_" + ts + ".csv" }
 func reserve(dir string, now time.Time) (string, map[string]*os.File, error) {
 	now = after(dir, now)
 	for try := 0; try < 600; try++ {
-		ts := now.Add(time.Duration(try) * time.Second).Format(timestampLayout)
+		ts := now.Add(time.Duration(try) * time.Second).Format(layout.TimestampLayout)
 		if taken(dir, ts) {
 			continue
 		}
 		files := map[string]*os.File{}
 		ok := true
-		for _, table := range schemas.AllTables {
-			f, err := os.OpenFile(filepath.Join(dir, finalName(table, ts)+".tmp"), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+		for _, table := range layout.Tables {
+			f, err := os.OpenFile(filepath.Join(dir, layout.TmpName(layout.FileName(table, ts))), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 			if errors.Is(err, fs.ErrExist) {
 				ok = false
 				break
@@ -184,11 +177,11 @@ func after(dir string, now time.Time) time.Time {
 	}
 	newest := now.Add(-time.Second)
 	for _, e := range entries {
-		ts, ok := catalog.SetTimestamp(e.Name())
-		if !ok {
+		kind, ts := layout.Kind(e.Name())
+		if kind == layout.OtherFile || kind == layout.LogFile {
 			continue
 		}
-		t, err := time.ParseInLocation(timestampLayout, ts, now.Location())
+		t, err := time.ParseInLocation(layout.TimestampLayout, ts, now.Location())
 		if err == nil && t.After(newest) && t.Before(now.Add(10*time.Minute)) {
 			newest = t
 		}
@@ -199,7 +192,8 @@ func after(dir string, now time.Time) time.Time {
 // taken reports whether any file of set ts exists in dir.
 func taken(dir, ts string) bool {
 	for _, name := range []string{
-		finalName(schemas.CollectionTable, ts), finalName(schemas.EmbeddingTable, ts), ManifestName(ts), SnapshotManifestName(ts),
+		layout.FileName(layout.CollectionTable, ts), layout.FileName(layout.EmbeddingTable, ts),
+		layout.ManifestName(layout.KindBackup, ts), layout.ManifestName(layout.KindSnapshot, ts),
 	} {
 		if _, err := os.Lstat(filepath.Join(dir, name)); err == nil {
 			return true
@@ -218,10 +212,10 @@ func closeRemove(files map[string]*os.File) {
 // copyTable streams one table (or its rows of the given collections) into f
 // with COPY TO, hashing and counting on the way.
 // Without rows, only the header is written.
-func copyTable(ctx context.Context, tx pgx.Tx, table string, rows bool, collections []string, f *os.File) (FileEntry, error) {
+func copyTable(ctx context.Context, tx pgx.Tx, table string, rows bool, collections []string, f *os.File) (layout.FileEntry, error) {
 	cols, err := columns(ctx, tx, table)
 	if err != nil {
-		return FileEntry{}, err
+		return layout.FileEntry{}, err
 	}
 	query := "SELECT * FROM " + pgx.Identifier{table}.Sanitize()
 	switch {
@@ -237,18 +231,18 @@ func copyTable(ctx context.Context, tx pgx.Tx, table string, rows bool, collecti
 	tag, err := tx.Conn().PgConn().CopyTo(ctx, counter, sql)
 	if counter.err != nil {
 		// The file, not the database, failed (a full disk): say so.
-		return FileEntry{}, writeError(counter.err, "write %s", f.Name())
+		return layout.FileEntry{}, writeError(counter.err, "write %s", f.Name())
 	}
 	if err != nil {
-		return FileEntry{}, fmt.Errorf("copy %s to %s: %w", table, f.Name(), err)
+		return layout.FileEntry{}, fmt.Errorf("copy %s to %s: %w", table, f.Name(), err)
 	}
 	if err := buf.Flush(); err != nil {
-		return FileEntry{}, writeError(err, "write %s", f.Name())
+		return layout.FileEntry{}, writeError(err, "write %s", f.Name())
 	}
 	if err := f.Sync(); err != nil {
-		return FileEntry{}, writeError(err, "sync %s", f.Name())
+		return layout.FileEntry{}, writeError(err, "sync %s", f.Name())
 	}
-	return FileEntry{
+	return layout.FileEntry{
 		Rows:    tag.RowsAffected(),
 		Bytes:   counter.n,
 		SHA256:  hex.EncodeToString(h.Sum(nil)),
@@ -259,7 +253,7 @@ func copyTable(ctx context.Context, tx pgx.Tx, table string, rows bool, collecti
 // collectionFilter limits a table to the rows of the named collections.
 // COPY takes no parameters, so the names are quoted as SQL string literals.
 func collectionFilter(table string, names []string) string {
-	if table == schemas.CollectionTable {
+	if table == layout.CollectionTable {
 		return " WHERE name = ANY(" + quoteList(names) + ")"
 	}
 	return " WHERE collection_id IN (SELECT uuid FROM langchain_pg_collection WHERE name = ANY(" + quoteList(names) + "))"
@@ -292,9 +286,9 @@ func columns(ctx context.Context, tx pgx.Tx, table string) ([]string, error) {
 	return cols, nil
 }
 
-// vectorDimension is the embedding column's declared dimension, else the
+// declaredDimension is the embedding column's declared dimension, else the
 // first stored vector's, else 0.
-func vectorDimension(ctx context.Context, tx pgx.Tx) (int, error) {
+func declaredDimension(ctx context.Context, tx pgx.Tx) (int, error) {
 	var dim int
 	err := tx.QueryRow(ctx, `
 		SELECT COALESCE(
@@ -311,15 +305,15 @@ func vectorDimension(ctx context.Context, tx pgx.Tx) (int, error) {
 // publish makes the set visible: the manifest first, then the CSVs renamed
 // from .tmp, then the folder synced. Until the last rename the set is listed
 // as incomplete, never as restorable.
-func publish(dir, ts string, files map[string]*os.File, m *Manifest) error {
+func publish(dir, ts string, files map[string]*os.File, m *layout.Manifest) error {
 	b, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
 		return err
 	}
-	if err := writeFileAtomic(filepath.Join(dir, manifestName(m.Kind, ts)), append(b, '\n')); err != nil {
+	if err := writeFileAtomic(filepath.Join(dir, layout.ManifestName(m.Kind, ts)), append(b, '\n')); err != nil {
 		return err
 	}
-	for _, table := range schemas.AllTables {
+	for _, table := range layout.Tables {
 		f := files[table]
 		if err := f.Close(); err != nil {
 			return writeError(err, "close %s", f.Name())
@@ -382,27 +376,15 @@ func (w *Written) WriteLog() {
 }
 
 func (w *Written) writeLog() error {
-	t, _ := time.Parse(timestampLayout, w.Timestamp)
-	task := w.taskID
-	if task == "" {
-		task = "global"
-	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "=== Vector Table Backup Log ===\nBackup Time: %s\nTask ID: %s\nDuration: %.2fs\n\nTables Backup Status:\n",
-		t.Format("2006-01-02 15:04:05"), task, w.Duration.Seconds())
-	for _, table := range schemas.AllTables {
-		e := w.Manifest.Files[table]
-		fmt.Fprintf(&b, "✓ %s: %d rows -> %s (%s)\n", table, e.Rows, e.File, catalog.HumanSize(e.Bytes))
-	}
-	return writeFileAtomic(filepath.Join(w.Dir, LogName), []byte(b.String()))
+	return writeFileAtomic(filepath.Join(w.Dir, layout.LogName), []byte(layout.FormatLog(w.Manifest, w.taskID, w.Duration)))
 }
 
 // writeError reports a failure to write the backup folder. The contract has
 // no type for a full disk or a read-only folder; DATABASE_ERROR is its
 // "system error", and the message says what the operator must fix.
 func writeError(err error, format string, args ...any) error {
-	return apierr.Wrap(apierr.DatabaseError, err, "cannot write the backup: %s: %v; free disk space or fix the folder's permissions, then retry",
-		fmt.Sprintf(format, args...), err)
+	return apierr.Wrap(apierr.DatabaseError, err, "cannot write the backup: %v; free disk space or fix the folder's permissions, then retry", err).
+		With("reason", "write_failed").With("doing", fmt.Sprintf(format, args...))
 }
 
 // countingWriter counts what it passes on and remembers a write failure,
@@ -420,36 +402,4 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 		c.err = err
 	}
 	return n, err
-}
-
-// ErrNotSnapshot is RemoveSnapshot's refusal of a set whose manifest does
-// not show this server wrote it as a snapshot.
-var ErrNotSnapshot = errors.New("not a snapshot this server wrote; left in place")
-
-// RemoveSnapshot deletes a snapshot set that has been superseded, after
-// checking its manifest says this server wrote it as a snapshot: a set that
-// merely looks like one (renamed by a person, or another kind) is never
-// removed. The embedding file goes first (it frees the most), the manifest
-// last; a removal cut short leaves an incomplete set, which list shows and
-// restore refuses, never a set that restores wrong rows.
-func RemoveSnapshot(set catalog.Set) error {
-	m, err := ReadManifest(filepath.Join(set.Dir, set.ManifestFile))
-	if set.Kind != catalog.KindSnapshot || err != nil || m.Kind != catalog.KindSnapshot || m.Timestamp != set.Timestamp {
-		return fmt.Errorf("%w: set %s in %s (manifest: %v)", ErrNotSnapshot, set.Timestamp, set.Dir, err)
-	}
-	for _, name := range []string{set.EmbeddingFile, set.CollectionFile, set.ManifestFile} {
-		if err := os.Remove(filepath.Join(set.Dir, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("remove snapshot %s: %w", set.Timestamp, err)
-		}
-	}
-	return nil
-}
-
-// Remove deletes a set this package wrote, for a snapshot whose restore
-// failed: the rows it saved are still in the tables.
-func Remove(w *Written) {
-	for _, table := range schemas.AllTables {
-		os.Remove(filepath.Join(w.Dir, finalName(table, w.Timestamp)))
-	}
-	os.Remove(filepath.Join(w.Dir, w.ManifestFile))
 }

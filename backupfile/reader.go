@@ -1,0 +1,275 @@
+// Package backupfile reads one backup CSV and yields its records checked
+// and ready for COPY: columns mapped by the header to the target's, legacy
+// Python dict metadata converted to JSON, vectors checked, NULL (unquoted
+// empty) kept apart from empty text, every byte hashed, and each record's
+// physical line known. Memory holds one record, whatever the file's size.
+//
+// A bad row is reported and the reader goes on: inspect counts them, a
+// restore stops at the first. What the file must turn out to be (from its
+// manifest, its folder's log or a confirmed plan) is checked by the caller
+// when the file ends, with Expectation.Check.
+package backupfile
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"os"
+	"path/filepath"
+	"unicode/utf8"
+
+	"github.com/vectorops/pgvector-backup-mcp/apierr"
+	"github.com/vectorops/pgvector-backup-mcp/csvstream"
+	"github.com/vectorops/pgvector-backup-mcp/legacyjson"
+)
+
+// Kind is how a column's text is treated on its way in.
+type Kind int
+
+const (
+	Plain  Kind = iota
+	JSON        // json or jsonb: legacy Python dict text is converted
+	Vector      // pgvector: checked, its dimension against the column's
+)
+
+// Column is the treatment of one header column.
+type Column struct {
+	Kind      Kind
+	Dimension int // a vector column's declared dimension; 0: any
+}
+
+// Columns says how each header column is treated. Its error refuses the
+// file (a column the target lacks is SCHEMA_MISMATCH).
+type Columns func(name string) (Column, error)
+
+// AllText reads every column as plain text, for files read only for their
+// keys and names.
+func AllText(string) (Column, error) { return Column{}, nil }
+
+// MaxFieldBytes bounds one field of a backup file. Documents are SQL, DDL and
+// prose; a larger field is refused rather than held in memory.
+const MaxFieldBytes = 16 << 20
+
+// RowError is a problem with one row (or field) of the file: the reader can
+// go on past it.
+type RowError struct {
+	Line   int    // physical line, the header being line 1
+	Column string // empty for the whole row
+	Reason string
+}
+
+func (e *RowError) Error() string {
+	if e.Column == "" {
+		return fmt.Sprintf("line %d: %s", e.Line, e.Reason)
+	}
+	return fmt.Sprintf("line %d, column %s: %s", e.Line, e.Column, e.Reason)
+}
+
+// Reader reads one backup file record by record.
+type Reader struct {
+	path string
+	file *os.File
+	size int64
+	hash hash.Hash
+	csv  *csvstream.Reader
+
+	header  []string
+	columns []Column
+
+	fields  []csvstream.Field
+	scratch [][]byte
+
+	records   int64 // data records read, good or bad
+	converted int64 // records whose legacy JSON was converted
+	minDim    int
+	maxDim    int
+}
+
+// Open opens path and reads its header, mapping each column through
+// columns.
+func Open(path string, columns Columns) (*Reader, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, apierr.Wrap(apierr.ResourceNotFound, err, "cannot open backup file %s: %v", filepath.Base(path), err).
+			With("file", filepath.Base(path))
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("stat %s: %w", path, err)
+	}
+	r := &Reader{path: path, file: f, size: st.Size(), hash: sha256.New()}
+	r.csv = csvstream.NewReader(io.TeeReader(f, r.hash))
+	r.csv.MaxFieldBytes = MaxFieldBytes
+	if err := r.readHeader(columns); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return r, nil
+}
+
+func (r *Reader) Close() error { return r.file.Close() }
+
+// Name is the file's name; Path its path.
+func (r *Reader) Name() string { return filepath.Base(r.path) }
+func (r *Reader) Path() string { return r.path }
+
+// Size is the file's size when opened.
+func (r *Reader) Size() int64 { return r.size }
+
+// Header is the file's column names, in file order.
+func (r *Reader) Header() []string { return r.header }
+
+// Offset is how many bytes were read so far.
+func (r *Reader) Offset() int64 { return r.csv.Offset() }
+
+// Records is how many data records were read, good or bad.
+func (r *Reader) Records() int64 { return r.records }
+
+// Converted is how many records had legacy JSON converted.
+func (r *Reader) Converted() int64 { return r.converted }
+
+// Dimensions is the smallest and largest vector dimension seen (0, 0: none).
+func (r *Reader) Dimensions() (min, max int) { return r.minDim, r.maxDim }
+
+// Sum is the SHA-256 of everything read so far: the whole file once Next
+// has returned io.EOF.
+func (r *Reader) Sum() string { return hex.EncodeToString(r.hash.Sum(nil)) }
+
+func (r *Reader) readHeader(columns Columns) error {
+	rec, err := r.csv.Read()
+	if err == io.EOF {
+		return apierr.New(apierr.BackupCorrupt, "%s is empty: a backup file starts with a header row of column names", r.Name()).
+			With("file", r.Name())
+	}
+	if err != nil {
+		return r.parseError(err)
+	}
+	seen := make(map[string]bool, len(rec))
+	for i, f := range rec {
+		name := string(f.Value)
+		switch {
+		case name == "":
+			return apierr.New(apierr.BackupCorrupt, "%s line 1: header column %d is empty", r.Name(), i+1).
+				With("file", r.Name()).With("line", 1).With("column", i+1)
+		case seen[name]:
+			return apierr.New(apierr.BackupCorrupt, "%s line 1: header names column %q twice", r.Name(), name).
+				With("file", r.Name()).With("line", 1).With("column", name)
+		}
+		c, err := columns(name)
+		if err != nil {
+			return err
+		}
+		seen[name] = true
+		r.header = append(r.header, name)
+		r.columns = append(r.columns, c)
+	}
+	r.fields = make([]csvstream.Field, len(r.header))
+	r.scratch = make([][]byte, len(r.header))
+	return nil
+}
+
+// Next returns the next record made ready for COPY, valid until the next
+// call. A *RowError means this row is bad and the reader can go on; any
+// other error ends the file; io.EOF is its end.
+func (r *Reader) Next() ([]csvstream.Field, error) {
+	rec, err := r.csv.Read()
+	if err == io.EOF {
+		return nil, io.EOF
+	}
+	if err != nil {
+		return nil, r.parseError(err)
+	}
+	r.records++
+	line := r.csv.Line()
+	if len(rec) != len(r.header) {
+		return nil, &RowError{Line: line, Reason: fmt.Sprintf("row has %d fields, the header has %d", len(rec), len(r.header))}
+	}
+	converted := false
+	for i, f := range rec {
+		r.fields[i] = f
+		if f.IsNull() {
+			continue
+		}
+		// PostgreSQL would refuse the row too, but only this reader can
+		// name every such row with its line.
+		if !utf8.Valid(f.Value) {
+			return nil, &RowError{Line: line, Column: r.header[i], Reason: "not valid UTF-8 text"}
+		}
+		switch r.columns[i].Kind {
+		case JSON:
+			out, conv, err := legacyjson.AppendConvert(r.scratch[i][:0], f.Value)
+			if err != nil {
+				return nil, &RowError{Line: line, Column: r.header[i], Reason: "neither JSON nor a Python dict: " + err.Error()}
+			}
+			r.scratch[i] = out
+			r.fields[i] = csvstream.Field{Value: out, Quoted: true}
+			converted = converted || conv
+		case Vector:
+			if err := r.checkVector(line, i, f.Value); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if converted {
+		r.converted++
+	}
+	return r.fields, nil
+}
+
+// Line is the physical line of the last record Next read.
+func (r *Reader) Line() int { return r.csv.Line() }
+
+// checkVector checks a pgvector text value before the server sees it, so a
+// bad one is reported with its file line, and a dimension that does not fit
+// the table as a schema problem rather than a row problem.
+func (r *Reader) checkVector(line, col int, v []byte) error {
+	dim, reason := VectorDims(v)
+	if reason != "" {
+		return &RowError{Line: line, Column: r.header[col], Reason: reason}
+	}
+	if r.minDim == 0 || dim < r.minDim {
+		r.minDim = dim
+	}
+	if dim > r.maxDim {
+		r.maxDim = dim
+	}
+	if want := r.columns[col].Dimension; want > 0 && dim != want {
+		if r.records == 1 {
+			return apierr.New(apierr.SchemaMismatch,
+				"%s line %d: vectors in the backup have %d dimensions, but the table's %s column has %d; restore into a table made for the same embedding model",
+				r.Name(), line, dim, r.header[col], want).
+				With("file", r.Name()).With("line", line).With("column", r.header[col]).
+				With("backup_dimension", dim).With("table_dimension", want)
+		}
+		return &RowError{Line: line, Column: r.header[col], Reason: fmt.Sprintf("vector has %d dimensions, the table's column has %d", dim, want)}
+	}
+	return nil
+}
+
+// Corrupt turns a row problem into the BACKUP_CORRUPT error that ends a
+// restore; other errors pass as they are.
+func (r *Reader) Corrupt(err error) error {
+	var re *RowError
+	if !errors.As(err, &re) {
+		return err
+	}
+	e := apierr.New(apierr.BackupCorrupt, "%s %s", r.Name(), re.Error()).
+		With("file", r.Name()).With("line", re.Line).With("reason", re.Reason)
+	if re.Column != "" {
+		e.With("column", re.Column)
+	}
+	return e
+}
+
+func (r *Reader) parseError(err error) error {
+	var pe *csvstream.ParseError
+	if errors.As(err, &pe) {
+		return apierr.Wrap(apierr.BackupCorrupt, err, "%s: %v; the file is not valid CSV", r.Name(), pe).
+			With("file", r.Name()).With("line", pe.Line)
+	}
+	return apierr.Wrap(apierr.BackupCorrupt, err, "read %s: %v", r.Name(), err).With("file", r.Name())
+}

@@ -1,0 +1,153 @@
+// Package layout is the on-disk shape of a backup set, in one place: the
+// tables it holds, its file names, its timestamp, its manifest, and the
+// backup log of its folder. The catalog reads sets by it, backup writes them
+// by it, and nothing else spells a file name.
+package layout
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// The tables of LangChain's PGVector store.
+const (
+	CollectionTable = "langchain_pg_collection"
+	EmbeddingTable  = "langchain_pg_embedding"
+)
+
+// Tables lists the tables in restore order: collections before the
+// embeddings that reference them.
+var Tables = []string{CollectionTable, EmbeddingTable}
+
+const (
+	// TimestampLayout is a set's timestamp in its file names.
+	TimestampLayout = "20060102_150405"
+	// DateLayout is a set's time as the old API showed it.
+	DateLayout = "2006-01-02 15:04:05"
+)
+
+// FileName is the name of table's file in the set of timestamp ts.
+func FileName(table, ts string) string { return table + "_" + ts + ".csv" }
+
+// Path is the path of table's file in the set of timestamp ts in dir.
+func Path(dir, table, ts string) string { return filepath.Join(dir, FileName(table, ts)) }
+
+// TmpName is the name a file has while a backup writes it.
+func TmpName(name string) string { return name + ".tmp" }
+
+// ParseTimestamp reads YYYYMMDD_HHMMSS, a real date and time (20230229_120000
+// is not), as wall-clock time in UTC: the pipeline wrote local time without a
+// zone, and it is only ever formatted back. It reads by hand: a listing checks
+// one per file, and time.Parse behind a regular expression cost a third of it.
+func ParseTimestamp(ts string) (time.Time, bool) {
+	if len(ts) != len(TimestampLayout) || ts[8] != '_' {
+		return time.Time{}, false
+	}
+	num := func(from, to int) int {
+		n := 0
+		for _, c := range ts[from:to] {
+			if c < '0' || c > '9' {
+				return -1
+			}
+			n = n*10 + int(c-'0')
+		}
+		return n
+	}
+	year, month, day := num(0, 4), num(4, 6), num(6, 8)
+	hour, minute, second := num(9, 11), num(11, 13), num(13, 15)
+	if year < 0 || month < 1 || month > 12 || day < 1 || hour < 0 || hour > 23 || minute < 0 || minute > 59 || second < 0 || second > 59 {
+		return time.Time{}, false
+	}
+	t := time.Date(year, time.Month(month), day, hour, minute, second, 0, time.UTC)
+	if t.Day() != day { // February 30th and the like roll over
+		return time.Time{}, false
+	}
+	return t, true
+}
+
+// ValidTimestamp reports whether ts is YYYYMMDD_HHMMSS and a real date and
+// time.
+func ValidTimestamp(ts string) bool {
+	_, ok := ParseTimestamp(ts)
+	return ok
+}
+
+// Date is a timestamp as the old API showed it, "2025-07-21 21:57:58"; ""
+// for no valid timestamp.
+func Date(ts string) string {
+	t, ok := ParseTimestamp(ts)
+	if !ok {
+		return ""
+	}
+	return t.Format(DateLayout)
+}
+
+// FileKind is what a file of a backup folder is, by its name.
+type FileKind int
+
+const (
+	OtherFile      FileKind = iota
+	LogFile                 // the folder's backup log
+	ManifestFile            // a set's manifest (either kind)
+	CollectionFile          // a set's collection CSV
+	EmbeddingFile           // a set's embedding CSV
+	TmpFile                 // a set's CSV being written
+)
+
+// Kind tells what a file name is and the timestamp of the set it belongs to.
+// Names with timestamps that are no real time are other files. It runs for
+// every file of every listing, so it cuts names rather than matching
+// expressions.
+func Kind(name string) (FileKind, string) {
+	if name == LogName {
+		return LogFile, ""
+	}
+	if rest, ok := strings.CutPrefix(name, "vector_"); ok {
+		if rest, ok = strings.CutSuffix(rest, ".json"); !ok {
+			return OtherFile, ""
+		}
+		for _, prefix := range []string{"backup_manifest_", "snapshot_manifest_"} {
+			if ts, ok := strings.CutPrefix(rest, prefix); ok && ValidTimestamp(ts) {
+				return ManifestFile, ts
+			}
+		}
+		return OtherFile, ""
+	}
+	rest, ok := strings.CutPrefix(name, "langchain_pg_")
+	if !ok {
+		return OtherFile, ""
+	}
+	kind := CollectionFile
+	if rest, ok = strings.CutPrefix(rest, "collection_"); !ok {
+		if rest, ok = strings.CutPrefix(rest, "embedding_"); !ok {
+			return OtherFile, ""
+		}
+		kind = EmbeddingFile
+	}
+	if ts, ok := strings.CutSuffix(rest, ".csv.tmp"); ok {
+		rest, kind = ts, TmpFile
+	} else if rest, ok = strings.CutSuffix(rest, ".csv"); !ok {
+		return OtherFile, ""
+	}
+	if !ValidTimestamp(rest) {
+		return OtherFile, ""
+	}
+	return kind, rest
+}
+
+// HumanSize formats n as the old Python service did: "0 B" for 0, else one
+// decimal in 1024 steps: "209.0 B", "764.0 KB", "1.5 MB".
+func HumanSize(n int64) string {
+	if n == 0 {
+		return "0 B"
+	}
+	units := []string{"B", "KB", "MB", "GB", "TB"}
+	size := float64(n)
+	i := 0
+	for ; i < len(units)-1 && size >= 1024; i++ {
+		size /= 1024
+	}
+	return fmt.Sprintf("%.1f %s", size, units[i])
+}

@@ -1,0 +1,134 @@
+package restore
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/vectorops/pgvector-backup-mcp/apierr"
+	"github.com/vectorops/pgvector-backup-mcp/backup"
+)
+
+// restore is the restore's transaction, in order: lock, resolve the scope,
+// open and check the files, check the confirmed world, save the snapshot,
+// empty or delete the rows in scope, copy the files.
+func (j *job) restore(ctx context.Context, tx pgx.Tx) (*Result, error) {
+	if err := j.lock(ctx, tx); err != nil {
+		return nil, err
+	}
+	var err error
+	if j.scope, err = j.resolveScope(ctx, tx); err != nil {
+		return nil, err
+	}
+	streams, err := j.openStreams(ctx, tx, nil)
+	defer closeAll(streams)
+	if err != nil {
+		return nil, err
+	}
+	if err := j.checkExpected(ctx, tx); err != nil {
+		return nil, err
+	}
+	res := &Result{
+		TruncateResults: map[string]TruncateResult{},
+		RestoreResults:  map[string]TableResult{},
+		Errors:          []string{},
+		DryRun:          j.req.DryRun,
+		Collections:     j.req.Collections,
+	}
+	if res.Snapshot, err = j.takeSnapshot(ctx, tx); err != nil {
+		return nil, err
+	}
+	switch j.scope.mode {
+	case modeTruncate:
+		if err := j.truncate(ctx, tx, res); err != nil {
+			return nil, err
+		}
+	case modeCollections:
+		if err := j.deleteCollections(ctx, tx); err != nil {
+			return nil, err
+		}
+	}
+	var total, done int64
+	for _, s := range streams {
+		total += s.file.Size()
+	}
+	for _, s := range streams {
+		if j.req.Progress != nil {
+			table := s.table.Name
+			s.onRead = func(read, rows int64) { j.req.Progress(table, done+read, total, rows) }
+		}
+		tr, err := j.copy(ctx, tx, s)
+		if err != nil {
+			return nil, err
+		}
+		res.RestoreResults[s.table.Name] = tr
+		done += s.file.Size()
+	}
+	res.RestorePerformed = !j.req.DryRun
+	return res, nil
+}
+
+// lock waits for other restores of this database, then keeps the
+// application from changing the selected tables between the checks, the
+// snapshot and the restore, so the snapshot is exactly what is replaced.
+// Truncating needs ACCESS EXCLUSIVE anyway; the other modes (and dry runs)
+// block writers only, never readers.
+func (j *job) lock(ctx context.Context, tx pgx.Tx) error {
+	// A server killed while its session waits for a lock would otherwise
+	// keep its locks until the wait ends: have PostgreSQL (14 and later)
+	// check the client.
+	if serverMajor(tx.Conn()) >= 14 {
+		if _, err := tx.Exec(ctx, "SET LOCAL client_connection_check_interval = '1s'"); err != nil {
+			return fmt.Errorf("configure the restore session: %w", err)
+		}
+	}
+	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", backup.LockKey); err != nil {
+		return fmt.Errorf("wait for other restores of this database: %w", err)
+	}
+	mode := "SHARE ROW EXCLUSIVE"
+	if j.req.Truncate && !j.req.DryRun {
+		mode = "ACCESS EXCLUSIVE"
+	}
+	for _, t := range j.tables {
+		ok, err := exists(ctx, tx, t)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			continue // openStreams reports it
+		}
+		if _, err := tx.Exec(ctx, fmt.Sprintf("LOCK TABLE %s IN %s MODE", pgx.Identifier{t}.Sanitize(), mode)); err != nil {
+			return fmt.Errorf("lock %s: %w", t, err)
+		}
+	}
+	return nil
+}
+
+// serverMajor is the server's major version, 0 when unknown.
+func serverMajor(conn *pgx.Conn) int {
+	v := conn.PgConn().ParameterStatus("server_version")
+	n, _ := strconv.Atoi(strings.SplitN(v, ".", 2)[0])
+	return n
+}
+
+// checkExpected refuses to go on when the rows the person approved
+// replacing have changed since: a confirmation is for one state of the
+// world.
+func (j *job) checkExpected(ctx context.Context, tx pgx.Tx) error {
+	if j.req.Expect == nil {
+		return nil
+	}
+	state, err := j.scope.fingerprint(ctx, tx)
+	if err != nil {
+		return err
+	}
+	if state != j.req.Expect.State {
+		return apierr.New(apierr.Conflict,
+			"the rows this restore would replace changed after the plan was confirmed; call again without confirm_token to get a new plan").
+			With("reason", "state_changed")
+	}
+	return nil
+}
