@@ -14,17 +14,12 @@ import (
 	"github.com/vectorops/pgvector-backup-mcp/service"
 )
 
-const (
-	listTool    = "list_vector_backups"
-	restoreTool = "restore_vector_backup"
-)
-
 // list serves GET .../restore/list?global_only=&task_id=. Without limit it
 // answers every set, as the old service did; limit and cursor page as the
 // MCP tool does.
 func (h *Handler) list(w http.ResponseWriter, r *http.Request) {
 	var args schemas.ListArgs
-	if err := h.validator.DecodeQuery(listTool, r.URL.Query(), &args); err != nil {
+	if err := h.validator.DecodeQuery(schemas.ListTool, r.URL.Query(), &args); err != nil {
 		writeError(w, err)
 		return
 	}
@@ -53,7 +48,7 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request) {
 // never asked; the token and Origin checks keep strangers out).
 func (h *Handler) restore(w http.ResponseWriter, r *http.Request) {
 	var args schemas.RestoreArgs
-	if err := h.body(r, restoreTool, &args); err != nil {
+	if err := h.body(r, schemas.RestoreTool, &args); err != nil {
 		writeError(w, err)
 		return
 	}

@@ -20,9 +20,9 @@ import (
 // transaction: it is what the caller most needs to know.
 const rolledBack = "the transaction was rolled back and the tables are unchanged"
 
-// classify turns err into the contract's error (pgerr does the
+// restoreError turns err into the contract's error (pgerr does the
 // classifying), adding the hint a restore's key conflict needs.
-func classify(ctx context.Context, err error) *apierr.Error {
+func restoreError(ctx context.Context, err error) *apierr.Error {
 	e := apierr.From(pgerr.Classify(ctx, err, "restore"))
 	if pg, ok := pgerr.As(err); ok && pg.Code == pgerrcode.UniqueViolation {
 		e = e.Extend("to replace the table's rows use truncate_before_restore=true, or on_conflict=skip or update")
@@ -32,7 +32,7 @@ func classify(ctx context.Context, err error) *apierr.Error {
 
 // failed is the error of a restore whose transaction was rolled back.
 func failed(ctx context.Context, err error) error {
-	return classify(ctx, err).Extend(rolledBack)
+	return restoreError(ctx, err).Extend(rolledBack)
 }
 
 // commitFailed reports a failed COMMIT. A deferred constraint fails cleanly

@@ -55,7 +55,7 @@ func MakePlan(ctx context.Context, tx pgx.Tx, req Request) (*Plan, *Binding, err
 	}
 	plan, binding, err := j.plan(ctx, tx)
 	if err != nil {
-		return nil, nil, classify(ctx, err)
+		return nil, nil, restoreError(ctx, err)
 	}
 	return plan, binding, nil
 }
@@ -79,10 +79,30 @@ func (j *job) plan(ctx context.Context, tx pgx.Tx) (*Plan, *Binding, error) {
 		Snapshot:   j.req.SnapshotDir != "" && j.scope.replaces(),
 	}
 	binding := &Binding{Files: map[string]string{}}
+	perCollection, err := j.readThrough(ctx, tx, plan, binding)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, t := range j.tables {
+		if plan.Delete[t], err = j.scope.deleteCount(ctx, tx, t); err != nil {
+			return nil, nil, err
+		}
+	}
+	if plan.Collections, err = j.collectionPlan(ctx, tx, perCollection); err != nil {
+		return nil, nil, err
+	}
+	if binding.State, err = j.scope.fingerprint(ctx, tx); err != nil {
+		return nil, nil, err
+	}
+	return plan, binding, nil
+}
 
-	// Read every row, counting the backup's embeddings per collection and,
-	// for an append, the rows whose key the target already has.
-	perCollection := map[string]int64{} // backup collection uuid → embeddings
+// readThrough reads every row of the files as the restore would, noting in
+// the plan the rows each writes and, for an append, those whose key the
+// target already has, and in the binding each file's checksum. It returns
+// the backup's embeddings per collection uuid.
+func (j *job) readThrough(ctx context.Context, tx pgx.Tx, plan *Plan, binding *Binding) (map[string]int64, error) {
+	perCollection := map[string]int64{}
 	conflicts := map[string]*conflictCounter{}
 	streams, err := j.openStreams(ctx, tx, func(s *stream) {
 		collCol := -1
@@ -103,41 +123,30 @@ func (j *job) plan(ctx context.Context, tx pgx.Tx) (*Plan, *Binding, error) {
 	})
 	defer closeAll(streams)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	for _, s := range streams {
 		if err := s.drain(ctx); err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		plan.Insert[s.table.Name] = s.sent()
 		binding.Files[s.table.Name] = s.file.Sum()
 	}
-	if j.scope.mode == modeAppend {
-		plan.Conflicts = map[string]int64{}
-		for table, c := range conflicts {
-			if c == nil {
-				continue // composite key: not counted
-			}
-			n, err := c.total(ctx)
-			if err != nil {
-				return nil, nil, err
-			}
-			plan.Conflicts[table] = n
+	if j.scope.mode != modeAppend {
+		return perCollection, nil
+	}
+	plan.Conflicts = map[string]int64{}
+	for table, c := range conflicts {
+		if c == nil {
+			continue // composite key: not counted
 		}
-	}
-
-	for _, t := range j.tables {
-		if plan.Delete[t], err = j.scope.deleteCount(ctx, tx, t); err != nil {
-			return nil, nil, err
+		n, err := c.total(ctx)
+		if err != nil {
+			return nil, err
 		}
+		plan.Conflicts[table] = n
 	}
-	if plan.Collections, err = j.collectionPlan(ctx, tx, perCollection); err != nil {
-		return nil, nil, err
-	}
-	if binding.State, err = j.scope.fingerprint(ctx, tx); err != nil {
-		return nil, nil, err
-	}
-	return plan, binding, nil
+	return perCollection, nil
 }
 
 // deleteCount is how many live rows of table the restore deletes.

@@ -121,7 +121,7 @@ func Run(ctx context.Context, conn *pgx.Conn, req Request) (*Result, error) {
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx)) // a no-op after Commit
 
-	res, err := j.restore(ctx, tx)
+	res, err := j.execute(ctx, tx)
 	if err != nil {
 		j.discardSnapshot()
 		return nil, failed(ctx, err)
@@ -144,7 +144,7 @@ func Run(ctx context.Context, conn *pgx.Conn, req Request) (*Result, error) {
 func ReadOnly(ctx context.Context, conn *pgx.Conn, fn func(tx pgx.Tx) error) error {
 	tx, err := conn.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
 	if err != nil {
-		return classify(ctx, err)
+		return restoreError(ctx, err)
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
 	return fn(tx)

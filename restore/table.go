@@ -74,11 +74,11 @@ func Describe(ctx context.Context, tx pgx.Tx) (*Live, error) {
 			continue
 		}
 		if err != nil {
-			return nil, classify(ctx, err)
+			return nil, restoreError(ctx, err)
 		}
 		live.Tables[name] = t
 		if live.Rows[name], err = countRows(ctx, tx, name); err != nil {
-			return nil, classify(ctx, err)
+			return nil, restoreError(ctx, err)
 		}
 	}
 	if live.Tables[layout.CollectionTable] == nil || live.Tables[layout.EmbeddingTable] == nil {
@@ -89,11 +89,11 @@ func Describe(ctx context.Context, tx pgx.Tx) (*Live, error) {
 		LEFT JOIN langchain_pg_embedding e ON e.collection_id = c.uuid
 		GROUP BY c.name ORDER BY c.name`)
 	if err != nil {
-		return nil, classify(ctx, fmt.Errorf("count embeddings per collection: %w", err))
+		return nil, restoreError(ctx, fmt.Errorf("count embeddings per collection: %w", err))
 	}
 	live.Collections, err = pgx.CollectRows(rows, pgx.RowToStructByPos[LiveCollection])
 	if err != nil {
-		return nil, classify(ctx, fmt.Errorf("count embeddings per collection: %w", err))
+		return nil, restoreError(ctx, fmt.Errorf("count embeddings per collection: %w", err))
 	}
 	return live, nil
 }

@@ -12,10 +12,10 @@ import (
 	"github.com/vectorops/pgvector-backup-mcp/backup"
 )
 
-// restore is the restore's transaction, in order: lock, resolve the scope,
+// execute is the restore's transaction, in order: lock, resolve the scope,
 // open and check the files, check the confirmed world, save the snapshot,
 // empty or delete the rows in scope, copy the files.
-func (j *job) restore(ctx context.Context, tx pgx.Tx) (*Result, error) {
+func (j *job) execute(ctx context.Context, tx pgx.Tx) (*Result, error) {
 	if err := j.lock(ctx, tx); err != nil {
 		return nil, err
 	}

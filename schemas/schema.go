@@ -1,3 +1,7 @@
+// Package schemas holds the argument and result types of every tool and the
+// JSON Schemas generated from them. The types are the contract: the MCP tools,
+// the legacy HTTP API and the command line all speak them, and the published
+// schemas are generated from them, never written by hand.
 package schemas
 
 import (
@@ -10,6 +14,14 @@ import (
 	"github.com/vectorops/pgvector-backup-mcp/apierr"
 )
 
+// The tools' names: written here once, used by every front end.
+const (
+	ListTool    = "list_vector_backups"
+	InspectTool = "inspect_vector_backup"
+	RestoreTool = "restore_vector_backup"
+	CreateTool  = "create_vector_backup"
+)
+
 // Tool pairs a tool's argument and result types.
 type Tool struct {
 	Name   string
@@ -19,10 +31,10 @@ type Tool struct {
 
 // Tools lists every tool's types, in the order tools are served.
 var Tools = []Tool{
-	{Name: "list_vector_backups", Args: ListArgs{}, Result: ListResult{}},
-	{Name: "inspect_vector_backup", Args: InspectArgs{}, Result: InspectResult{}},
-	{Name: "restore_vector_backup", Args: RestoreArgs{}, Result: RestoreResult{}},
-	{Name: "create_vector_backup", Args: CreateArgs{}, Result: CreateResult{}},
+	{Name: ListTool, Args: ListArgs{}, Result: ListResult{}},
+	{Name: InspectTool, Args: InspectArgs{}, Result: InspectResult{}},
+	{Name: RestoreTool, Args: RestoreArgs{}, Result: RestoreResult{}},
+	{Name: CreateTool, Args: CreateArgs{}, Result: CreateResult{}},
 }
 
 // HTTPBodies lists the argument types only the legacy HTTP API takes, by
@@ -58,6 +70,12 @@ func Output(result any) json.RawMessage {
 		"type":  "object",
 		"oneOf": []any{r, errorSchema()},
 	})
+}
+
+// ErrorResult is the structured content of every error result.
+type ErrorResult struct {
+	ErrorType string `json:"error_type"`
+	Message   string `json:"message"`
 }
 
 // Error returns the JSON Schema of the error object.

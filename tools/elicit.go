@@ -2,14 +2,9 @@ package tools
 
 import (
 	"context"
-	"errors"
 
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
-
-	"github.com/vectorops/pgvector-backup-mcp/apierr"
-	"github.com/vectorops/pgvector-backup-mcp/schemas"
-	"github.com/vectorops/pgvector-backup-mcp/service"
 )
 
 // A restore that deletes or overwrites rows is put to the person behind the
@@ -28,28 +23,6 @@ import (
 
 // approveID names the answer in the input requests and responses.
 const approveID = "approve"
-
-// restore runs restore_vector_backup, asking the person when it can.
-func (h *handlers) restore(ctx context.Context, req mcp.CallToolRequest, args schemas.RestoreArgs) (*schemas.RestoreResult, error) {
-	opts := service.RestoreOptions{Progress: h.progress(ctx, req)}
-	modern := isModern(ctx)
-	if canElicit(ctx) && !modern {
-		opts.Approver = h.approver
-	}
-	if modern && (req.Params.RequestState != "" || len(req.Params.InputResponses) > 0) {
-		// The second round: the person answered the question of the first.
-		if !approved(server.ElicitationResponse(req.Params.InputResponses, approveID)) {
-			return nil, apierr.New(apierr.Cancelled, "the user declined the restore; nothing was changed")
-		}
-		args.ConfirmToken = req.Params.RequestState // checked as any token is
-	}
-	res, err := h.svc.Restore(ctx, args, opts)
-	var ask *service.ApprovalRequired
-	if modern && canElicit(ctx) && errors.As(err, &ask) {
-		return nil, inputRequired{server.NewInputRequestBuilder(ask.Token).Elicit(approveID, approval(ask.Question)).ToolResult()}
-	}
-	return res, err
-}
 
 // approver asks the person directly, during the call (before 2026-07-28).
 func (h *handlers) approver(ctx context.Context, question string) (bool, error) {

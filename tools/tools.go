@@ -1,19 +1,16 @@
-// Package tools adapts the service's operations to MCP tools: definitions
-// with generated schemas and explicit annotations, one generic handler that
-// validates and decodes arguments before any operation runs, and results as
-// structured content plus a short summary for the model.
+// Package tools adapts the service's operations to MCP: one file and one
+// constructor per tool (its definition, schemas derived from its argument
+// and result types, annotations and handler), one generic handler that
+// validates and decodes arguments before any operation runs (tool.go), and
+// results as structured content plus a short summary for the model; and the
+// prompt and resources for the people behind the model.
 package tools
 
 import (
-	"context"
-	"encoding/json"
-	"errors"
 	"log/slog"
 
-	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
 
-	"github.com/vectorops/pgvector-backup-mcp/apierr"
 	"github.com/vectorops/pgvector-backup-mcp/schemas"
 	"github.com/vectorops/pgvector-backup-mcp/service"
 )
@@ -58,11 +55,12 @@ func NewServer(svc *service.Service, opts Options) (*server.MCPServer, error) {
 	h.srv = srv
 	h.addResources(srv)
 	h.addPrompts(srv)
-	for _, t := range h.tools() {
-		if opts.ReadOnly && !t.readOnly {
+	for _, construct := range toolset {
+		t := construct(h)
+		if opts.ReadOnly && !t.readOnly() {
 			continue
 		}
-		srv.AddTool(t.definition(), t.handler)
+		srv.AddTool(t.def, t.handler)
 	}
 	return srv, nil
 }
@@ -73,99 +71,4 @@ type handlers struct {
 	srv       *server.MCPServer
 	validator *schemas.Validator
 	logger    *slog.Logger
-}
-
-// tool is one MCP tool. The four hints are always set: mcp-go's defaults
-// would call every tool destructive and open-world.
-type tool struct {
-	name, title, description          string
-	readOnly, destructive, idempotent bool
-	types                             schemas.Tool
-	handler                           server.ToolHandlerFunc
-}
-
-func (t tool) definition() mcp.Tool {
-	def := mcp.NewToolWithRawSchema(t.name, t.description, schemas.Input(t.types.Args))
-	for _, opt := range []mcp.ToolOption{
-		mcp.WithToolTitle(t.title),
-		mcp.WithRawOutputSchema(schemas.Output(t.types.Result)),
-		mcp.WithToolAnnotation(mcp.ToolAnnotation{
-			Title:           t.title,
-			ReadOnlyHint:    mcp.ToBoolPtr(t.readOnly),
-			DestructiveHint: mcp.ToBoolPtr(t.destructive),
-			IdempotentHint:  mcp.ToBoolPtr(t.idempotent),
-			OpenWorldHint:   mcp.ToBoolPtr(false), // only the local backup root and the configured database
-		}),
-	} {
-		opt(&def)
-	}
-	return def
-}
-
-// typed makes a tool handler from an operation on typed arguments: it
-// validates and decodes the raw arguments against the published schema, runs
-// op, and turns its result or error into an MCP result. Every tool goes
-// through here, so none can skip validation or answer in another shape.
-func typed[A any, R any](h *handlers, name string, op func(context.Context, mcp.CallToolRequest, A) (*R, error), summary func(*R) string) server.ToolHandlerFunc {
-	return func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
-		// The raw bytes, when the transport kept them, avoid a lossy
-		// round trip through map[string]any (integers above 2^53).
-		raw := []byte(req.Params.RawArguments)
-		if len(raw) == 0 {
-			var err error
-			if raw, err = json.Marshal(req.Params.Arguments); err != nil {
-				return h.errorResult(name, apierr.New(apierr.InvalidParams, "arguments are not a JSON object")), nil
-			}
-		}
-		var args A
-		if err := h.validator.Decode(name, raw, &args); err != nil {
-			return h.errorResult(name, err), nil
-		}
-		res, err := op(ctx, req, args)
-		var ask inputRequired
-		if errors.As(err, &ask) {
-			return ask.result, nil
-		}
-		if err != nil {
-			return h.errorResult(name, err), nil
-		}
-		return &mcp.CallToolResult{
-			Content:           []mcp.Content{mcp.NewTextContent(summary(res))},
-			StructuredContent: res,
-		}, nil
-	}
-}
-
-// errorResult is an isError result whose structured content is the error
-// object of the output schema's second branch.
-func (h *handlers) errorResult(tool string, err error) *mcp.CallToolResult {
-	e := apierr.From(err)
-	obj := e.Fields()
-	obj["message"] = e.Message
-	h.logger.Warn("tool call failed", "tool", tool, "error_type", e.Type, "err", err)
-	return &mcp.CallToolResult{
-		IsError:           true,
-		Content:           []mcp.Content{mcp.NewTextContent(string(e.Type) + ": " + e.Message)},
-		StructuredContent: obj,
-	}
-}
-
-// progress returns a reporter that sends MCP progress notifications when the
-// client asked for them by sending a progress token, else nil.
-func (h *handlers) progress(ctx context.Context, req mcp.CallToolRequest) service.Progress {
-	if req.Params.Meta == nil || req.Params.Meta.ProgressToken == nil {
-		return nil
-	}
-	token := req.Params.Meta.ProgressToken
-	return func(done, total float64, message string) {
-		err := h.srv.SendNotificationToClient(ctx, string(mcp.MethodNotificationProgress), map[string]any{
-			"progressToken": token,
-			"progress":      done,
-			"total":         total,
-			"message":       message,
-		})
-		if err != nil {
-			h.logger.Debug("progress notification not sent", "err", err)
-		}
-	}
 }

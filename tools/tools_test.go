@@ -5,12 +5,15 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/mark3labs/mcp-go/client"
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/santhosh-tekuri/jsonschema/v6"
@@ -21,44 +24,90 @@ import (
 
 var update = flag.Bool("update", false, "rewrite testdata snapshots")
 
-// TestToolsListSnapshot fails when a tool's name, description, hints or
-// schemas change unnoticed. Run go test ./tools -run Snapshot -update after
-// an intended change and review the diff.
-func TestToolsListSnapshot(t *testing.T) {
+// TestToolSnapshots fails when a tool's name, description, hints or schemas
+// change unnoticed: each tool as tools/list gives it is compared with its
+// own snapshot, testdata/<tool>.json, and a change is shown as a diff. Run
+// go test ./tools -run Snapshot -update after an intended change and review
+// the diff. The read-only server must serve exactly the tools whose
+// snapshot is annotated read-only.
+func TestToolSnapshots(t *testing.T) {
 	for _, readOnly := range []bool{false, true} {
-		name := "tools_list.json"
-		if readOnly {
-			name = "tools_list_read_only.json"
-		}
-		t.Run(name, func(t *testing.T) {
+		t.Run(fmt.Sprintf("read_only=%v", readOnly), func(t *testing.T) {
 			for _, protocol := range protocols {
 				c := connect(t, newProject(t), serverConfig{readOnly: readOnly}, protocol)
 				res, err := c.ListTools(context.Background(), mcp.ListToolsRequest{})
 				if err != nil {
 					t.Fatal(err)
 				}
-				got, err := json.MarshalIndent(res.Tools, "", "  ")
-				if err != nil {
-					t.Fatal(err)
+				var served []string
+				for _, tool := range res.Tools {
+					served = append(served, tool.Name)
+					checkSnapshot(t, tool, protocol)
 				}
-				got = append(got, '\n')
-				path := filepath.Join("testdata", name)
-				if *update {
-					if err := os.WriteFile(path, got, 0o644); err != nil {
-						t.Fatal(err)
-					}
-					continue
-				}
-				want, err := os.ReadFile(path)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if !bytes.Equal(got, want) {
-					t.Errorf("%s: tools/list changed (protocol %s); if intended, run go test ./tools -run Snapshot -update and review the diff", path, protocol)
+				if want := snapshotNames(t, readOnly); !slices.Equal(served, want) {
+					t.Errorf("protocol %s: served tools %v, want %v", protocol, served, want)
 				}
 			}
 		})
 	}
+}
+
+// checkSnapshot compares tool with testdata/<name>.json, or writes it there
+// with -update.
+func checkSnapshot(t *testing.T, tool mcp.Tool, protocol string) {
+	t.Helper()
+	got, err := json.MarshalIndent(tool, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join("testdata", tool.Name+".json")
+	if *update {
+		if err := os.WriteFile(path, append(got, '\n'), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%s: no snapshot (%v); run go test ./tools -run Snapshot -update and review it", tool.Name, err)
+	}
+	var gotValue, wantValue any
+	if err := json.Unmarshal(got, &gotValue); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(raw, &wantValue); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	if diff := cmp.Diff(wantValue, gotValue); diff != "" {
+		t.Errorf("%s changed (protocol %s; -snapshot +served); if intended, run go test ./tools -run Snapshot -update and review:\n%s", tool.Name, protocol, diff)
+	}
+}
+
+// snapshotNames lists the snapshotted tools, sorted as tools/list sorts
+// them: all, or those annotated read-only.
+func snapshotNames(t *testing.T, readOnly bool) []string {
+	t.Helper()
+	paths, err := filepath.Glob(filepath.Join("testdata", "*_vector_*.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, p := range paths {
+		var tool mcp.Tool
+		raw, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(raw, &tool); err != nil {
+			t.Fatalf("%s: %v", p, err)
+		}
+		if ro := tool.Annotations.ReadOnlyHint; readOnly && (ro == nil || !*ro) {
+			continue
+		}
+		names = append(names, tool.Name)
+	}
+	slices.Sort(names)
+	return names
 }
 
 // TestAnnotations pins every tool's four hints: mcp-go would otherwise call

@@ -22,6 +22,7 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 
 	"github.com/vectorops/pgvector-backup-mcp/sample"
+	"github.com/vectorops/pgvector-backup-mcp/schemas"
 )
 
 func main() {
@@ -86,12 +87,12 @@ func run(ctx context.Context, serverBin, project, dbURL string) error {
 	}
 
 	heading("Agent calls list_vector_backups {}")
-	if _, err := callAndShow(ctx, c, "list_vector_backups", map[string]any{}, 0); err != nil {
+	if _, err := callAndShow(ctx, c, schemas.ListTool, map[string]any{}, 0); err != nil {
 		return err
 	}
 
 	heading("Agent calls restore_vector_backup with a bad timestamp (the error tells it how to fix the call)")
-	if _, err := callAndShow(ctx, c, "restore_vector_backup", map[string]any{
+	if _, err := callAndShow(ctx, c, schemas.RestoreTool, map[string]any{
 		"backup_path": "./data_pipeline/training_data/task_20250721_213627/vector_bak", "timestamp": "2025-07-21",
 	}, 0); err != nil {
 		return err
@@ -103,13 +104,13 @@ func run(ctx context.Context, serverBin, project, dbURL string) error {
 		"truncate_before_restore": true,
 	}
 	heading("Agent calls inspect_vector_backup to see what a rollback would do")
-	if _, err := callAndShow(ctx, c, "inspect_vector_backup", args, 12); err != nil {
+	if _, err := callAndShow(ctx, c, schemas.InspectTool, args, 12); err != nil {
 		return err
 	}
 
 	b, _ := json.Marshal(args)
 	heading("Agent calls restore_vector_backup " + string(b))
-	res, err := callAndShow(ctx, c, "restore_vector_backup", args, 8)
+	res, err := callAndShow(ctx, c, schemas.RestoreTool, args, 8)
 	if err != nil {
 		return err
 	}
@@ -120,7 +121,7 @@ func run(ctx context.Context, serverBin, project, dbURL string) error {
 
 	heading("The user approves the plan; agent calls again with confirm_token")
 	args["confirm_token"] = token
-	res, err = callAndShow(ctx, c, "restore_vector_backup", args, 0)
+	res, err = callAndShow(ctx, c, schemas.RestoreTool, args, 0)
 	if err != nil {
 		return err
 	}

@@ -34,7 +34,7 @@ global_vector_bak; with it, into that task folder's vector_bak.`,
 			return out.result(res, func(w io.Writer) { printBackup(w, res) })
 		},
 	}
-	op.bind(cmd, "create_vector_backup", schemas.CreateArgs{})
+	op.bind(cmd, schemas.CreateTool, schemas.CreateArgs{})
 	return cmd
 }
 

@@ -46,7 +46,7 @@ Exit status 0: restorable; 1: not (the problems say why).`,
 			return nil
 		},
 	}
-	op.bind(cmd, "inspect_vector_backup", schemas.InspectArgs{})
+	op.bind(cmd, schemas.InspectTool, schemas.InspectArgs{})
 	return cmd
 }
 

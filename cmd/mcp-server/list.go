@@ -39,7 +39,7 @@ as --backup-path). Sets that cannot be restored are listed after the table.`,
 			return out.result(res, func(w io.Writer) { printList(w, res) })
 		},
 	}
-	op.bind(cmd, "list_vector_backups", schemas.ListArgs{})
+	op.bind(cmd, schemas.ListTool, schemas.ListArgs{})
 	return cmd
 }
 

@@ -70,7 +70,7 @@ changes nothing and exits 4. Progress goes to stderr.`,
 			return out.result(res, func(w io.Writer) { printRestore(w, res) })
 		},
 	}
-	op.bind(cmd, "restore_vector_backup", schemas.RestoreArgs{}, "confirm_token", "pg_conn")
+	op.bind(cmd, schemas.RestoreTool, schemas.RestoreArgs{}, "confirm_token", "pg_conn")
 	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "approve a restore that deletes or overwrites rows without being asked")
 	return cmd
 }

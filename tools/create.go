@@ -1,0 +1,38 @@
+package tools
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/mark3labs/mcp-go/mcp"
+
+	"github.com/vectorops/pgvector-backup-mcp/layout"
+	"github.com/vectorops/pgvector-backup-mcp/schemas"
+)
+
+// createTool writes a new backup set of the live tables.
+func createTool(h *handlers) tool {
+	return newTool(h, schemas.CreateTool, about{
+		title: "Create vector backup",
+		description: `Write a new backup set of the vector tables from the live database: both tables as of one instant, with a manifest (row counts, sizes, SHA-256) that restores verify. Never overwrites an existing set.
+Use it before a retraining or any risky change, so it can be undone with restore_vector_backup. Deletes nothing.
+Arguments (all optional): task_id (write into that existing task folder's vector_bak/; default global_vector_bak/), tables (default both), db_connection (other source database, only if the operator allowed it).
+The result's backup_directory and timestamp are restore_vector_backup's backup_path and timestamp.
+Example: {"task_id": "task_20250721_213627"}`,
+		hints: hints{},
+	}, func(ctx context.Context, _ mcp.CallToolRequest, args schemas.CreateArgs) (*schemas.CreateResult, error) {
+		return h.svc.Create(ctx, args)
+	}, summarizeCreate)
+}
+
+func summarizeCreate(r *schemas.CreateResult) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Backed up %s to backup_path=%s timestamp=%s in %.1fs.", r.Source, r.BackupDirectory, r.Timestamp, r.Duration)
+	for _, t := range layout.Tables {
+		if tr, ok := r.TablesBackedUp[t]; ok {
+			fmt.Fprintf(&b, "\n- %s: %s, %s", t, count(tr.RowCount, "row"), tr.FileSize)
+		}
+	}
+	return b.String()
+}

@@ -1,0 +1,52 @@
+package tools
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/mark3labs/mcp-go/mcp"
+
+	"github.com/vectorops/pgvector-backup-mcp/layout"
+	"github.com/vectorops/pgvector-backup-mcp/schemas"
+)
+
+// inspectTool reads a set through and checks it against the target,
+// changing nothing.
+func inspectTool(h *handlers) tool {
+	return newTool(h, schemas.InspectTool, about{
+		title: "Inspect vector backup",
+		description: `Read every row of a backup set and check it against the target database, without changing anything: what the files hold (rows, columns, legacy metadata to convert, rows a restore would refuse with file, line and reason, vector dimensions, collections), whether they match their manifest, whether they fit the live tables, and what a restore with the given options would delete and insert. Ends with restorable and problems.
+Use it before restore_vector_backup to see what a restore would do and whether it can succeed. Read-only; takes no lock that blocks the application.
+Arguments: backup_path and timestamp (required, as from list_vector_backups; timestamp may be latest); the restore options to plan for: tables, collections, truncate_before_restore, on_conflict; db_connection (only if the operator allowed it).
+Example: {"backup_path": "./data_pipeline/training_data/global_vector_bak", "timestamp": "latest", "truncate_before_restore": true}`,
+		hints: hints{readOnly: true, idempotent: true},
+	}, func(ctx context.Context, _ mcp.CallToolRequest, args schemas.InspectArgs) (*schemas.InspectResult, error) {
+		return h.svc.Inspect(ctx, args)
+	}, summarizeInspect)
+}
+
+func summarizeInspect(r *schemas.InspectResult) string {
+	var b strings.Builder
+	verdict := "restorable"
+	if !r.Restorable {
+		verdict = "NOT restorable"
+	}
+	fmt.Fprintf(&b, "Set %s in %s is %s (checksums: %s).", r.BackupInfo.Timestamp, r.BackupInfo.BackupPath, verdict, r.ChecksumStatus)
+	for _, t := range layout.Tables {
+		if f, ok := r.Files[t]; ok {
+			fmt.Fprintf(&b, "\n- %s: %s (%s), %d with legacy metadata, %d bad", t, count(f.Rows, "row"), f.Size, f.LegacyJSONRows, f.BadRows)
+		}
+	}
+	if p := r.Plan; p != nil {
+		var steps []string
+		for _, t := range p.Tables {
+			steps = append(steps, fmt.Sprintf("delete %s and write %s of %s", count(p.Delete[t], "row"), count(p.Insert[t], "row"), t))
+		}
+		fmt.Fprintf(&b, "\nA %s restore would %s.", p.Mode, strings.Join(steps, "; "))
+	}
+	for _, p := range r.Problems {
+		fmt.Fprintf(&b, "\nProblem: %s", p)
+	}
+	return b.String()
+}

@@ -1,0 +1,84 @@
+package tools
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/mark3labs/mcp-go/mcp"
+
+	"github.com/vectorops/pgvector-backup-mcp/layout"
+	"github.com/vectorops/pgvector-backup-mcp/schemas"
+)
+
+// listTool lists the backup sets, newest first.
+func listTool(h *handlers) tool {
+	return newTool(h, schemas.ListTool, about{
+		title: "List vector backups",
+		description: `List the backup sets of the vector training data (LangChain PGVector tables), newest first.
+Use it first: to find what can be restored, or to check a backup was written. Changes nothing.
+Each location's relative_path is what restore_vector_backup takes as backup_path, and each set's timestamp is its timestamp. Sets that cannot be restored (a file missing, or a half-written backup) are listed under incomplete.
+Arguments (all optional): global_only (only the global locations), task_id (only that task folder), limit (sets per page, 1-1000, default 50), cursor (next_cursor of the previous page).
+Example: {"task_id": "task_20250721_213627", "limit": 10}`,
+		hints: hints{readOnly: true, idempotent: true},
+	}, func(ctx context.Context, _ mcp.CallToolRequest, args schemas.ListArgs) (*schemas.ListResult, error) {
+		return h.svc.List(ctx, args)
+	}, summarizeList)
+}
+
+// summarizeList is the text a model reads: counts, then one line per set.
+// summaryLines bounds the sets a summary names: the page's newest. The
+// structured content holds the whole page.
+const summaryLines = 10
+
+func summarizeList(r *schemas.ListResult) string {
+	var b strings.Builder
+	s := r.Summary
+	fmt.Fprintf(&b, "%s in %s (%s global, %s in tasks), newest first.", count(s.TotalBackupSets, "set"), count(s.TotalLocations, "location"),
+		count(s.GlobalBackups, "set"), strconv.Itoa(s.TaskBackups))
+	type line struct{ ts, text string }
+	var lines []line
+	for _, loc := range r.BackupLocations {
+		for _, set := range loc.Backups {
+			kind := ""
+			if set.Kind == layout.KindSnapshot {
+				kind = "pre-restore snapshot; "
+			}
+			lines = append(lines, line{set.Timestamp, fmt.Sprintf("\n- backup_path=%s timestamp=%s (%s%s; embeddings %s%s)",
+				loc.RelativePath, set.Timestamp, kind, set.BackupDate, set.EmbeddingSize, rowCounts(set.RowCounts))})
+		}
+	}
+	slices.SortStableFunc(lines, func(a, b line) int { return strings.Compare(b.ts, a.ts) })
+	for _, l := range lines[:min(len(lines), summaryLines)] {
+		b.WriteString(l.text)
+	}
+	if n := len(lines) - summaryLines; n > 0 {
+		fmt.Fprintf(&b, "\n- and %d more on this page (see backup_locations)", n)
+	}
+	if s.IncompleteSets > 0 {
+		fmt.Fprintf(&b, "\n%s cannot be restored (see incomplete).", count(s.IncompleteSets, "incomplete set"))
+	}
+	if r.NextCursor != "" {
+		fmt.Fprintf(&b, "\nMore sets remain: call again with cursor=%q.", r.NextCursor)
+	}
+	return b.String()
+}
+
+func rowCounts(counts map[string]int64) string {
+	if len(counts) == 0 {
+		return ""
+	}
+	tables := make([]string, 0, len(counts))
+	for t := range counts {
+		tables = append(tables, t)
+	}
+	sort.Strings(tables)
+	parts := make([]string, len(tables))
+	for i, t := range tables {
+		parts[i] = strings.TrimPrefix(t, "langchain_pg_") + " " + count(counts[t], "row")
+	}
+	return "; " + strings.Join(parts, ", ")
+}

@@ -1,0 +1,70 @@
+package tools
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/mark3labs/mcp-go/mcp"
+	"github.com/mark3labs/mcp-go/server"
+
+	"github.com/vectorops/pgvector-backup-mcp/apierr"
+	"github.com/vectorops/pgvector-backup-mcp/layout"
+	"github.com/vectorops/pgvector-backup-mcp/schemas"
+	"github.com/vectorops/pgvector-backup-mcp/service"
+)
+
+// restoreTool restores a backup set, all or nothing, asking the person
+// behind the client when it can (elicit.go).
+func restoreTool(h *handlers) tool {
+	return newTool(h, schemas.RestoreTool, about{
+		title: "Restore vector backup",
+		description: `Restore a backup set into the vector tables, in one transaction: it either completes or leaves the tables exactly as they were.
+Use it to roll the training data back to a backup (truncate_before_restore=true replaces the tables' rows with the backup's), or to append a backup's rows (the default; a row whose key already exists fails the whole restore with CONFLICT).
+Find backup_path and timestamp with list_vector_backups first; inspect_vector_backup or dry_run=true shows what a restore would do.
+A restore that deletes or overwrites rows first answers CONFIRMATION_REQUIRED with the plan and a confirm_token (unless the user approves it directly): show the plan to the user and, if they approve, call again with the same arguments plus confirm_token. By default the replaced rows are saved first as a new backup set (snapshot), and the result says how to undo.
+Arguments: backup_path (required, a relative_path from list_vector_backups), timestamp (required, YYYYMMDD_HHMMSS or latest), tables (subset of langchain_pg_collection, langchain_pg_embedding; default both), truncate_before_restore (default false), collections (replace only these collections by name), on_conflict (error, skip or update, for appends), dry_run, snapshot (default true), confirm_token, db_connection (other database, only if the operator allowed it; pg_conn is its legacy alias).
+Example: {"backup_path": "./data_pipeline/training_data/task_20250721_213627/vector_bak", "timestamp": "20250721_215758", "truncate_before_restore": true}`,
+		hints: hints{destructive: true},
+	}, h.restoreAsking, summarizeRestore)
+}
+
+// restoreAsking runs a restore, asking the person when it can.
+func (h *handlers) restoreAsking(ctx context.Context, req mcp.CallToolRequest, args schemas.RestoreArgs) (*schemas.RestoreResult, error) {
+	opts := service.RestoreOptions{Progress: h.progress(ctx, req)}
+	modern := isModern(ctx)
+	if canElicit(ctx) && !modern {
+		opts.Approver = h.approver
+	}
+	if modern && (req.Params.RequestState != "" || len(req.Params.InputResponses) > 0) {
+		// The second round: the person answered the question of the first.
+		if !approved(server.ElicitationResponse(req.Params.InputResponses, approveID)) {
+			return nil, apierr.New(apierr.Cancelled, "the user declined the restore; nothing was changed")
+		}
+		args.ConfirmToken = req.Params.RequestState // checked as any token is
+	}
+	res, err := h.svc.Restore(ctx, args, opts)
+	var ask *service.ApprovalRequired
+	if modern && canElicit(ctx) && errors.As(err, &ask) {
+		return nil, inputRequired{server.NewInputRequestBuilder(ask.Token).Elicit(approveID, approval(ask.Question)).ToolResult()}
+	}
+	return res, err
+}
+
+func summarizeRestore(r *schemas.RestoreResult) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Restored set %s from %s into %s in %.1fs.", r.BackupInfo.Timestamp, r.BackupInfo.BackupPath, r.Target, r.Duration)
+	for _, t := range layout.Tables {
+		if tr, ok := r.TruncateResults[t]; ok {
+			fmt.Fprintf(&b, "\n- %s: truncated %s", t, count(tr.RowsBefore, "row"))
+		}
+		if rr, ok := r.RestoreResults[t]; ok {
+			fmt.Fprintf(&b, "\n- %s: %s restored", t, count(rr.RowsRestored, "row"))
+			if rr.MetadataConverted > 0 {
+				fmt.Fprintf(&b, " (%d with legacy metadata converted to JSON)", rr.MetadataConverted)
+			}
+		}
+	}
+	return b.String()
+}
