@@ -30,9 +30,12 @@ import (
 type Kind int
 
 const (
-	Plain  Kind = iota
-	JSON        // json or jsonb: legacy Python dict text is converted
-	Vector      // pgvector: checked, its dimension against the column's
+	Plain  Kind = iota // text, varchar: as it is, in either COPY format
+	JSON               // json: legacy Python dict text is converted
+	JSONB              // jsonb: as JSON; in binary, after a version byte
+	Vector             // pgvector: checked, its dimension against the column's
+	UUID               // uuid: as it is; in binary, checked and 16 bytes
+	Opaque             // any other type: as it is, in text COPY only
 )
 
 // Column is the treatment of one header column.
@@ -68,7 +71,9 @@ func (e *RowError) Error() string {
 	return fmt.Sprintf("line %d, column %s: %s", e.Line, e.Column, e.Reason)
 }
 
-// Reader reads one backup file record by record.
+// Reader reads one backup file record by record. By default it yields
+// records for COPY FROM (FORMAT csv); after EncodeBinary, each field is
+// in the binary form of its column's type, for COPY FROM (FORMAT binary).
 type Reader struct {
 	path string
 	file *os.File
@@ -78,8 +83,10 @@ type Reader struct {
 
 	header  []string
 	columns []Column
+	binary  bool
 
-	fields  []csvstream.Field
+	raw     []csvstream.Field // the record as read
+	fields  []csvstream.Field // the record made ready
 	scratch [][]byte
 
 	records   int64 // data records read, good or bad
@@ -172,6 +179,21 @@ func (r *Reader) readHeader(columns Columns) error {
 	return nil
 }
 
+// CanEncodeBinary reports whether every column's type has a binary form
+// this reader writes.
+func (r *Reader) CanEncodeBinary() bool {
+	for _, c := range r.columns {
+		if c.Kind == Opaque {
+			return false
+		}
+	}
+	return true
+}
+
+// EncodeBinary makes Next yield each field in the binary form of its
+// column's type. Call it before the first Next, when CanEncodeBinary.
+func (r *Reader) EncodeBinary() { r.binary = true }
+
 // Next returns the next record made ready for COPY, valid until the next
 // call. A *RowError means this row is bad and the reader can go on; any
 // other error ends the file; io.EOF is its end.
@@ -184,6 +206,7 @@ func (r *Reader) Next() ([]csvstream.Field, error) {
 		return nil, r.parseError(err)
 	}
 	r.records++
+	r.raw = rec
 	line := r.csv.Line()
 	if len(rec) != len(r.header) {
 		return nil, &RowError{Line: line, Reason: fmt.Sprintf("row has %d fields, the header has %d", len(rec), len(r.header))}
@@ -199,20 +222,11 @@ func (r *Reader) Next() ([]csvstream.Field, error) {
 		if !utf8.Valid(f.Value) {
 			return nil, &RowError{Line: line, Column: r.header[i], Reason: "not valid UTF-8 text"}
 		}
-		switch r.columns[i].Kind {
-		case JSON:
-			out, conv, err := legacyjson.AppendConvert(r.scratch[i][:0], f.Value)
-			if err != nil {
-				return nil, &RowError{Line: line, Column: r.header[i], Reason: "neither JSON nor a Python dict: " + err.Error()}
-			}
-			r.scratch[i] = out
-			r.fields[i] = csvstream.Field{Value: out, Quoted: true}
-			converted = converted || conv
-		case Vector:
-			if err := r.checkVector(line, i, f.Value); err != nil {
-				return nil, err
-			}
+		conv, err := r.prepare(line, i, f.Value)
+		if err != nil {
+			return nil, err
 		}
+		converted = converted || conv
 	}
 	if converted {
 		r.converted++
@@ -220,16 +234,60 @@ func (r *Reader) Next() ([]csvstream.Field, error) {
 	return r.fields, nil
 }
 
+// Raw is the last record Next read as it is in the file, valid until the
+// next call.
+func (r *Reader) Raw() []csvstream.Field { return r.raw }
+
+// prepare makes field i (v, not NULL) ready in r.fields, reporting whether
+// legacy JSON was converted.
+func (r *Reader) prepare(line, i int, v []byte) (converted bool, err error) {
+	kind := r.columns[i].Kind
+	switch {
+	case kind == JSON || kind == JSONB:
+		out := r.scratch[i][:0]
+		if r.binary && kind == JSONB {
+			out = append(out, 1) // jsonb's binary format version
+		}
+		out, converted, err = legacyjson.AppendConvert(out, v)
+		if err != nil {
+			return false, &RowError{Line: line, Column: r.header[i], Reason: "neither JSON nor a Python dict: " + err.Error()}
+		}
+		r.ready(i, out)
+	case kind == Vector:
+		out, err := r.checkVector(line, i, v)
+		if err != nil {
+			return false, err
+		}
+		if r.binary {
+			r.ready(i, out)
+		}
+	case kind == UUID && r.binary:
+		out, ok := AppendUUID(r.scratch[i][:0], v)
+		if !ok {
+			return false, &RowError{Line: line, Column: r.header[i], Reason: fmt.Sprintf("%q is not a uuid", v)}
+		}
+		r.ready(i, out)
+	}
+	return converted, nil
+}
+
+// ready sets field i to out, kept (as scratch) for the next record.
+func (r *Reader) ready(i int, out []byte) {
+	r.scratch[i] = out
+	r.fields[i] = csvstream.Field{Value: out, Quoted: true}
+}
+
 // Line is the physical line of the last record Next read.
 func (r *Reader) Line() int { return r.csv.Line() }
 
 // checkVector checks a pgvector text value before the server sees it, so a
 // bad one is reported with its file line, and a dimension that does not fit
-// the table as a schema problem rather than a row problem.
-func (r *Reader) checkVector(line, col int, v []byte) error {
-	dim, reason := VectorDims(v)
+// the table as a schema problem rather than a row problem. In binary mode
+// it returns the value encoded.
+func (r *Reader) checkVector(line, col int, v []byte) ([]byte, error) {
+	out, dim, reason := parseVector(r.scratch[col][:0], v, r.binary)
 	if reason != "" {
-		return &RowError{Line: line, Column: r.header[col], Reason: reason}
+		return nil, &RowError{Line: line, Column: r.header[col], Reason: reason}
 	}
 	if r.minDim == 0 || dim < r.minDim {
 		r.minDim = dim
@@ -239,15 +297,15 @@ func (r *Reader) checkVector(line, col int, v []byte) error {
 	}
 	if want := r.columns[col].Dimension; want > 0 && dim != want {
 		if r.records == 1 {
-			return apierr.New(apierr.SchemaMismatch,
+			return nil, apierr.New(apierr.SchemaMismatch,
 				"%s line %d: vectors in the backup have %d dimensions, but the table's %s column has %d; restore into a table made for the same embedding model",
 				r.Name(), line, dim, r.header[col], want).
 				With("file", r.Name()).With("line", line).With("column", r.header[col]).
 				With("backup_dimension", dim).With("table_dimension", want)
 		}
-		return &RowError{Line: line, Column: r.header[col], Reason: fmt.Sprintf("vector has %d dimensions, the table's column has %d", dim, want)}
+		return nil, &RowError{Line: line, Column: r.header[col], Reason: fmt.Sprintf("vector has %d dimensions, the table's column has %d", dim, want)}
 	}
-	return nil
+	return out, nil
 }
 
 // Corrupt turns a row problem into the BACKUP_CORRUPT error that ends a

@@ -2,8 +2,10 @@ package restore
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"io"
+	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -17,42 +19,56 @@ import (
 	"github.com/vectorops/pgvector-backup-mcp/pgerr"
 )
 
-// stream adapts one backup file's records to COPY FROM STDIN (FORMAT csv):
-// the io.Reader pgconn reads chunk by chunk, the way pgx's CopyFromSource
-// adapters feed CopyFrom. It keeps the scope's rows, rewrites collection ids
-// when they must point at live collections, and checks the file's
-// expectation when it ends. Memory holds one record and one output chunk,
-// whatever the file's size.
+// stream adapts one backup file's records to COPY FROM STDIN: the
+// io.Reader pgconn reads chunk by chunk, the way pgx's CopyFromSource
+// adapters feed CopyFrom. It frames records in COPY's binary format when
+// every column has a binary form (the server then parses no vector text:
+// the client does, on its own core), else as CSV. It keeps the scope's
+// rows, points collection ids at live collections when it must, and checks
+// the file's expectation when it ends. Memory holds one record and one
+// output chunk, whatever the file's size.
 type stream struct {
 	file   *backupfile.Reader
 	table  *Table
 	expect *backupfile.Expectation
-	keep   func([]csvstream.Field) bool // rows to send; nil sends all
-	remap  func([]csvstream.Field)      // rewrites a kept row in place; may be nil
-	tap    func([]csvstream.Field)      // sees each row sent; may be nil
-	onRead func(done, rows int64)       // progress; may be nil
+	filter rowFilter
+	live   map[string][]byte       // filter.remap's live uuids, ready to send
+	tap    func([]csvstream.Field) // sees each row sent; may be nil
+	onRead func(done, rows int64)  // progress; may be nil
+	binary bool
 
-	out []byte // converted records not yet handed to COPY
-	off int    // how much of out COPY has taken
-	eof bool
+	pending []byte // what preflight read, not yet sent
+	started bool
+	eof     bool
 
-	// Read runs on pgconn's copy goroutine, which may still be running when
-	// CopyFrom returns early on a broken connection; these are read after.
+	// fill runs on the pipeline's goroutine, which may still be running
+	// when CopyFrom returns early on a broken connection; these are read
+	// after.
 	mu        sync.Mutex
 	rows      int64 // rows sent
 	converted int64 // of those, rows whose legacy JSON was converted
-	err       error // what Read failed with
 }
 
 // openStream opens table t's file in the set, mapping its header to t's
-// columns.
-func (j *job) openStream(t *Table) (*stream, error) {
+// columns; binary asks for binary COPY when the columns allow it.
+func (j *job) openStream(t *Table, binary bool) (*stream, error) {
 	f, err := backupfile.Open(j.req.Set.Path(t.Name), t.Column)
 	if err != nil {
 		return nil, err
 	}
-	s := &stream{file: f, table: t, expect: j.expectation(t.Name)}
-	s.keep, s.remap = j.scope.filterFor(t.Name, f.Header())
+	s := &stream{file: f, table: t, expect: j.expectation(t.Name), filter: j.scope.filterFor(t.Name, f.Header())}
+	if s.binary = binary && f.CanEncodeBinary(); s.binary {
+		f.EncodeBinary()
+	}
+	if s.filter.remap != nil {
+		s.live = make(map[string][]byte, len(s.filter.remap))
+		for from, to := range s.filter.remap {
+			s.live[from] = []byte(to)
+			if s.binary {
+				s.live[from], _ = backupfile.AppendUUID(nil, []byte(to)) // from the database: valid
+			}
+		}
+	}
 	return s, nil
 }
 
@@ -81,51 +97,70 @@ func (s *stream) Close() error { return s.file.Close() }
 
 // copySQL is the COPY statement for this file into table (the target, or a
 // staging table shaped like it): columns named by the header, so the table's
-// column order does not matter.
-func (s *stream) copySQL(table string) string {
-	return fmt.Sprintf("COPY %s (%s) FROM STDIN WITH (FORMAT csv)", pgx.Identifier{table}.Sanitize(), columnList(s.file.Header()))
-}
-
-// Read hands COPY the next chunk of converted records.
-func (s *stream) Read(p []byte) (int, error) {
-	if s.off == len(s.out) {
-		s.out, s.off = s.out[:0], 0
-		if err := s.fill(len(p)); err != nil {
-			s.mu.Lock()
-			s.err = err
-			s.mu.Unlock()
-			return 0, err
-		}
-		if len(s.out) == 0 {
-			return 0, io.EOF
-		}
+// column order does not matter. freeze writes the rows frozen, for a table
+// emptied in this transaction.
+func (s *stream) copySQL(table string, freeze bool) string {
+	format := "csv"
+	if s.binary {
+		format = "binary"
 	}
-	n := copy(p, s.out[s.off:])
-	s.off += n
-	return n, nil
+	if freeze {
+		format += ", FREEZE"
+	}
+	return fmt.Sprintf("COPY %s (%s) FROM STDIN WITH (FORMAT %s)", pgx.Identifier{table}.Sanitize(), columnList(s.file.Header()), format)
 }
 
-// fill converts records into s.out until it holds at least want bytes or the
-// file ends, when it checks the file's expectation.
-func (s *stream) fill(want int) error {
-	for !s.eof && len(s.out)-s.off < want {
+// binarySignature starts a binary COPY stream: the signature, flags 0 and
+// no header extension.
+var binarySignature = []byte("PGCOPY\n\xff\r\n\x00\x00\x00\x00\x00\x00\x00\x00\x00")
+
+// appendRecord frames one record for COPY.
+func (s *stream) appendRecord(out []byte, rec []csvstream.Field) []byte {
+	if !s.binary {
+		return csvstream.AppendRecord(out, rec)
+	}
+	out = binary.BigEndian.AppendUint16(out, uint16(len(rec)))
+	for _, f := range rec {
+		if f.IsNull() {
+			out = binary.BigEndian.AppendUint32(out, math.MaxUint32) // -1
+			continue
+		}
+		out = binary.BigEndian.AppendUint32(out, uint32(len(f.Value)))
+		out = append(out, f.Value...)
+	}
+	return out
+}
+
+// fill appends records to out, framed for COPY, until it holds at least
+// want bytes or the file ends, when it checks the file's expectation.
+func (s *stream) fill(out []byte, want int) ([]byte, error) {
+	out = append(out, s.pending...) // the first record, read by preflight
+	s.pending = s.pending[:0]
+	if s.binary && !s.started {
+		out = append(out, binarySignature...)
+	}
+	s.started = true
+	for !s.eof && len(out) < want {
 		convertedBefore := s.file.Converted()
 		rec, err := s.file.Next()
 		if err == io.EOF {
 			s.eof = true
 			if err := s.expect.Check(s.file); err != nil {
-				return err
+				return out, err
+			}
+			if s.binary {
+				out = binary.BigEndian.AppendUint16(out, math.MaxUint16) // -1: the end
 			}
 			break
 		}
 		if err != nil {
-			return s.file.Corrupt(err)
+			return out, s.file.Corrupt(err)
 		}
-		if s.keep != nil && !s.keep(rec) {
+		if s.filter.keep != nil && !s.filter.keep(s.file.Raw()) {
 			continue
 		}
-		if s.remap != nil {
-			s.remap(rec)
+		if s.live != nil {
+			rec[s.filter.col] = csvstream.Field{Value: s.live[string(s.file.Raw()[s.filter.col].Value)], Quoted: true}
 		}
 		if s.tap != nil {
 			s.tap(rec)
@@ -134,22 +169,30 @@ func (s *stream) fill(want int) error {
 		s.rows++
 		s.converted += s.file.Converted() - convertedBefore
 		s.mu.Unlock()
-		s.out = csvstream.AppendRecord(s.out, rec)
+		out = s.appendRecord(out, rec)
 	}
 	if s.onRead != nil {
 		s.onRead(s.file.Offset(), s.sent())
 	}
-	return nil
+	return out, nil
+}
+
+// preflight converts the first record, so that a file that cannot fit is
+// refused before anything is written; it is sent with the rest.
+func (s *stream) preflight() (err error) {
+	s.pending, err = s.fill(s.pending, 1)
+	return err
 }
 
 // drain reads the whole file without sending it, for a plan.
 func (s *stream) drain(ctx context.Context) error {
+	var buf []byte
 	for !s.eof {
 		if err := ctx.Err(); err != nil {
 			return apierr.Wrap(apierr.Cancelled, err, "cancelled while reading %s; nothing was changed", s.file.Name())
 		}
-		s.out, s.off = s.out[:0], 0
-		if err := s.fill(64 << 10); err != nil {
+		var err error
+		if buf, err = s.fill(buf[:0], 64<<10); err != nil {
 			return err
 		}
 	}
@@ -169,14 +212,6 @@ func (s *stream) counts() (rows, converted int64) {
 	return s.rows, s.converted
 }
 
-// readErr is the error Read failed with, if any. COPY reports such a failure
-// only as "COPY from stdin failed", so the caller asks here for the cause.
-func (s *stream) readErr() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.err
-}
-
 // copy streams one file into its table: straight in when a conflict must
 // fail the restore, through a staging table when it is skipped or updated.
 func (j *job) copy(ctx context.Context, tx pgx.Tx, s *stream) (TableResult, error) {
@@ -190,13 +225,18 @@ func (j *job) copy(ctx context.Context, tx pgx.Tx, s *stream) (TableResult, erro
 			return TableResult{}, fmt.Errorf("create staging table for %s: %w", s.table.Name, err)
 		}
 	}
-	tag, err := tx.Conn().PgConn().CopyFrom(ctx, s, s.copySQL(into))
+	// FREEZE spares the next readers rewriting every row's hint bits; only
+	// a table emptied in this transaction allows it.
+	freeze := !staged && j.scope.mode == modeTruncate && !j.req.DryRun
+	p := startPipeline(s)
+	tag, err := tx.Conn().PgConn().CopyFrom(ctx, p, s.copySQL(into, freeze))
+	p.Close()
 	if err != nil {
-		if readErr := s.readErr(); readErr != nil {
+		if readErr := p.readErr(); readErr != nil {
 			return TableResult{}, readErr
 		}
 		if pg, ok := pgerr.As(err); ok && pgerr.RowRejected(err) {
-			return TableResult{}, rowRejected(pg, s.file, s.keep)
+			return TableResult{}, rowRejected(pg, s.file, s.filter.keep, s.binary)
 		}
 		return TableResult{}, fmt.Errorf("copy %s into %s: %w", s.file.Name(), into, err)
 	}
@@ -271,16 +311,17 @@ func columnList(names []string) string {
 }
 
 // openStreams loads each selected table and opens its file, checking the
-// header and first record against it before anything is written. configure,
-// when set, sets each stream up (its tap) before that first record.
-func (j *job) openStreams(ctx context.Context, q querier, configure func(*stream)) ([]*stream, error) {
+// header and first record against it before anything is written; binary
+// asks for binary COPY where the columns allow it. configure, when set, sets
+// each stream up (its tap) before that first record.
+func (j *job) openStreams(ctx context.Context, q querier, binary bool, configure func(*stream)) ([]*stream, error) {
 	var streams []*stream
 	for _, name := range j.tables {
 		t, err := loadTable(ctx, q, name)
 		if err != nil {
 			return streams, err
 		}
-		s, err := j.openStream(t)
+		s, err := j.openStream(t, binary)
 		if err != nil {
 			return streams, err
 		}
@@ -288,7 +329,7 @@ func (j *job) openStreams(ctx context.Context, q querier, configure func(*stream
 		if configure != nil {
 			configure(s)
 		}
-		if err := s.fill(1); err != nil {
+		if err := s.preflight(); err != nil {
 			return streams, err
 		}
 	}

@@ -56,12 +56,12 @@ var copyLine = regexp.MustCompile(`, line (\d+)`)
 
 // rowRejected reports a row PostgreSQL refused during COPY by its line in
 // the backup file.
-func rowRejected(pg *pgconn.PgError, file *backupfile.Reader, keep func([]csvstream.Field) bool) *apierr.Error {
+func rowRejected(pg *pgconn.PgError, file *backupfile.Reader, keep func([]csvstream.Field) bool, binary bool) *apierr.Error {
 	where := file.Name() + ": PostgreSQL rejected a row"
 	var line int
 	if m := copyLine.FindStringSubmatch(pg.Where); m != nil {
 		n, _ := strconv.ParseInt(m[1], 10, 64)
-		if l, err := fileLine(file.Path(), n, keep); err == nil {
+		if l, err := fileLine(file.Path(), n, keep, binary); err == nil {
 			line = l
 			where = fmt.Sprintf("%s line %d: PostgreSQL rejected the row", file.Name(), l)
 		}
@@ -78,11 +78,12 @@ func rowRejected(pg *pgconn.PgError, file *backupfile.Reader, keep func([]csvstr
 }
 
 // fileLine maps a COPY error's line to the backup file's physical line.
-// PostgreSQL counts the lines of the data it received: one per record plus
-// one per LF inside quoted fields. The data sent differs from the file in row
-// ends, header and filtered rows, so the file is reread, counting the same
-// way over the records keep lets through. Only called on the error path.
-func fileLine(path string, copyLine int64, keep func([]csvstream.Field) bool) (int, error) {
+// PostgreSQL counts the lines of the data it received: in CSV, one per
+// record plus one per LF inside quoted fields; in binary, one per record.
+// The data sent differs from the file in row ends, header and filtered
+// rows, so the file is reread, counting the same way over the records keep
+// lets through. Only called on the error path.
+func fileLine(path string, copyLine int64, keep func([]csvstream.Field) bool, binary bool) (int, error) {
 	r, err := backupfile.Open(path, backupfile.AllText)
 	if err != nil {
 		return 0, err
@@ -99,6 +100,9 @@ func fileLine(path string, copyLine int64, keep func([]csvstream.Field) bool) (i
 		}
 		end := start
 		for _, f := range rec {
+			if binary {
+				break
+			}
 			end += int64(bytes.Count(f.Value, []byte{'\n'}))
 		}
 		if copyLine <= end {

@@ -852,10 +852,18 @@ func TestFlatMemory(t *testing.T) {
 	}
 }
 
-// benchSet is generated once per benchmark run, outside the timer.
+// benchSet is generated once per benchmark run, outside the timer: 20,000
+// embeddings of 512 dimensions, or BENCH_ROWS x BENCH_DIMS.
 func benchSet(b *testing.B) *bigSet {
 	b.Helper()
-	s := newBigSet(b, 20000, 512)
+	rows, dims := 20000, 512
+	if n, err := strconv.Atoi(os.Getenv("BENCH_ROWS")); err == nil {
+		rows = n
+	}
+	if n, err := strconv.Atoi(os.Getenv("BENCH_DIMS")); err == nil {
+		dims = n
+	}
+	s := newBigSet(b, rows, dims)
 	b.SetBytes(s.bytes)
 	b.ReportAllocs()
 	b.ResetTimer()

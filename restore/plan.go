@@ -104,7 +104,7 @@ func (j *job) plan(ctx context.Context, tx pgx.Tx) (*Plan, *Binding, error) {
 func (j *job) readThrough(ctx context.Context, tx pgx.Tx, plan *Plan, binding *Binding) (map[string]int64, error) {
 	perCollection := map[string]int64{}
 	conflicts := map[string]*conflictCounter{}
-	streams, err := j.openStreams(ctx, tx, func(s *stream) {
+	streams, err := j.openStreams(ctx, tx, false, func(s *stream) {
 		collCol := -1
 		if s.table.Name == layout.EmbeddingTable {
 			collCol = slices.Index(s.file.Header(), "collection_id")

@@ -106,27 +106,35 @@ func (j *job) resolveScope(ctx context.Context, q querier) (scope, error) {
 	return sc, nil
 }
 
+// rowFilter is the scope applied to one file: which records to send and,
+// when only embeddings are restored, the live collection each must point
+// at. It reads records as the file has them (backupfile.Reader.Raw), so it
+// works whatever form they are sent in.
+type rowFilter struct {
+	keep  func(raw []csvstream.Field) bool // nil sends every record
+	col   int                              // the collection_id column, when remap is set
+	remap map[string]string                // backup collection uuid → live uuid
+}
+
 // filterFor binds the scope's filter to a file's header.
-func (s scope) filterFor(table string, header []string) (keep func([]csvstream.Field) bool, remap func([]csvstream.Field)) {
+func (s scope) filterFor(table string, header []string) rowFilter {
 	if s.mode != modeCollections {
-		return nil, nil
+		return rowFilter{}
 	}
 	if table == layout.CollectionTable {
 		col := slices.Index(header, "name")
-		return func(rec []csvstream.Field) bool {
-			return col >= 0 && slices.Contains(s.names, string(rec[col].Value))
-		}, nil
+		return rowFilter{keep: func(raw []csvstream.Field) bool {
+			return col >= 0 && slices.Contains(s.names, string(raw[col].Value))
+		}}
 	}
 	col := slices.Index(header, "collection_id")
-	keep = func(rec []csvstream.Field) bool {
-		return col >= 0 && s.backupUUIDs[string(rec[col].Value)]
+	return rowFilter{
+		keep: func(raw []csvstream.Field) bool {
+			return col >= 0 && s.backupUUIDs[string(raw[col].Value)]
+		},
+		col:   col,
+		remap: s.remap,
 	}
-	if s.remap != nil {
-		remap = func(rec []csvstream.Field) {
-			rec[col] = csvstream.Field{Value: []byte(s.remap[string(rec[col].Value)])}
-		}
-	}
-	return keep, remap
 }
 
 // fingerprint summarizes the live rows the restore would replace, so a

@@ -118,14 +118,9 @@ func loadTable(ctx context.Context, q querier, name string) (*Table, error) {
 		if err := rows.Scan(&c.Name, &typname, &typmod, &c.Type); err != nil {
 			return nil, fmt.Errorf("read columns of %s: %w", name, err)
 		}
-		switch typname {
-		case "json", "jsonb":
-			c.Kind = backupfile.JSON
-		case "vector":
-			c.Kind = backupfile.Vector
-			if typmod > 0 {
-				c.Dimension = int(typmod)
-			}
+		c.Kind = kindOf(typname)
+		if c.Kind == backupfile.Vector && typmod > 0 {
+			c.Dimension = int(typmod)
 		}
 		t.Columns[c.Name] = c
 		t.Order = append(t.Order, c.Name)
@@ -150,6 +145,23 @@ func loadTable(ctx context.Context, q querier, name string) (*Table, error) {
 		return nil, fmt.Errorf("read primary key of %s: %w", name, err)
 	}
 	return t, nil
+}
+
+// kindOf is how a column of type typname is read from a backup file.
+func kindOf(typname string) backupfile.Kind {
+	switch typname {
+	case "text", "varchar", "bpchar":
+		return backupfile.Plain
+	case "json":
+		return backupfile.JSON
+	case "jsonb":
+		return backupfile.JSONB
+	case "vector":
+		return backupfile.Vector
+	case "uuid":
+		return backupfile.UUID
+	}
+	return backupfile.Opaque
 }
 
 // hasForeignKey reports whether the embedding table references the

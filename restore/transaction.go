@@ -23,7 +23,7 @@ func (j *job) execute(ctx context.Context, tx pgx.Tx) (*Result, error) {
 	if j.scope, err = j.resolveScope(ctx, tx); err != nil {
 		return nil, err
 	}
-	streams, err := j.openStreams(ctx, tx, nil)
+	streams, err := j.openStreams(ctx, tx, true, nil)
 	defer closeAll(streams)
 	if err != nil {
 		return nil, err
