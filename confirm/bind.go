@@ -20,6 +20,7 @@ type Options struct {
 	Collections []string `json:"collections"`
 	OnConflict  string   `json:"on_conflict"`
 	Snapshot    bool     `json:"snapshot"`
+	Online      bool     `json:"online"`
 }
 
 func (o Options) digest() string {
@@ -92,7 +93,7 @@ func (s *Sealer) Verify(token string, call Call) (*Claims, error) {
 	case c.SetDir != Digest(call.Set.Dir) || c.Timestamp != call.Set.Timestamp:
 		return nil, bad("other_set", fmt.Sprintf("was issued for set %s in another folder or of another time, not %s", c.Timestamp, call.Set.Timestamp))
 	case c.Options != call.Options.digest():
-		return nil, bad("other_options", "was issued for other options (tables, truncate_before_restore, collections, on_conflict or snapshot differ)")
+		return nil, bad("other_options", "was issued for other options (tables, truncate_before_restore, collections, on_conflict, snapshot or online differ)")
 	}
 	for table, want := range c.Files {
 		got, err := stamp(call.Set, table)

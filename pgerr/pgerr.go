@@ -19,6 +19,7 @@ import (
 //   - the caller's context ended: CANCELLED;
 //   - PostgreSQL refused a key (unique or foreign): CONFLICT, with the
 //     constraint's table, name and detail;
+//   - a lock wait ran out (lock_timeout): CONFLICT;
 //   - PostgreSQL cancelled the statement: CANCELLED;
 //   - any other PostgreSQL error: DATABASE_ERROR with its SQLSTATE;
 //   - no answer from PostgreSQL (a lost connection): DATABASE_ERROR.
@@ -46,6 +47,10 @@ func Classify(ctx context.Context, err error, doing string) error {
 		return apierr.Wrap(apierr.Conflict, err, "%s (%s): the embeddings reference collections the target lacks; restore %s too",
 			pg.Message, pg.Detail, "langchain_pg_collection").
 			With("table", pg.TableName).With("constraint", pg.ConstraintName).With("detail", pg.Detail).With("sqlstate", pg.Code)
+	case pgerrcode.LockNotAvailable:
+		return apierr.Wrap(apierr.Conflict, err,
+			"the %s could not get a lock within the time allowed (%s): another session holds it; retry when it is done, or allow a longer wait (--lock-timeout)", doing, pg.Message).
+			With("reason", "lock_timeout").With("sqlstate", pg.Code)
 	case pgerrcode.QueryCanceled:
 		return apierr.Wrap(apierr.Cancelled, err, "the database cancelled the %s (%s)", doing, pg.Message).With("sqlstate", pg.Code)
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/vectorops/pgvector-backup-mcp/apierr"
 	"github.com/vectorops/pgvector-backup-mcp/backupfile"
 	"github.com/vectorops/pgvector-backup-mcp/csvstream"
+	"github.com/vectorops/pgvector-backup-mcp/layout"
 	"github.com/vectorops/pgvector-backup-mcp/pgerr"
 )
 
@@ -217,7 +218,8 @@ func (s *stream) counts() (rows, converted int64) {
 func (j *job) copy(ctx context.Context, tx pgx.Tx, s *stream) (TableResult, error) {
 	start := time.Now()
 	into := s.table.Name
-	staged := j.req.OnConflict != OnConflictError
+	policy := j.conflictPolicy(s.table.Name)
+	staged := policy != OnConflictError
 	if staged {
 		into = "restore_stage"
 		if _, err := tx.Exec(ctx, fmt.Sprintf("CREATE TEMP TABLE %s (LIKE %s INCLUDING DEFAULTS) ON COMMIT DROP",
@@ -227,7 +229,7 @@ func (j *job) copy(ctx context.Context, tx pgx.Tx, s *stream) (TableResult, erro
 	}
 	// FREEZE spares the next readers rewriting every row's hint bits; only
 	// a table emptied in this transaction allows it.
-	freeze := !staged && j.scope.mode == modeTruncate && !j.req.DryRun
+	freeze := !staged && j.scope.mode == modeTruncate && !j.req.DryRun && !j.req.Online
 	p := startPipeline(s)
 	tag, err := tx.Conn().PgConn().CopyFrom(ctx, p, s.copySQL(into, freeze))
 	p.Close()
@@ -264,7 +266,7 @@ func (j *job) copy(ctx context.Context, tx pgx.Tx, s *stream) (TableResult, erro
 // key exists, and drops the stage. It returns the rows written.
 func (j *job) merge(ctx context.Context, tx pgx.Tx, s *stream, stage string) (int64, error) {
 	list := columnList(s.file.Header())
-	conflict, err := j.onConflictClause(s)
+	conflict, err := onConflictClause(s, j.conflictPolicy(s.table.Name))
 	if err != nil {
 		return 0, err
 	}
@@ -279,8 +281,18 @@ func (j *job) merge(ctx context.Context, tx pgx.Tx, s *stream, stage string) (in
 	return tag.RowsAffected(), nil
 }
 
-func (j *job) onConflictClause(s *stream) (string, error) {
-	if j.req.OnConflict == OnConflictSkip {
+// conflictPolicy is what a row of table whose key exists does: the
+// request's policy, except for the collections an online restore kept
+// (keepCollections), which the backup's rows update in place.
+func (j *job) conflictPolicy(table string) string {
+	if table == layout.CollectionTable && j.keptCollections {
+		return OnConflictUpdate
+	}
+	return j.req.OnConflict
+}
+
+func onConflictClause(s *stream, policy string) (string, error) {
+	if policy == OnConflictSkip {
 		return "ON CONFLICT DO NOTHING", nil
 	}
 	key := s.table.PrimaryKey

@@ -134,7 +134,7 @@ func seededFixture(t *testing.T) *fixture {
 func (f *fixture) inspect(t *testing.T, req restore.Request) (*schemas.InspectResult, error) {
 	t.Helper()
 	req.Set = f.set
-	return service.InspectSet(context.Background(), pgtest.Connect(t, f.db), req)
+	return service.InspectSet(context.Background(), pgtest.Connect(t, f.db), req, false)
 }
 
 // wantRefused checks a restore of f's (spoiled) set with req fails with an
@@ -692,12 +692,18 @@ func TestHostileHugeField(t *testing.T) {
 	im := measure(func() { f.inspect(t, restore.Request{Truncate: true}) })
 	t.Logf("restore alone: total alloc %.1f MB, peak heap growth %.1f MB", float64(rm.totalAlloc)/mb, float64(rm.peakHeap)/mb)
 	t.Logf("inspect alone: total alloc %.1f MB, peak heap growth %.1f MB", float64(im.totalAlloc)/mb, float64(im.peakHeap)/mb)
+	// Inspect reads the file twice at once (its report, and the plan on the
+	// other core): two readers, each bounded alike.
 	for what, s := range map[string]memStats{"restore": rm, "inspect": im} {
-		if s.totalAlloc > 80*mb {
-			t.Errorf("%s of a file with a 100 MB field allocated %.1f MB in all, want < 80 MB: the reader buffers the field up to its limit (backupfile.MaxFieldBytes = %d MiB), growing its buffer by append, before refusing it",
-				what, float64(s.totalAlloc)/mb, backupfile.MaxFieldBytes/mb)
+		bound := int64(80 * mb)
+		if what == "inspect" {
+			bound *= 2
 		}
-		if s.peakHeap > 80*mb {
+		if s.totalAlloc > uint64(bound) {
+			t.Errorf("%s of a file with a 100 MB field allocated %.1f MB in all, want < %d MB: the reader buffers the field up to its limit (backupfile.MaxFieldBytes = %d MiB), growing its buffer by append, before refusing it",
+				what, float64(s.totalAlloc)/mb, bound/mb, backupfile.MaxFieldBytes/mb)
+		}
+		if s.peakHeap > uint64(bound) {
 			t.Errorf("%s of a file with a 100 MB field grew the heap by %.1f MB", what, float64(s.peakHeap)/mb)
 		}
 	}
@@ -799,7 +805,7 @@ func (s *bigSet) restore(t testing.TB) *restore.Result {
 
 func (s *bigSet) inspect(t testing.TB) *schemas.InspectResult {
 	t.Helper()
-	res, err := service.InspectSet(context.Background(), pgtest.Connect(t, s.db), restore.Request{Set: s.set, Truncate: true})
+	res, err := service.InspectSet(context.Background(), pgtest.Connect(t, s.db), restore.Request{Set: s.set, Truncate: true}, false)
 	if err != nil {
 		t.Fatalf("inspect: %v", err)
 	}

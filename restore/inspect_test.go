@@ -21,7 +21,7 @@ import (
 func inspect(t *testing.T, f *fixture, req restore.Request) *schemas.InspectResult {
 	t.Helper()
 	req.Set = f.set
-	res, err := service.InspectSet(context.Background(), pgtest.Connect(t, f.db), req)
+	res, err := service.InspectSet(context.Background(), pgtest.Connect(t, f.db), req, false)
 	if err != nil {
 		t.Fatalf("inspect: %v", err)
 	}

@@ -13,8 +13,9 @@ import (
 	"github.com/vectorops/pgvector-backup-mcp/layout"
 )
 
-// truncate empties the selected tables in one statement. A dry run deletes
-// instead: DELETE takes no lock that blocks the application's readers.
+// truncate empties the selected tables in one statement. An online restore
+// and a dry run delete instead: DELETE is MVCC-safe (readers keep seeing
+// the rows until the commit) and needs no lock that blocks them.
 func (j *job) truncate(ctx context.Context, tx pgx.Tx, res *Result) error {
 	start := time.Now()
 	cascade, err := j.checkTruncate(ctx, tx)
@@ -29,9 +30,13 @@ func (j *job) truncate(ctx context.Context, tx pgx.Tx, res *Result) error {
 		}
 		names[i] = pgx.Identifier{name}.Sanitize()
 	}
-	if j.req.DryRun {
+	if j.req.DryRun || j.req.Online {
 		for i := len(names) - 1; i >= 0; i-- { // embeddings before the collections they reference
-			if _, err := tx.Exec(ctx, "DELETE FROM "+names[i]); err != nil {
+			where, args, err := j.deleteWhere(ctx, tx, j.tables[i])
+			if err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, "DELETE FROM "+names[i]+where, args...); err != nil {
 				return fmt.Errorf("delete from %s: %w", j.tables[i], err)
 			}
 		}
@@ -53,6 +58,36 @@ func (j *job) truncate(ctx context.Context, tx pgx.Tx, res *Result) error {
 	}
 	res.TruncatePerformed = !j.req.DryRun
 	return nil
+}
+
+// deleteWhere limits an online restore's DELETE of the collection table to
+// the collections the backup lacks, when the embeddings reference them by
+// a foreign key: deleting a collection row runs the key's check, a scan of
+// the embedding table (its collection_id is rarely indexed), once per row,
+// so thousands of collections took minutes. The backup's collections then
+// update the kept rows in place (conflictPolicy).
+func (j *job) deleteWhere(ctx context.Context, tx pgx.Tx, table string) (string, []any, error) {
+	if table != layout.CollectionTable || !j.req.Online {
+		return "", nil, nil
+	}
+	fk, err := hasForeignKey(ctx, tx)
+	if err != nil || !fk {
+		return "", nil, err
+	}
+	t, err := loadTable(ctx, tx, table)
+	if err != nil || !slices.Equal(t.PrimaryKey, []string{"uuid"}) {
+		return "", nil, err
+	}
+	names, err := BackupCollections(j.req.Set.Path(layout.CollectionTable))
+	if err != nil {
+		return "", nil, err
+	}
+	keep := make([]string, 0, len(names))
+	for id := range names {
+		keep = append(keep, id)
+	}
+	j.keptCollections = true
+	return " WHERE NOT (uuid = ANY($1::uuid[]))", []any{keep}, nil
 }
 
 // checkTruncate refuses to empty the collection table alone while embeddings

@@ -11,6 +11,7 @@ package restore
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"time"
 
@@ -38,6 +39,17 @@ type Request struct {
 	OnConflict  string   // OnConflictError (default), OnConflictSkip or OnConflictUpdate
 	DryRun      bool     // do everything, then roll back
 	Database    string   // password-free name of the target, written into snapshots
+
+	// Online replaces the rows in scope without blocking the application's
+	// readers: DELETE rather than TRUNCATE, under a lock that stops
+	// writers only. Readers see the old rows until the commit, then the
+	// new ones; the tables are vacuumed after.
+	Online bool
+
+	// LockWait bounds each wait for a lock (DefaultLockWait when zero);
+	// Waiting, when set, is told what the restore waits for.
+	LockWait time.Duration
+	Waiting  func(what string)
 
 	// SnapshotDir, when set, is the folder where the rows about to be
 	// replaced are saved as a backup set first, inside the restore's
@@ -71,8 +83,10 @@ type Result struct {
 	Snapshot          *Snapshot                 // the replaced rows, saved; nil when none were
 	Errors            []string                  // what went wrong after the commit, the restore itself being done
 	DryRun            bool
-	Duration          time.Duration
+	Online            bool
+	Duration          time.Duration // until the commit
 	Finished          time.Time
+	Vacuum            time.Duration // VACUUM (ANALYZE) after an online restore
 }
 
 // TruncateResult is one table emptied.
@@ -133,9 +147,27 @@ func Run(ctx context.Context, conn *pgx.Conn, req Request) (*Result, error) {
 	} else if err := tx.Commit(ctx); err != nil {
 		return nil, j.commitFailed(ctx, err)
 	}
-	j.publishSnapshot(res)
 	res.Duration, res.Finished = time.Since(start), time.Now()
+	j.publishSnapshot(res)
+	j.vacuum(ctx, conn, res)
 	return res, nil
+}
+
+// vacuum reclaims, after an online restore committed, the rows it deleted,
+// and refreshes the planner's statistics: best effort, outside the
+// transaction, never blocking the application.
+func (j *job) vacuum(ctx context.Context, conn *pgx.Conn, res *Result) {
+	if !j.req.Online || j.req.DryRun || j.scope.mode == modeAppend {
+		return
+	}
+	start := time.Now()
+	defer func() { res.Vacuum = time.Since(start) }()
+	for _, t := range j.tables {
+		if _, err := conn.Exec(ctx, "VACUUM (ANALYZE) "+pgx.Identifier{t}.Sanitize()); err != nil {
+			res.Errors = append(res.Errors, fmt.Sprintf("the restore is complete, but VACUUM (ANALYZE) %s afterwards failed (%v); run it later to reclaim the replaced rows' space", t, err))
+			return
+		}
+	}
 }
 
 // ReadOnly runs fn in a read-only REPEATABLE READ transaction: one snapshot
@@ -157,6 +189,10 @@ type job struct {
 	manifest *layout.Manifest
 	scope    scope
 	snapshot *backup.Written // written in this transaction; removed if it fails
+
+	// keptCollections: an online restore deleted only the collections the
+	// backup lacks; the backup's rows update the others in place.
+	keptCollections bool
 }
 
 // prepare checks the options that need no database.

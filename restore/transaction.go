@@ -2,14 +2,12 @@ package restore
 
 import (
 	"context"
-	"fmt"
 	"strconv"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/vectorops/pgvector-backup-mcp/apierr"
-	"github.com/vectorops/pgvector-backup-mcp/backup"
 )
 
 // execute is the restore's transaction, in order: lock, resolve the scope,
@@ -36,6 +34,7 @@ func (j *job) execute(ctx context.Context, tx pgx.Tx) (*Result, error) {
 		RestoreResults:  map[string]TableResult{},
 		Errors:          []string{},
 		DryRun:          j.req.DryRun,
+		Online:          j.req.Online,
 		Collections:     j.req.Collections,
 	}
 	if res.Snapshot, err = j.takeSnapshot(ctx, tx); err != nil {
@@ -69,42 +68,6 @@ func (j *job) execute(ctx context.Context, tx pgx.Tx) (*Result, error) {
 	}
 	res.RestorePerformed = !j.req.DryRun
 	return res, nil
-}
-
-// lock waits for other restores of this database, then keeps the
-// application from changing the selected tables between the checks, the
-// snapshot and the restore, so the snapshot is exactly what is replaced.
-// Truncating needs ACCESS EXCLUSIVE anyway; the other modes (and dry runs)
-// block writers only, never readers.
-func (j *job) lock(ctx context.Context, tx pgx.Tx) error {
-	// A server killed while its session waits for a lock would otherwise
-	// keep its locks until the wait ends: have PostgreSQL (14 and later)
-	// check the client.
-	if serverMajor(tx.Conn()) >= 14 {
-		if _, err := tx.Exec(ctx, "SET LOCAL client_connection_check_interval = '1s'"); err != nil {
-			return fmt.Errorf("configure the restore session: %w", err)
-		}
-	}
-	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", backup.LockKey); err != nil {
-		return fmt.Errorf("wait for other restores of this database: %w", err)
-	}
-	mode := "SHARE ROW EXCLUSIVE"
-	if j.req.Truncate && !j.req.DryRun {
-		mode = "ACCESS EXCLUSIVE"
-	}
-	for _, t := range j.tables {
-		ok, err := exists(ctx, tx, t)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			continue // openStreams reports it
-		}
-		if _, err := tx.Exec(ctx, fmt.Sprintf("LOCK TABLE %s IN %s MODE", pgx.Identifier{t}.Sanitize(), mode)); err != nil {
-			return fmt.Errorf("lock %s: %w", t, err)
-		}
-	}
-	return nil
 }
 
 // serverMajor is the server's major version, 0 when unknown.

@@ -10,6 +10,7 @@ type InspectArgs struct {
 	TruncateBeforeRestore bool     `json:"truncate_before_restore,omitempty" jsonschema:"default=false" jsonschema_description:"Plan a restore that empties the tables first."`
 	OnConflict            string   `json:"on_conflict,omitempty" jsonschema:"enum=error,enum=skip,enum=update,default=error" jsonschema_description:"Plan an append with this conflict policy."`
 	DBConnection          string   `json:"db_connection,omitempty" jsonschema:"maxLength=4096" jsonschema_description:"Other target database URL; refused unless the operator allowed it."`
+	Diff                  bool     `json:"diff,omitempty" jsonschema:"default=false" jsonschema_description:"Also compare the set's embeddings with the live ones, by key: what changed since this backup (a restore would undo it). Reads the live table once more."`
 }
 
 // InspectResult is what inspect_vector_backup found.
@@ -20,8 +21,45 @@ type InspectResult struct {
 	ChecksumStatus string                `json:"checksum_status" jsonschema:"enum=verified,enum=mismatch,enum=no_manifest" jsonschema_description:"Whether the files match their manifest (sets written by this server have one)."`
 	Target         *TargetReport         `json:"target,omitempty" jsonschema_description:"The target database as it is now; absent when it could not be read."`
 	Plan           *RestorePlan          `json:"plan,omitempty" jsonschema_description:"What a restore with the given options would do; absent when it could not be planned (see problems)."`
+	Diff           *Diff                 `json:"diff,omitempty" jsonschema_description:"With diff: the set's embeddings against the live ones, by key, in total and per collection; absent when they could not be compared (see problems)."`
 	Restorable     bool                  `json:"restorable"`
 	Problems       []string              `json:"problems"`
+}
+
+// Diff is what changed between a set's embeddings and the live ones.
+type Diff struct {
+	Key         string           `json:"key" jsonschema_description:"The key column embeddings are matched by, e.g. id."`
+	Totals      DiffCounts       `json:"totals"`
+	Collections []CollectionDiff `json:"collections" jsonschema_description:"Per collection, by name (the backup's for embeddings it holds, the live one's for the others)."`
+}
+
+// CollectionDiff is one collection's share of a diff.
+type CollectionDiff struct {
+	Name string `json:"name"`
+	DiffCounts
+}
+
+// DiffCounts counts embeddings by kind, with a few example keys of each.
+type DiffCounts struct {
+	OnlyInBackup   int64        `json:"only_in_backup" jsonschema_description:"In the backup, not in the database: a restore adds them."`
+	OnlyInDatabase int64        `json:"only_in_database" jsonschema_description:"In the database, not in the backup: a truncating restore deletes them."`
+	Changed        int64        `json:"changed" jsonschema_description:"Same key, but document, metadata (as JSON values), vector (as float4 values) or collection differ."`
+	Identical      int64        `json:"identical"`
+	Examples       DiffExamples `json:"examples" jsonschema_description:"A few keys of each kind."`
+}
+
+// DiffExamples are example keys of each kind.
+type DiffExamples struct {
+	OnlyInBackup   []string     `json:"only_in_backup"`
+	OnlyInDatabase []string     `json:"only_in_database"`
+	Changed        []ChangedRow `json:"changed"`
+	Identical      []string     `json:"identical"`
+}
+
+// ChangedRow is a changed embedding's key and what differs.
+type ChangedRow struct {
+	Key    string   `json:"key"`
+	Fields []string `json:"fields" jsonschema:"uniqueItems=true,enum=document,enum=metadata,enum=vector,enum=collection"`
 }
 
 // FileReport describes one file of a set.

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"time"
 
+	"github.com/vectorops/pgvector-backup-mcp/compare"
 	"github.com/vectorops/pgvector-backup-mcp/layout"
 	"github.com/vectorops/pgvector-backup-mcp/restore"
 	"github.com/vectorops/pgvector-backup-mcp/schemas"
@@ -22,7 +23,7 @@ func (s *Service) restoreResult(call *restoreCall, r *restore.Result) *schemas.R
 		TruncateResults:   map[string]schemas.TruncateResult{},
 		RestoreResults:    map[string]schemas.TableRestoreResult{},
 		Errors:            r.Errors,
-		Duration:          r.Duration.Seconds(),
+		Duration:          (r.Duration + r.Vacuum).Seconds(),
 		Timestamp:         r.Finished.Format(time.RFC3339),
 		DryRun:            r.DryRun,
 		OnConflict:        cmp.Or(call.req.OnConflict, restore.OnConflictError),
@@ -77,6 +78,34 @@ func planOut(p *restore.Plan) *schemas.RestorePlan {
 	}
 	for i, c := range p.Collections {
 		out.Collections[i] = schemas.CollectionPlan(c)
+	}
+	return out
+}
+
+// diffOut presents a comparison.
+func diffOut(d *compare.Diff) *schemas.Diff {
+	out := &schemas.Diff{Key: d.Key, Totals: countsOut(d.Totals), Collections: make([]schemas.CollectionDiff, len(d.Collections))}
+	for i, c := range d.Collections {
+		out.Collections[i] = schemas.CollectionDiff{Name: c.Name, DiffCounts: countsOut(c.Counts)}
+	}
+	return out
+}
+
+func countsOut(c compare.Counts) schemas.DiffCounts {
+	out := schemas.DiffCounts{
+		OnlyInBackup:   c.OnlyInBackup,
+		OnlyInDatabase: c.OnlyInDatabase,
+		Changed:        c.Changed,
+		Identical:      c.Identical,
+		Examples: schemas.DiffExamples{
+			OnlyInBackup:   nonNil(c.OnlyInBackupKeys),
+			OnlyInDatabase: nonNil(c.OnlyInDatabaseKeys),
+			Changed:        make([]schemas.ChangedRow, len(c.ChangedKeys)),
+			Identical:      nonNil(c.IdenticalKeys),
+		},
+	}
+	for i, ch := range c.ChangedKeys {
+		out.Examples.Changed[i] = schemas.ChangedRow(ch)
 	}
 	return out
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/vectorops/pgvector-backup-mcp/apierr"
 	"github.com/vectorops/pgvector-backup-mcp/backupfile"
 	"github.com/vectorops/pgvector-backup-mcp/catalog"
+	"github.com/vectorops/pgvector-backup-mcp/compare"
 	"github.com/vectorops/pgvector-backup-mcp/layout"
 	"github.com/vectorops/pgvector-backup-mcp/restore"
 	"github.com/vectorops/pgvector-backup-mcp/schemas"
@@ -50,7 +51,7 @@ func (s *Service) Inspect(ctx context.Context, args schemas.InspectArgs) (*schem
 	} else {
 		defer conn.Close(context.WithoutCancel(ctx))
 	}
-	res, err := InspectSet(ctx, conn, req)
+	res, err := InspectSet(ctx, conn, req, args.Diff)
 	if err != nil {
 		return nil, err
 	}
@@ -63,12 +64,13 @@ func (s *Service) Inspect(ctx context.Context, args schemas.InspectArgs) (*schem
 }
 
 // InspectSet reads every row of req.Set and, when conn is not nil, checks
-// the set against the target and plans the restore req describes, in one
+// the set against the target and plans the restore req describes, and with
+// diff compares the set's embeddings with the live ones, all in one
 // read-only snapshot that blocks nobody (without a connection there is no
 // plan, so the set is not restorable). Problems that would stop a restore
 // are reported, not returned; the error is for a call that cannot be
 // inspected at all.
-func InspectSet(ctx context.Context, conn *pgx.Conn, req restore.Request) (*schemas.InspectResult, error) {
+func InspectSet(ctx context.Context, conn *pgx.Conn, req restore.Request, diff bool) (*schemas.InspectResult, error) {
 	tables, err := restore.Validate(req)
 	if err != nil {
 		return nil, err
@@ -82,22 +84,58 @@ func InspectSet(ctx context.Context, conn *pgx.Conn, req restore.Request) (*sche
 		if err != nil {
 			return err
 		}
-		if res, err = inspectFiles(ctx, req.Set, tables, live, targetReport(req.Database, live)); err != nil {
+		// The plan reads the files through too: on the other core, while
+		// the report reads them here. It is shown only if the files and
+		// tables fit.
+		type planned struct {
+			plan *restore.Plan
+			err  error
+		}
+		planCtx, stopPlan := context.WithCancel(ctx)
+		defer stopPlan()
+		done := make(chan planned, 1)
+		go func() {
+			p, _, err := restore.MakePlan(planCtx, tx, req)
+			done <- planned{p, err}
+		}()
+		res, err = inspectFiles(ctx, req.Set, tables, live, targetReport(req.Database, live))
+		if err != nil || len(res.Problems) > 0 {
+			stopPlan()
+		}
+		p := <-done // the transaction is the plan's until it returns
+		if err != nil {
 			return err
 		}
-		if len(res.Problems) > 0 {
-			return nil
+		switch {
+		case len(res.Problems) > 0:
+		case p.err != nil:
+			res.Problems = append(res.Problems, apierr.MessageOf(p.err))
+		default:
+			res.Plan = planOut(p.plan)
+			res.Restorable = true
 		}
-		plan, _, err := restore.MakePlan(ctx, tx, req)
-		if err != nil {
-			res.Problems = append(res.Problems, apierr.MessageOf(err))
-			return nil
+		if diff {
+			return diffInto(ctx, tx, req.Set, live, res)
 		}
-		res.Plan = planOut(plan)
-		res.Restorable = true
 		return nil
 	})
 	return res, err
+}
+
+// diffInto compares the set's embeddings with the live ones into res: a
+// comparison that cannot be made is a problem, not a failure.
+func diffInto(ctx context.Context, tx pgx.Tx, set catalog.Set, live *restore.Live, res *schemas.InspectResult) error {
+	d, err := compare.Embeddings(ctx, tx, set, live)
+	if apierr.TypeOf(err) == apierr.Cancelled {
+		return err
+	}
+	if err != nil {
+		res.Problems = append(res.Problems, "cannot compare with the live rows: "+apierr.MessageOf(err))
+		res.Restorable = false
+		return nil
+	}
+	res.Diff = diffOut(d)
+	return nil
 }
 
 // inspectFiles reads each table's file through, and the set's collections.

@@ -113,8 +113,11 @@ func (s *Service) resolveRestore(args schemas.RestoreArgs, opts RestoreOptions) 
 		Collections: args.Collections,
 		OnConflict:  args.OnConflict,
 		DryRun:      args.DryRun,
+		Online:      args.Online,
 		Database:    db.Name,
+		LockWait:    s.LockWait,
 		Progress:    throttle(opts.Progress, 200*time.Millisecond),
+		Waiting:     waiting(opts.Progress),
 	}}
 	if args.Snapshot == nil || *args.Snapshot {
 		call.req.SnapshotDir = s.Catalog.GlobalDir()
@@ -150,6 +153,7 @@ func (c *restoreCall) confirmCall() confirm.Call {
 		Collections: c.req.Collections,
 		OnConflict:  cmp.Or(c.req.OnConflict, restore.OnConflictError),
 		Snapshot:    c.req.SnapshotDir != "",
+		Online:      c.req.Online,
 	}}
 }
 
@@ -267,6 +271,9 @@ func describePlan(call *restoreCall, p *restore.Plan) string {
 	if p.OnConflict == restore.OnConflictUpdate {
 		b.WriteString("\n- live rows whose key is in the backup are overwritten")
 	}
+	if call.req.Online && p.Mode != "append" {
+		b.WriteString("\nOnline: the application keeps reading the old rows until the restore commits; its writes wait.")
+	}
 	if p.Snapshot {
 		b.WriteString("\nThe replaced rows are saved first as a new backup set in global_vector_bak/, so the restore can be undone.")
 	} else {
@@ -309,6 +316,15 @@ func throttle(p Progress, every time.Duration) func(table string, done, total, s
 		last = now
 		p(float64(done), float64(total), fmt.Sprintf("%s: %s sent", table, rows(sent)))
 	}
+}
+
+// waiting reports what a restore waits for, as progress that has not
+// started.
+func waiting(p Progress) func(string) {
+	if p == nil {
+		return nil
+	}
+	return func(what string) { p(0, 1, what) }
 }
 
 // requireRestoreParams checks the required arguments for callers that

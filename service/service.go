@@ -7,6 +7,7 @@ package service
 import (
 	"context"
 	"log/slog"
+	"time"
 
 	"github.com/vectorops/pgvector-backup-mcp/apierr"
 	"github.com/vectorops/pgvector-backup-mcp/catalog"
@@ -28,6 +29,10 @@ type Service struct {
 	// KeepSnapshots is how many pre-restore snapshot sets are kept: after a
 	// restore that wrote one commits, older ones are removed. 0 keeps all.
 	KeepSnapshots int
+
+	// LockWait bounds a restore's wait for each lock another session holds
+	// (restore.DefaultLockWait when zero).
+	LockWait time.Duration
 }
 
 // Progress reports how far a long operation got: done of total units, with a

@@ -18,7 +18,8 @@ func inspectTool(h *handlers) tool {
 		title: "Inspect vector backup",
 		description: `Read every row of a backup set and check it against the target database, without changing anything: what the files hold (rows, columns, legacy metadata to convert, rows a restore would refuse with file, line and reason, vector dimensions, collections), whether they match their manifest, whether they fit the live tables, and what a restore with the given options would delete and insert. Ends with restorable and problems.
 Use it before restore_vector_backup to see what a restore would do and whether it can succeed. Read-only; takes no lock that blocks the application.
-Arguments: backup_path and timestamp (required, as from list_vector_backups; timestamp may be latest); the restore options to plan for: tables, collections, truncate_before_restore, on_conflict; db_connection (only if the operator allowed it).
+With diff=true it also says what changed since the backup: the set's embeddings against the live ones, by key, per collection (only_in_backup, only_in_database, changed with what changed, identical, and example keys).
+Arguments: backup_path and timestamp (required, as from list_vector_backups; timestamp may be latest); the restore options to plan for: tables, collections, truncate_before_restore, on_conflict; diff; db_connection (only if the operator allowed it).
 Example: {"backup_path": "./data_pipeline/training_data/global_vector_bak", "timestamp": "latest", "truncate_before_restore": true}`,
 		hints: hints{readOnly: true, idempotent: true},
 	}, func(ctx context.Context, _ mcp.CallToolRequest, args schemas.InspectArgs) (*schemas.InspectResult, error) {
@@ -44,6 +45,11 @@ func summarizeInspect(r *schemas.InspectResult) string {
 			steps = append(steps, fmt.Sprintf("delete %s and write %s of %s", count(p.Delete[t], "row"), count(p.Insert[t], "row"), t))
 		}
 		fmt.Fprintf(&b, "\nA %s restore would %s.", p.Mode, strings.Join(steps, "; "))
+	}
+	if d := r.Diff; d != nil {
+		t := d.Totals
+		fmt.Fprintf(&b, "\nSince the backup: %d embeddings only in the backup (deleted since), %d only in the database (added since), %d changed, %d identical.",
+			t.OnlyInBackup, t.OnlyInDatabase, t.Changed, t.Identical)
 	}
 	for _, p := range r.Problems {
 		fmt.Fprintf(&b, "\nProblem: %s", p)

@@ -131,7 +131,7 @@ func TestRollbackPrompt(t *testing.T) {
 			}
 			msg := res.Messages[0].Content.(mcp.TextContent).Text
 			for _, want := range []string{"the data before yesterday's retraining", `collections=["sql", "ddl"]`, "list_vector_backups",
-				"inspect_vector_backup", "restore_vector_backup", "confirm_token", "snapshot.undo"} {
+				"inspect_vector_backup", "diff: true", "only_in_database", "online: true", "restore_vector_backup", "confirm_token", "snapshot.undo"} {
 				if !strings.Contains(msg, want) {
 					t.Errorf("prompt lacks %q:\n%s", want, msg)
 				}

@@ -183,6 +183,14 @@ func TestCLI(t *testing.T) {
 		t.Error("the printed undo command did not put back the rows")
 	}
 
+	// --diff says what changed since a set; --online restores it without
+	// blocking readers.
+	c.want(t, 0, []string{"Since the backup (embeddings matched by id)", "ONLY IN BACKUP", "(all)", "e.g. "}, nil,
+		"inspect", "--backup-path", cliGlobal, "--timestamp", cliGlbTS, "--diff")
+	c.want(t, 0, []string{"Restored set " + cliGlbTS}, nil,
+		"restore", "--backup-path", cliGlobal, "--timestamp", cliGlbTS, "--truncate-before-restore", "--online", "--yes", "--lock-timeout", "5s")
+	pgtest.Compare(t, c.db, c.b, sample.Default)
+
 	// backup, schemas, version
 	stdout, _ = c.want(t, 0, nil, nil, "backup", "--json")
 	if m := jsonOut(t, stdout); m["backup_performed"] != true || m["timestamp"] == nil {

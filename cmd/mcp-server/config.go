@@ -11,6 +11,7 @@ import (
 
 	"github.com/vectorops/pgvector-backup-mcp/catalog"
 	"github.com/vectorops/pgvector-backup-mcp/confirm"
+	"github.com/vectorops/pgvector-backup-mcp/restore"
 	"github.com/vectorops/pgvector-backup-mcp/service"
 	"github.com/vectorops/pgvector-backup-mcp/target"
 )
@@ -27,6 +28,8 @@ type config struct {
 	confirmKey  []byte // 32 bytes, or nil for a key made at start
 	logLevel    slog.Level
 	keepSnaps   int // pre-restore snapshot sets kept; 0 keeps all
+
+	lockWait time.Duration
 
 	// Serving HTTP.
 	http          string // address; "" serves stdio
@@ -59,6 +62,7 @@ func (c *config) bindFlags(fs *pflag.FlagSet) {
 	fs.Func("log-level", "debug, info, warn or error (default info)", func(s string) error {
 		return c.logLevel.UnmarshalText([]byte(s))
 	})
+	fs.DurationVar(&c.lockWait, "lock-timeout", restore.DefaultLockWait, "how long a restore waits for a lock another session holds before it fails with CONFLICT naming that session")
 	fs.IntVar(&c.keepSnaps, "keep-snapshots", defaultKeepSnapshots, "pre-restore snapshot sets kept; after a restore, older ones this server wrote are removed (0 keeps all)")
 	fs.StringVar(&c.http, "http", "", "serve HTTP on this address instead of stdio (host:port; a bare :port means loopback)")
 	fs.StringVar(&c.authToken, "auth-token", "", "bearer token HTTP requests must carry; required off loopback (env MCP_AUTH_TOKEN)")
@@ -78,6 +82,9 @@ func (c *config) resolve(getenv func(string) (string, bool)) error {
 	}
 	if c.keepSnaps < 0 {
 		return fmt.Errorf("--keep-snapshots must be 0 (keep all) or more, got %d", c.keepSnaps)
+	}
+	if c.lockWait <= 0 {
+		return fmt.Errorf("--lock-timeout must be more than 0, got %s", c.lockWait)
 	}
 	if c.shutdownGrace < 0 {
 		return fmt.Errorf("--shutdown-grace must not be negative, got %s", c.shutdownGrace)
@@ -114,6 +121,7 @@ func (c *config) service(logger *slog.Logger) (*service.Service, error) {
 		Policy:        target.NewPolicy(c.databaseURL, c.allow),
 		Logger:        logger,
 		KeepSnapshots: c.keepSnaps,
+		LockWait:      c.lockWait,
 	}
 	if c.confirm == "token" {
 		if svc.Confirm, err = confirm.NewSealer(c.confirmKey, confirm.DefaultTTL); err != nil {

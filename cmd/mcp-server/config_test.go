@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/vectorops/pgvector-backup-mcp/restore"
 	"github.com/vectorops/pgvector-backup-mcp/target"
 )
 
@@ -237,6 +238,9 @@ func TestParseConfig(t *testing.T) {
 			}
 			if tt.want.keepSnaps == 0 {
 				tt.want.keepSnaps = defaultKeepSnapshots
+			}
+			if tt.want.lockWait == 0 {
+				tt.want.lockWait = restore.DefaultLockWait
 			}
 			if !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("parseConfig(%q)\n got %+v\nwant %+v", tt.args, got, tt.want)

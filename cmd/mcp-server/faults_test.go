@@ -85,6 +85,7 @@ type faultRig struct {
 	big    *sample.Dataset // B
 	faults int
 	rows   int64
+	online bool // restores replace rows online
 }
 
 // TestFaults injects every fault; see the file's comment.
@@ -108,18 +109,26 @@ func TestFaults(t *testing.T) {
 		time.Since(start).Round(time.Millisecond), len(r.seed.Collections), len(r.seed.Embeddings),
 		len(r.big.Collections), len(r.big.Embeddings), setSize(t, filepath.Join(r.p.backups, faultBigDir), faultBigTS))
 
-	t.Run("KillServer", r.testKill)
-	t.Run("TerminateBackend", r.testTerminate)
-	t.Run("Cancel", r.testCancel)
-	t.Run("CommitFails", r.testCommitFails)
-	t.Run("BackupFileChanges", r.testFileChanges)
-	t.Run("PostgresRestart", r.testPostgresRestart)
+	// Every fault in both ways of replacing the rows: TRUNCATE, and online
+	// (DELETE under a lock that lets readers read).
+	for _, online := range []bool{false, true} {
+		r.online = online
+		t.Run(fmt.Sprintf("online=%v", online), func(t *testing.T) {
+			t.Run("KillServer", r.testKill)
+			t.Run("TerminateBackend", r.testTerminate)
+			t.Run("Cancel", r.testCancel)
+			t.Run("CommitFails", r.testCommitFails)
+			t.Run("BackupFileChanges", r.testFileChanges)
+			t.Run("PostgresRestart", r.testPostgresRestart)
+		})
+	}
 	t.Logf("faults injected: %d; rows compared: %d; in %v", r.faults, r.rows, time.Since(start).Round(time.Millisecond))
 }
 
-// bigArgs restores B over whatever is in the tables, with a snapshot.
-func bigArgs() map[string]any {
-	return map[string]any{"backup_path": faultBigPath, "timestamp": faultBigTS, "truncate_before_restore": true}
+// bigArgs restores B over whatever is in the tables, with a snapshot, in
+// the rig's mode.
+func (r *faultRig) bigArgs() map[string]any {
+	return map[string]any{"backup_path": faultBigPath, "timestamp": faultBigTS, "truncate_before_restore": true, "online": r.online}
 }
 
 // fault counts one injected fault.
@@ -461,11 +470,13 @@ func waitingIn(subs ...string) func(backend) bool {
 // What the restore's statements look like in pg_stat_activity: loose enough
 // to survive rewording of the SQL, tight enough to tell the phases apart.
 var (
-	lockEmbeddings  = []string{"LOCK TABLE", "langchain_pg_embedding"}
-	truncateStmt    = []string{"TRUNCATE"}
-	snapshotCopy    = []string{"COPY (SELECT", "langchain_pg_embedding", "TO STDOUT"}
-	collectionsCopy = []string{`COPY "langchain_pg_collection"`, "FROM STDIN"}
-	embeddingsCopy  = []string{`COPY "langchain_pg_embedding"`, "FROM STDIN"}
+	lockEmbeddings   = []string{"LOCK TABLE", "langchain_pg_embedding"}
+	truncateStmt     = []string{"TRUNCATE"}
+	deleteEmbeddings = []string{"DELETE FROM", "langchain_pg_embedding"}
+	snapshotCopy     = []string{"COPY (SELECT", "langchain_pg_embedding", "TO STDOUT"}
+	collectionsCopy  = []string{`COPY "langchain_pg_collection"`, "FROM STDIN"}
+	collectionsMerge = []string{`INSERT INTO "langchain_pg_collection"`, "ON CONFLICT"}
+	embeddingsCopy   = []string{`COPY "langchain_pg_embedding"`, "FROM STDIN"}
 )
 
 // pause installs a test trigger (create is its CREATE TRIGGER, using
@@ -725,9 +736,14 @@ func (r *faultRig) testKill(t *testing.T) {
 			name: "waiting for the table lock",
 			prepare: func(t *testing.T) hold {
 				// The application reading the table holds the restore's
-				// ACCESS EXCLUSIVE lock back.
+				// ACCESS EXCLUSIVE lock back; online, its writer holds
+				// the EXCLUSIVE lock back.
+				mode := "ACCESS SHARE"
+				if r.online {
+					mode = "ROW EXCLUSIVE"
+				}
 				reader := w.session(t)
-				if _, err := reader.Exec(context.Background(), "BEGIN; LOCK TABLE langchain_pg_embedding IN ACCESS SHARE MODE"); err != nil {
+				if _, err := reader.Exec(context.Background(), "BEGIN; LOCK TABLE langchain_pg_embedding IN "+mode+" MODE"); err != nil {
 					t.Fatal(err)
 				}
 				return hold{
@@ -736,9 +752,16 @@ func (r *faultRig) testKill(t *testing.T) {
 					},
 					after: func(b backend) {
 						// PostgreSQL cannot notice the client is gone while
-						// the session waits for a lock: it is still there.
-						if got, ok := w.get(t, b.pid); !ok || got.waitType != "Lock" {
-							t.Errorf("the killed server's session should still wait for the lock: %v", got)
+						// the session waits for a lock, but the restore
+						// waits in short tries: the session ends with the
+						// try, while the reader still holds its lock.
+						for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+							if _, ok := w.get(t, b.pid); !ok {
+								break
+							}
+							if time.Now().After(deadline) {
+								t.Fatalf("the killed server's session still waits for the lock 5 s later")
+							}
 						}
 						if _, err := reader.Exec(context.Background(), "COMMIT"); err != nil {
 							t.Fatal(err)
@@ -751,10 +774,15 @@ func (r *faultRig) testKill(t *testing.T) {
 		{
 			name: "after the TRUNCATE",
 			prepare: func(t *testing.T) hold {
-				release, drop := pause(t, w, "CREATE TRIGGER fault_pause AFTER TRUNCATE ON langchain_pg_embedding FOR EACH STATEMENT EXECUTE FUNCTION fault_pause()")
+				// Online, the rows are deleted instead.
+				event, stmt := "TRUNCATE", truncateStmt
+				if r.online {
+					event, stmt = "DELETE", deleteEmbeddings
+				}
+				release, drop := pause(t, w, "CREATE TRIGGER fault_pause AFTER "+event+" ON langchain_pg_embedding FOR EACH STATEMENT EXECUTE FUNCTION fault_pause()")
 				return hold{
 					arrive: func(s *stdioServer, ch <-chan callResult) backend {
-						return w.await(t, ch, "the TRUNCATE", waitingIn(truncateStmt...))
+						return w.await(t, ch, "the "+event, waitingIn(stmt...))
 					},
 					after: func(b backend) {
 						release()
@@ -784,6 +812,11 @@ func (r *faultRig) testKill(t *testing.T) {
 					"CREATE TRIGGER fault_pause BEFORE INSERT ON langchain_pg_collection FOR EACH ROW WHEN (NEW.name = '%s') EXECUTE FUNCTION fault_pause()", midCollection))
 				return hold{
 					arrive: func(s *stdioServer, ch <-chan callResult) backend {
+						if r.online {
+							// Online, the collections the tables keep are
+							// updated in place: staged, then merged.
+							return w.await(t, ch, "the collections' merge", waitingIn(collectionsMerge...))
+						}
 						b := w.await(t, ch, "the collection COPY", waitingIn(collectionsCopy...))
 						if b.tuples != int64(len(r.big.Collections)/2) {
 							t.Errorf("parked after %d collection rows, want %d", b.tuples, len(r.big.Collections)/2)
@@ -815,7 +848,7 @@ func (r *faultRig) testKill(t *testing.T) {
 			files := r.files(t)
 			h := pt.prepare(t)
 			s := r.unattended(t, db)
-			ch, cancel := s.callAsync("restore_vector_backup", bigArgs())
+			ch, cancel := s.callAsync("restore_vector_backup", r.bigArgs())
 			defer cancel()
 			b := h.arrive(s, ch)
 			kill(t, s, ch)
@@ -840,12 +873,12 @@ func (r *faultRig) testTerminate(t *testing.T) {
 	before := r.seedTables(t, s, db)
 	w := newWatcher(t, db)
 
-	res, out := s.call(t, "restore_vector_backup", bigArgs())
+	res, out := s.call(t, "restore_vector_backup", r.bigArgs())
 	token := confirmToken(t, res, out)
 	if token == "" {
 		t.Fatalf("a truncating restore over 10,000 rows ran without confirmation: %s", text(res))
 	}
-	args := withToken(bigArgs(), token)
+	args := withToken(r.bigArgs(), token)
 	files := r.files(t)
 	ch, cancel := s.callAsync("restore_vector_backup", args)
 	defer cancel()
@@ -890,7 +923,7 @@ func (r *faultRig) testCancel(t *testing.T) {
 		t.Run(pt.name, func(t *testing.T) {
 			files := r.files(t)
 			logFrom := s.stderr.Len()
-			ch, cancel := s.callAsync("restore_vector_backup", bigArgs())
+			ch, cancel := s.callAsync("restore_vector_backup", r.bigArgs())
 			b := w.await(t, ch, pt.name, copying(1000, pt.stmt...))
 			cancel()
 			cancelled := time.Now()
@@ -940,7 +973,7 @@ func (r *faultRig) testCommitFails(t *testing.T) {
 		CREATE CONSTRAINT TRIGGER fault_reject AFTER INSERT ON langchain_pg_collection
 		DEFERRABLE INITIALLY DEFERRED FOR EACH ROW WHEN (NEW.name = '`+r.big.Collections[0].Name+`') EXECUTE FUNCTION fault_reject()`)
 	files := r.files(t)
-	ch, cancel := s.callAsync("restore_vector_backup", bigArgs())
+	ch, cancel := s.callAsync("restore_vector_backup", r.bigArgs())
 	defer cancel()
 	r.fault(t, "a deferred constraint fails at COMMIT")
 	got := waitCall(t, ch, 60*time.Second)
@@ -1036,10 +1069,10 @@ func (r *faultRig) testFileChanges(t *testing.T) {
 	}
 	for i, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			task := fmt.Sprintf("task_change_%d", i)
+			task := fmt.Sprintf("task_change_%d_online_%v", i, r.online)
 			setPath, embPath := r.copyBig(t, task, tc.manifest)
 			files := r.files(t)
-			args := bigArgs()
+			args := r.bigArgs()
 			args["backup_path"] = setPath
 			srv := s
 			if tc.token {
@@ -1218,7 +1251,7 @@ func (r *faultRig) testPostgresRestart(t *testing.T) {
 		t.Run("stop -m "+mode+" mid embedding COPY", func(t *testing.T) {
 			w := newWatcher(t, db)
 			files := r.files(t)
-			ch, cancel := s.callAsync("restore_vector_backup", bigArgs())
+			ch, cancel := s.callAsync("restore_vector_backup", r.bigArgs())
 			defer cancel()
 			b := w.await(t, ch, "the embedding COPY", copying(1000, embeddingsCopy...))
 			thaw := freeze(t, s)
@@ -1248,7 +1281,7 @@ func (r *faultRig) testPostgresRestart(t *testing.T) {
 			"CREATE CONSTRAINT TRIGGER fault_pause AFTER INSERT ON langchain_pg_collection DEFERRABLE INITIALLY DEFERRED FOR EACH ROW WHEN (NEW.name = '%s') EXECUTE FUNCTION fault_pause()",
 			r.big.Collections[0].Name))
 		files := r.files(t)
-		ch, cancel := s.callAsync("restore_vector_backup", bigArgs())
+		ch, cancel := s.callAsync("restore_vector_backup", r.bigArgs())
 		defer cancel()
 		b := w.await(t, ch, "the COMMIT", func(b backend) bool {
 			return b.waitType == "Lock" && strings.EqualFold(strings.TrimSpace(b.query), "commit")

@@ -21,12 +21,15 @@ rows and sizes, rows with legacy metadata to convert, rows a restore would
 refuse (with file, line and reason), vector dimensions, collections, and
 whether the files match their manifest. Against the target database it says
 whether the set fits the tables and what a restore with the given options
-would delete and write.
+would delete and write. With --diff it also compares the set's embeddings
+with the live ones by key, per collection: what changed since the backup.
 
 Exit status 0: restorable; 1: not (the problems say why).`,
 		Example: `  mcp-server inspect --backup-path ./data_pipeline/training_data/global_vector_bak --timestamp latest
   mcp-server inspect --backup-path ./data_pipeline/training_data/task_20250721_213627/vector_bak \
-      --timestamp 20250721_215758 --truncate-before-restore`,
+      --timestamp 20250721_215758 --truncate-before-restore
+  # What changed since the newest global backup:
+  mcp-server inspect --backup-path ./data_pipeline/training_data/global_vector_bak --timestamp latest --diff`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var args schemas.InspectArgs
 			svc, out, err := a.prepare(&op, &args)
@@ -106,8 +109,35 @@ func printInspect(w io.Writer, res *schemas.InspectResult) {
 	if p := res.Plan; p != nil {
 		fmt.Fprintf(w, "\n%s", describePlan(p))
 	}
+	if d := res.Diff; d != nil {
+		printDiff(w, d)
+	}
 	for _, p := range res.Problems {
 		fmt.Fprintf(w, "Problem: %s\n", p)
+	}
+}
+
+// printDiff shows a comparison as a table per collection, then examples.
+func printDiff(w io.Writer, d *schemas.Diff) {
+	fmt.Fprintf(w, "\nSince the backup (embeddings matched by %s):\n", d.Key)
+	rows := make([]string, 0, len(d.Collections)+1)
+	line := func(name string, c schemas.DiffCounts) string {
+		return fmt.Sprintf("  %s\t%d\t%d\t%d\t%d", name, c.OnlyInBackup, c.OnlyInDatabase, c.Changed, c.Identical)
+	}
+	for _, c := range d.Collections {
+		rows = append(rows, line(c.Name, c.DiffCounts))
+	}
+	rows = append(rows, line("(all)", d.Totals))
+	table(w, "  COLLECTION\tONLY IN BACKUP\tONLY IN DATABASE\tCHANGED\tIDENTICAL", rows)
+	ex := d.Totals.Examples
+	if len(ex.OnlyInBackup) > 0 {
+		fmt.Fprintf(w, "  e.g. deleted since (a restore adds them back): %s\n", strings.Join(ex.OnlyInBackup, ", "))
+	}
+	if len(ex.OnlyInDatabase) > 0 {
+		fmt.Fprintf(w, "  e.g. added since (a truncating restore deletes them): %s\n", strings.Join(ex.OnlyInDatabase, ", "))
+	}
+	for _, c := range ex.Changed {
+		fmt.Fprintf(w, "  e.g. changed since: %s (%s)\n", c.Key, strings.Join(c.Fields, ", "))
 	}
 }
 
