@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -170,17 +171,17 @@ type folder struct {
 // stats only the files of the sets it shows (see detail). Files whose real
 // path lies outside root are ignored.
 func readFolder(dir, root string) (*folder, error) {
-	entries, err := os.ReadDir(dir)
+	entries, err := readDir(dir)
 	if err != nil {
 		return nil, fmt.Errorf("read backup folder %s: %w", dir, err)
 	}
 
 	f := &folder{sets: []Set{}, incomplete: []Incomplete{}}
-	groups := make(map[string]*group)
+	groups := make(map[string]*group, len(entries)/2)
 	for _, e := range entries {
 		name := e.Name()
 		kind, ts := layout.Kind(name)
-		if kind == layout.OtherFile || !isRegular(filepath.Join(dir, name), e, root) {
+		if kind == layout.OtherFile || !isRegular(dir, name, e, root) {
 			continue
 		}
 		if kind == layout.LogFile {
@@ -213,9 +214,20 @@ func readFolder(dir, root string) (*folder, error) {
 		}
 		// A manifest alone is not a set, not even an incomplete one.
 	}
-	sort.Slice(f.sets, func(i, j int) bool { return f.sets[i].Timestamp > f.sets[j].Timestamp })
-	sort.Slice(f.incomplete, func(i, j int) bool { return f.incomplete[i].Timestamp > f.incomplete[j].Timestamp })
+	slices.SortFunc(f.sets, func(a, b Set) int { return strings.Compare(b.Timestamp, a.Timestamp) })
+	slices.SortFunc(f.incomplete, func(a, b Incomplete) int { return strings.Compare(b.Timestamp, a.Timestamp) })
 	return f, nil
+}
+
+// readDir is os.ReadDir without its sort by name, which a listing of
+// thousands of folders does not need.
+func readDir(dir string) ([]fs.DirEntry, error) {
+	d, err := os.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	return d.ReadDir(-1)
 }
 
 // detail fills in the details of sets of one folder: the files' sizes and
@@ -329,11 +341,11 @@ func newIncomplete(ts string, g *group) Incomplete {
 // symlink only when it leads to a path inside root: links that are broken,
 // loop or lead out of the root are no files. Only a link costs a system
 // call; the directory read gave the others' types.
-func isRegular(path string, e fs.DirEntry, root string) bool {
+func isRegular(dir, name string, e fs.DirEntry, root string) bool {
 	if e.Type()&fs.ModeSymlink == 0 {
 		return e.Type().IsRegular()
 	}
-	real, err := filepath.EvalSymlinks(path)
+	real, err := filepath.EvalSymlinks(filepath.Join(dir, name))
 	if err != nil || !inside(root, real) {
 		return false
 	}
