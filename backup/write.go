@@ -226,7 +226,7 @@ func copyTable(ctx context.Context, tx pgx.Tx, table string, rows bool, collecti
 	}
 	sql := fmt.Sprintf("COPY (%s) TO STDOUT WITH (FORMAT csv, HEADER)", query)
 	h := sha256.New()
-	buf := bufio.NewWriterSize(f, 256<<10)
+	buf := bufio.NewWriterSize(&writeback{f: f}, 256<<10)
 	counter := &countingWriter{w: io.MultiWriter(buf, h)}
 	tag, err := tx.Conn().PgConn().CopyTo(ctx, counter, sql)
 	if counter.err != nil {
@@ -385,6 +385,25 @@ func (w *Written) writeLog() error {
 func writeError(err error, format string, args ...any) error {
 	return apierr.Wrap(apierr.DatabaseError, err, "cannot write the backup: %v; free disk space or fix the folder's permissions, then retry", err).
 		With("reason", "write_failed").With("doing", fmt.Sprintf(format, args...))
+}
+
+// writeback writes to a file, starting the kernel's writeback every
+// writebackEvery bytes (startWriteback).
+type writeback struct {
+	f                *os.File
+	written, started int64
+}
+
+const writebackEvery = 16 << 20
+
+func (w *writeback) Write(p []byte) (int, error) {
+	n, err := w.f.Write(p)
+	w.written += int64(n)
+	if w.written-w.started >= writebackEvery {
+		startWriteback(w.f, w.started, w.written)
+		w.started = w.written
+	}
+	return n, err
 }
 
 // countingWriter counts what it passes on and remembers a write failure,
