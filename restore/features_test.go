@@ -129,7 +129,7 @@ func makePlan(t *testing.T, db string, req restore.Request) (p *restore.Plan, b 
 	t.Helper()
 	ctx := context.Background()
 	err = restore.ReadOnly(ctx, pgtest.Connect(t, db), func(tx pgx.Tx) (err error) {
-		p, b, err = restore.MakePlan(ctx, tx, req)
+		p, b, err = restore.MakePlan(ctx, tx, req, true)
 		return err
 	})
 	return p, b, err

@@ -47,20 +47,22 @@ func (p *Plan) Destructive() bool {
 // MakePlan works out what Run would do with req, in tx (ReadOnly's): it
 // reads every row of the files (a bad row fails the plan as it would fail
 // the restore) and counts the live rows in scope. It returns the plan to
-// show the person and the binding their approval seals.
-func MakePlan(ctx context.Context, tx pgx.Tx, req Request) (*Plan, *Binding, error) {
+// show the person and, with bind, the binding their approval seals: the
+// files' checksums and a fingerprint of the rows to be replaced (which
+// reads each of them whole, so a plan only shown skips it).
+func MakePlan(ctx context.Context, tx pgx.Tx, req Request, bind bool) (*Plan, *Binding, error) {
 	j, err := prepare(req)
 	if err != nil {
 		return nil, nil, err
 	}
-	plan, binding, err := j.plan(ctx, tx)
+	plan, binding, err := j.plan(ctx, tx, bind)
 	if err != nil {
 		return nil, nil, restoreError(ctx, err)
 	}
 	return plan, binding, nil
 }
 
-func (j *job) plan(ctx context.Context, tx pgx.Tx) (*Plan, *Binding, error) {
+func (j *job) plan(ctx context.Context, tx pgx.Tx, bind bool) (*Plan, *Binding, error) {
 	var err error
 	if j.scope, err = j.resolveScope(ctx, tx); err != nil {
 		return nil, nil, err
@@ -90,6 +92,9 @@ func (j *job) plan(ctx context.Context, tx pgx.Tx) (*Plan, *Binding, error) {
 	}
 	if plan.Collections, err = j.collectionPlan(ctx, tx, perCollection); err != nil {
 		return nil, nil, err
+	}
+	if !bind {
+		return plan, nil, nil
 	}
 	if binding.State, err = j.scope.fingerprint(ctx, tx); err != nil {
 		return nil, nil, err

@@ -139,19 +139,31 @@ func (s scope) filterFor(table string, header []string) rowFilter {
 
 // fingerprint summarizes the live rows the restore would replace, so a
 // confirmation can be refused when they changed: a count and a sum of row
-// hashes per table, read in the caller's transaction.
+// hashes per table, read in the caller's transaction. A vector is hashed by
+// its binary form: printing it as text would cost more than the rest.
 func (s scope) fingerprint(ctx context.Context, q querier) (string, error) {
 	if !s.replaces() {
 		return "", nil
 	}
 	var parts []string
 	for _, table := range s.tables {
+		t, err := loadTable(ctx, q, table)
+		if err != nil {
+			return "", err
+		}
+		cols := make([]string, len(t.Order))
+		for i, name := range t.Order {
+			cols[i] = "x." + pgx.Identifier{name}.Sanitize()
+			if t.Columns[name].Kind == backupfile.Vector {
+				cols[i] = "md5(vector_send(" + cols[i] + "))"
+			}
+		}
 		where, args := s.where(table)
 		var count int64
 		var sum string
-		err := q.QueryRow(ctx, fmt.Sprintf(
-			"SELECT count(*), coalesce(sum(hashtextextended(x::text, 0)::numeric), 0)::text FROM %s x %s",
-			pgx.Identifier{table}.Sanitize(), where), args...).Scan(&count, &sum)
+		err = q.QueryRow(ctx, fmt.Sprintf(
+			"SELECT count(*), coalesce(sum(hashtextextended(ROW(%s)::text, 0)::numeric), 0)::text FROM %s x %s",
+			strings.Join(cols, ", "), pgx.Identifier{table}.Sanitize(), where), args...).Scan(&count, &sum)
 		if err != nil {
 			return "", fmt.Errorf("fingerprint %s: %w", table, err)
 		}

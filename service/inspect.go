@@ -95,7 +95,7 @@ func InspectSet(ctx context.Context, conn *pgx.Conn, req restore.Request, diff b
 		defer stopPlan()
 		done := make(chan planned, 1)
 		go func() {
-			p, _, err := restore.MakePlan(planCtx, tx, req)
+			p, _, err := restore.MakePlan(planCtx, tx, req, false)
 			done <- planned{p, err}
 		}()
 		res, err = inspectFiles(ctx, req.Set, tables, live, targetReport(req.Database, live))

@@ -76,7 +76,7 @@ func (s *Service) Restore(ctx context.Context, args schemas.RestoreArgs, opts Re
 	if res.DryRun {
 		log.Info("dry run finished, rolled back", restoredAttrs(res)...)
 	} else {
-		log.Info("restore committed", restoredAttrs(res)...)
+		log.Info("restore committed", append(restoredAttrs(res), "vacuum", done.Vacuum.Seconds())...)
 	}
 	return res, nil
 }
@@ -205,7 +205,7 @@ func (s *Service) seekApproval(ctx context.Context, conn *pgx.Conn, call *restor
 	var plan *restore.Plan
 	var binding *restore.Binding
 	err := restore.ReadOnly(ctx, conn, func(tx pgx.Tx) (err error) {
-		plan, binding, err = restore.MakePlan(ctx, tx, call.req)
+		plan, binding, err = restore.MakePlan(ctx, tx, call.req, true)
 		return err
 	})
 	if err != nil || !plan.Destructive() {
