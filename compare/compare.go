@@ -7,8 +7,9 @@
 // pipeline's Python dict text equals the same values stored as JSON),
 // vectors as float4 values (any text that rounds to the same float4s is
 // equal), documents as text with NULL apart from empty text, and the
-// collection by name. Memory holds the live rows' keys and hashes, about
-// 150 bytes per live embedding (7 MB at 50,000); the backup file streams.
+// collection by name. Memory holds the keys and hashes of the file's
+// embeddings and of the live ones, about 150 bytes per embedding on each
+// side (15 MB at 50,000 each); the file itself streams.
 package compare
 
 import (
@@ -84,9 +85,29 @@ type liveRow struct {
 	seen       bool
 }
 
-// Embeddings compares set's embedding file with the live embedding table
-// (described by live) in tx.
-func Embeddings(ctx context.Context, tx pgx.Tx, set catalog.Set, live *restore.Live) (*Diff, error) {
+// File collects a set's embeddings for a comparison as another reader
+// reads the file (inspect's report: the file is read once for both). Call
+// Begin with the file's header, then Add for each good record.
+type File struct {
+	c        *comparer
+	names    map[string]string // backup collection uuid → name
+	binary   bool              // records come encoded for binary COPY
+	jsonb    bool              // then metadata carries jsonb's version byte
+	key      int
+	coll     int
+	doc      int
+	meta     int
+	vec      int
+	rows     []backupRow
+	scratch  []byte
+	vecText  []byte
+	begun    bool
+	beginErr error
+}
+
+// NewFile starts collecting set's embeddings, matched by the live table's
+// key.
+func NewFile(set catalog.Set, live *restore.Live) (*File, error) {
 	t := live.Tables[layout.EmbeddingTable]
 	if t == nil {
 		return nil, apierr.New(apierr.SchemaMismatch, "table %s does not exist in the target database, so there is nothing to compare with", layout.EmbeddingTable).
@@ -96,13 +117,114 @@ func Embeddings(ctx context.Context, tx pgx.Tx, set catalog.Set, live *restore.L
 		return nil, apierr.New(apierr.SchemaMismatch, "table %s has no single-column primary key, so its rows cannot be matched with the backup's", layout.EmbeddingTable).
 			With("table", layout.EmbeddingTable)
 	}
+	names, err := restore.BackupCollections(set.Path(layout.CollectionTable))
+	if err != nil {
+		return nil, err
+	}
 	c := &comparer{seed: maphash.MakeSeed(), key: t.PrimaryKey[0], byName: map[string]*Counts{}}
+	return &File{c: c, names: names}, nil
+}
+
+// Begin maps the file's header; an error (no key column) means the file
+// cannot be compared. binary says the reader encodes records for binary
+// COPY, and jsonb that the metadata column is jsonb (in binary form, after
+// a version byte).
+func (f *File) Begin(name string, header []string, binary, jsonb bool) error {
+	f.begun, f.binary, f.jsonb = true, binary, jsonb
+	f.key = slices.Index(header, f.c.key)
+	if f.key < 0 {
+		f.beginErr = apierr.New(apierr.SchemaMismatch, "%s has no %s column, the live table's key, so its rows cannot be matched", name, f.c.key).
+			With("file", name).With("column", f.c.key)
+		return f.beginErr
+	}
+	f.coll, f.doc = slices.Index(header, "collection_id"), slices.Index(header, "document")
+	f.meta, f.vec = slices.Index(header, "cmetadata"), slices.Index(header, "embedding")
+	return nil
+}
+
+// Add takes one good record: raw as the file has it, ready as the reader
+// made it (metadata converted to JSON; in binary mode, vectors encoded).
+func (f *File) Add(raw, ready []csvstream.Field) {
+	if f.beginErr != nil {
+		return
+	}
+	b := liveRow{collection: f.names[string(field(raw, f.coll))], document: f.c.hashNullable(nullable(raw, f.doc))}
+	if m := field(ready, f.meta); m != nil {
+		if f.binary && f.jsonb {
+			m = m[1:]
+		}
+		var err error
+		if b.metadata, err = f.c.metadata(m); err != nil {
+			return // not JSON: a bad row the report names
+		}
+	}
+	if v := field(ready, f.vec); v != nil {
+		if !f.binary {
+			var reason string
+			if f.vecText, _, reason = backupfile.AppendVector(f.vecText[:0], v); reason != "" {
+				return
+			}
+			v = f.vecText
+		}
+		b.vector = f.c.vector(&f.scratch, v)
+	}
+	f.rows = append(f.rows, backupRow{key: string(raw[f.key].Value), row: b})
+}
+
+// ReadFile collects set's embeddings by reading the file itself, for a
+// caller that does not read it anyway.
+func ReadFile(ctx context.Context, set catalog.Set, live *restore.Live) (*File, error) {
+	f, err := NewFile(set, live)
+	if err != nil {
+		return nil, err
+	}
+	r, err := backupfile.Open(set.Path(layout.EmbeddingTable), func(name string) (backupfile.Column, error) {
+		if name == "cmetadata" {
+			return backupfile.Column{Kind: backupfile.JSON}, nil
+		}
+		return backupfile.Column{}, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	if err := f.Begin(r.Name(), r.Header(), false, false); err != nil {
+		return nil, err
+	}
+	for {
+		if r.Records()%1024 == 0 && ctx.Err() != nil {
+			return nil, apierr.Wrap(apierr.Cancelled, ctx.Err(), "the comparison was cancelled")
+		}
+		rec, err := r.Next()
+		var bad *backupfile.RowError
+		switch {
+		case err == io.EOF:
+			return f, nil
+		case errors.As(err, &bad):
+			continue
+		case err != nil:
+			return nil, err
+		}
+		f.Add(r.Raw(), rec)
+	}
+}
+
+// Embeddings compares the collected file with the live embedding table
+// (described by live) in tx.
+func Embeddings(ctx context.Context, tx pgx.Tx, f *File, live *restore.Live) (*Diff, error) {
+	if !f.begun {
+		return nil, apierr.New(apierr.BackupCorrupt, "the set's embedding file could not be read, so it cannot be compared")
+	}
+	if f.beginErr != nil {
+		return nil, f.beginErr
+	}
+	c := f.c
 	rows, err := c.readLive(ctx, tx, live)
 	if err != nil {
 		return nil, err
 	}
-	if err := c.readBackup(ctx, set, rows); err != nil {
-		return nil, err
+	for _, b := range f.rows {
+		c.match(b.key, b.row, rows)
 	}
 	for key, r := range rows {
 		if !r.seen {
@@ -115,12 +237,25 @@ func Embeddings(ctx context.Context, tx pgx.Tx, set catalog.Set, live *restore.L
 	return c.result(), nil
 }
 
+// field is record field i, nil for NULL or a missing column.
+func field(rec []csvstream.Field, i int) []byte {
+	if i < 0 || rec[i].IsNull() {
+		return nil
+	}
+	return rec[i].Value
+}
+
 type comparer struct {
-	seed    maphash.Seed
-	key     string
-	totals  Counts
-	byName  map[string]*Counts
-	scratch []byte
+	seed   maphash.Seed
+	key    string
+	totals Counts
+	byName map[string]*Counts
+}
+
+// backupRow is one embedding of the file: its key and values' hashes.
+type backupRow struct {
+	key string
+	row liveRow
 }
 
 // readLive reads every live embedding's key, collection name and values'
@@ -146,6 +281,7 @@ func (c *comparer) readLive(ctx context.Context, tx pgx.Tx, live *restore.Live) 
 	}
 	defer rows.Close()
 	out := map[string]*liveRow{}
+	var scratch []byte
 	for rows.Next() {
 		v := rows.RawValues()
 		meta, err := c.metadata(v[3])
@@ -156,71 +292,13 @@ func (c *comparer) readLive(ctx context.Context, tx pgx.Tx, live *restore.Live) 
 			collection: string(v[1]),
 			document:   c.hashNullable(v[2]),
 			metadata:   meta,
-			vector:     c.vector(v[4]),
+			vector:     c.vector(&scratch, v[4]),
 		}
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("read the live embeddings: %w", err)
 	}
 	return out, nil
-}
-
-// readBackup streams the set's embedding file, matching each row with the
-// live one of its key.
-func (c *comparer) readBackup(ctx context.Context, set catalog.Set, live map[string]*liveRow) error {
-	names, err := restore.BackupCollections(set.Path(layout.CollectionTable))
-	if err != nil {
-		return err
-	}
-	r, err := backupfile.Open(set.Path(layout.EmbeddingTable), backupfile.AllText)
-	if err != nil {
-		return err
-	}
-	defer r.Close()
-	header := r.Header()
-	keyCol := slices.Index(header, c.key)
-	if keyCol < 0 {
-		return apierr.New(apierr.SchemaMismatch, "%s has no %s column, the live table's key, so its rows cannot be matched", r.Name(), c.key).
-			With("file", r.Name()).With("column", c.key)
-	}
-	collCol, docCol := slices.Index(header, "collection_id"), slices.Index(header, "document")
-	metaCol, vecCol := slices.Index(header, "cmetadata"), slices.Index(header, "embedding")
-	for {
-		if r.Records()%1024 == 0 && ctx.Err() != nil {
-			return apierr.Wrap(apierr.Cancelled, ctx.Err(), "the comparison was cancelled")
-		}
-		rec, err := r.Next()
-		if err == io.EOF {
-			return nil
-		}
-		var bad *backupfile.RowError
-		if errors.As(err, &bad) {
-			continue // inspect's report names it
-		}
-		if err != nil {
-			return err
-		}
-		field := func(i int) []byte {
-			if i < 0 || rec[i].IsNull() {
-				return nil
-			}
-			return rec[i].Value
-		}
-		collection := names[string(field(collCol))]
-		b := liveRow{collection: collection, document: c.hashNullable(nullable(rec, docCol))}
-		if b.metadata, err = c.metadata(field(metaCol)); err != nil {
-			continue // not JSON: a bad row inspect's report names
-		}
-		if v := field(vecCol); v != nil {
-			enc, _, reason := backupfile.AppendVector(c.scratch[:0], v)
-			if reason != "" {
-				continue
-			}
-			c.scratch = enc
-			b.vector = c.vector(enc)
-		}
-		c.match(string(rec[keyCol].Value), b, live)
-	}
 }
 
 // match counts one backup row against the live row of its key.
@@ -307,24 +385,19 @@ func (c *comparer) hashNullable(v []byte) uint64 {
 }
 
 // vector hashes a vector's binary form (vector_send's) as float4 values:
-// -0 and 0 are the same value.
-func (c *comparer) vector(v []byte) uint64 {
+// -0 and 0 are the same value. scratch is a buffer to reuse.
+func (c *comparer) vector(scratch *[]byte, v []byte) uint64 {
 	if v == nil {
 		return 0
 	}
-	var h maphash.Hash
-	h.SetSeed(c.seed)
-	h.Write(v[:min(len(v), 4)])
-	for i := 4; i+4 <= len(v); i += 4 {
-		bits := binary.BigEndian.Uint32(v[i:])
-		if bits == 0x80000000 {
-			bits = 0
+	b := append((*scratch)[:0], v...)
+	*scratch = b
+	for i := 4; i+4 <= len(b); i += 4 {
+		if binary.BigEndian.Uint32(b[i:]) == 0x80000000 {
+			binary.BigEndian.PutUint32(b[i:], 0)
 		}
-		var b [4]byte
-		binary.BigEndian.PutUint32(b[:], bits)
-		h.Write(b[:])
 	}
-	return h.Sum64() | 1
+	return maphash.Bytes(c.seed, b) | 1
 }
 
 // metadata hashes JSON (or the old pipeline's Python dict text) as a JSON

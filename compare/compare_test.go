@@ -67,7 +67,11 @@ func (e *env) diff(t *testing.T) *compare.Diff {
 		if err != nil {
 			return err
 		}
-		d, err = compare.Embeddings(ctx, tx, e.set, live)
+		f, err := compare.ReadFile(ctx, e.set, live)
+		if err != nil {
+			return err
+		}
+		d, err = compare.Embeddings(ctx, tx, f, live)
 		return err
 	})
 	if err != nil {

@@ -76,7 +76,7 @@ func InspectSet(ctx context.Context, conn *pgx.Conn, req restore.Request, diff b
 		return nil, err
 	}
 	if conn == nil {
-		return inspectFiles(ctx, req.Set, tables, nil, nil)
+		return inspectFiles(ctx, req.Set, tables, nil, nil, nil)
 	}
 	var res *schemas.InspectResult
 	err = restore.ReadOnly(ctx, conn, func(tx pgx.Tx) error {
@@ -98,7 +98,12 @@ func InspectSet(ctx context.Context, conn *pgx.Conn, req restore.Request, diff b
 			p, _, err := restore.MakePlan(planCtx, tx, req, false)
 			done <- planned{p, err}
 		}()
-		res, err = inspectFiles(ctx, req.Set, tables, live, targetReport(req.Database, live))
+		var diffFile *compare.File
+		var diffErr error
+		if diff {
+			diffFile, diffErr = compare.NewFile(req.Set, live)
+		}
+		res, err = inspectFiles(ctx, req.Set, tables, live, targetReport(req.Database, live), diffFile)
 		if err != nil || len(res.Problems) > 0 {
 			stopPlan()
 		}
@@ -115,17 +120,21 @@ func InspectSet(ctx context.Context, conn *pgx.Conn, req restore.Request, diff b
 			res.Restorable = true
 		}
 		if diff {
-			return diffInto(ctx, tx, req.Set, live, res)
+			return diffInto(ctx, tx, diffFile, diffErr, live, res)
 		}
 		return nil
 	})
 	return res, err
 }
 
-// diffInto compares the set's embeddings with the live ones into res: a
-// comparison that cannot be made is a problem, not a failure.
-func diffInto(ctx context.Context, tx pgx.Tx, set catalog.Set, live *restore.Live, res *schemas.InspectResult) error {
-	d, err := compare.Embeddings(ctx, tx, set, live)
+// diffInto compares the set's embeddings, collected as the report read
+// them, with the live ones into res: a comparison that cannot be made is a
+// problem, not a failure.
+func diffInto(ctx context.Context, tx pgx.Tx, f *compare.File, err error, live *restore.Live, res *schemas.InspectResult) error {
+	var d *compare.Diff
+	if err == nil {
+		d, err = compare.Embeddings(ctx, tx, f, live)
+	}
 	if apierr.TypeOf(err) == apierr.Cancelled {
 		return err
 	}
@@ -140,8 +149,9 @@ func diffInto(ctx context.Context, tx pgx.Tx, set catalog.Set, live *restore.Liv
 
 // inspectFiles reads each table's file through, and the set's collections.
 // live and its report, when known, say how each column is read and what
-// each file must fit.
-func inspectFiles(ctx context.Context, set catalog.Set, tables []string, live *restore.Live, target *schemas.TargetReport) (*schemas.InspectResult, error) {
+// each file must fit; diff, when set, collects the embeddings as they are
+// read.
+func inspectFiles(ctx context.Context, set catalog.Set, tables []string, live *restore.Live, target *schemas.TargetReport, diff *compare.File) (*schemas.InspectResult, error) {
 	res := &schemas.InspectResult{
 		Target:         target,
 		BackupInfo:     schemas.BackupInfo{Timestamp: set.Timestamp, BackupDate: set.BackupDate()},
@@ -163,7 +173,11 @@ func inspectFiles(ctx context.Context, set catalog.Set, tables []string, live *r
 		if live != nil {
 			t = live.Tables[name]
 		}
-		report, problems, mismatch := inspectFile(ctx, set.Path(name), t, backupfile.Expect(set, manifest, name), perCollection)
+		var collect *compare.File
+		if name == layout.EmbeddingTable {
+			collect = diff
+		}
+		report, problems, mismatch := inspectFile(ctx, set.Path(name), t, backupfile.Expect(set, manifest, name), perCollection, collect)
 		if err := ctx.Err(); err != nil {
 			return nil, apierr.Wrap(apierr.Cancelled, err, "inspect cancelled")
 		}
@@ -191,14 +205,26 @@ func inspectFiles(ctx context.Context, set catalog.Set, tables []string, live *r
 
 // inspectFile reads a whole file, noting bad rows instead of stopping at the
 // first, counting embeddings per collection uuid, and checking the file
-// against expect at its end.
-func inspectFile(ctx context.Context, path string, t *restore.Table, expect *backupfile.Expectation, perCollection map[string]int64) (rep schemas.FileReport, problems []string, mismatch bool) {
+// against expect at its end. Against a live table it reads the file as a
+// restore would send it (binary, where the columns allow), so it refuses
+// what the restore would. diff, when set, collects the good records.
+func inspectFile(ctx context.Context, path string, t *restore.Table, expect *backupfile.Expectation, perCollection map[string]int64, diff *compare.File) (rep schemas.FileReport, problems []string, mismatch bool) {
 	rep = schemas.FileReport{File: filepath.Base(path), Header: []string{}, BadRowSamples: []schemas.BadRow{}}
 	r, err := backupfile.Open(path, inspectColumns(t))
 	if err != nil {
 		return rep, []string{apierr.MessageOf(err)}, false
 	}
 	defer r.Close()
+	binary := t != nil && r.CanEncodeBinary()
+	if binary {
+		r.EncodeBinary()
+	}
+	if diff != nil {
+		jsonb := t != nil && t.Columns["cmetadata"].Kind == backupfile.JSONB
+		if err := diff.Begin(r.Name(), r.Header(), binary, jsonb); err != nil {
+			diff = nil // Embeddings reports it
+		}
+	}
 	rep.Bytes, rep.Size, rep.Header = r.Size(), layout.HumanSize(r.Size()), r.Header()
 	collCol := -1 // counted in the embedding file only
 	if slices.Contains(r.Header(), "embedding") {
@@ -228,8 +254,11 @@ func inspectFile(ctx context.Context, path string, t *restore.Table, expect *bac
 			problems = append(problems, apierr.MessageOf(err))
 			break
 		}
-		if collCol >= 0 && !rec[collCol].IsNull() {
-			perCollection[string(rec[collCol].Value)]++
+		if collCol >= 0 && !r.Raw()[collCol].IsNull() {
+			perCollection[string(r.Raw()[collCol].Value)]++
+		}
+		if diff != nil {
+			diff.Add(r.Raw(), rec)
 		}
 	}
 	rep.Rows, rep.LegacyJSONRows, rep.SHA256 = r.Records(), r.Converted(), r.Sum()
