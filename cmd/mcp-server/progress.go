@@ -57,7 +57,9 @@ func (p *progress) report(done, total float64, message string) {
 	}
 	p.last, p.done = now, done >= total
 	line := fmt.Sprintf("%s: %s; %s of %s (%.0f%%)", p.what, message, layout.HumanSize(int64(done)), layout.HumanSize(int64(total)), 100*done/max(total, 1))
-	if elapsed := now.Sub(p.start).Seconds(); elapsed > 0 && done > 0 {
+	// A rate needs time and bytes behind it: the first report comes after a
+	// few bytes (the collection file), and would promise days.
+	if elapsed := now.Sub(p.start).Seconds(); elapsed >= 1 && done >= total/100 && done > 0 {
 		rate := done / elapsed
 		line += fmt.Sprintf(", %s/s", layout.HumanSize(int64(rate)))
 		if left := time.Duration((total - done) / rate * float64(time.Second)); left >= time.Second {
