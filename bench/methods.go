@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -316,18 +315,7 @@ func (b *bencher) runMethod(ctx context.Context, round int, m *method) (*runResu
 // warm reads the input files, so every method reads them from the page
 // cache (they were just generated or read by the previous run anyway).
 func warm(ds *dataset) error {
-	for _, p := range []string{ds.legacyColl, ds.legacyEmb, ds.twinColl, ds.twinEmb, ds.binaryEmb} {
-		f, err := os.Open(p)
-		if err != nil {
-			return err
-		}
-		_, err = io.Copy(io.Discard, f)
-		f.Close()
-		if err != nil {
-			return err
-		}
-	}
-	return nil
+	return warmFiles(ds.legacyColl, ds.legacyEmb, ds.twinColl, ds.twinEmb, ds.binaryEmb)
 }
 
 func tail(b []byte) string {
