@@ -22,9 +22,11 @@ fi
 go test -count=1 -timeout 15m ./...
 
 # The fuzzers, briefly (FUZZTIME=10m by hand for a longer run). Their seed
-# corpora run as ordinary tests above; this explores beyond them.
+# corpora run as ordinary tests above; this explores beyond them. Bounded by
+# executions, not time: Go 1.26's fuzzer can fail a target at its own
+# -fuzztime deadline with no failing input (go.dev/issue/75804).
 # One line per fuzzer; everything it printed when it finds a failure.
-fuzztime=${FUZZTIME:-10s}
+fuzztime=${FUZZTIME:-100000x}
 fuzzlog=$(mktemp)
 for target in legacyjson:FuzzConvert csvstream:FuzzReader catalog:FuzzResolve; do
   pkg=${target%%:*} name=${target##*:}
@@ -32,10 +34,10 @@ for target in legacyjson:FuzzConvert csvstream:FuzzReader catalog:FuzzResolve; d
     last=$(grep -o 'execs: [0-9]*' "$fuzzlog" | tail -n 1)
     echo "test.sh: fuzzed $name for $fuzztime: ${last:-no executions reported}, no failure"
   elif ! grep -q 'Failing input written to' "$fuzzlog" && grep -q 'context deadline exceeded' "$fuzzlog"; then
-    # Go's fuzzer can report its own -fuzztime deadline as a failure when it
-    # ends while minimizing a new interesting input; no input failed.
+    # A duration FUZZTIME can meet go.dev/issue/75804: the fuzzer reports
+    # its own deadline as a failure; no input failed.
     last=$(grep -o 'execs: [0-9]*' "$fuzzlog" | tail -n 1)
-    echo "test.sh: fuzzed $name for $fuzztime: ${last:-no executions reported}, no failure (stopped at the deadline while minimizing)"
+    echo "test.sh: fuzzed $name for $fuzztime: ${last:-no executions reported}, no failure (Go reported its own deadline, go.dev/issue/75804)"
   else
     cat "$fuzzlog"
     echo "test.sh: fuzzing $name found a failure (above); its input is saved under ./$pkg/testdata/fuzz/$name" >&2
