@@ -148,7 +148,7 @@ func (f *File) Add(raw, ready []csvstream.Field) {
 	if f.beginErr != nil {
 		return
 	}
-	b := liveRow{collection: f.names[string(field(raw, f.coll))], document: f.c.hashNullable(nullable(raw, f.doc))}
+	b := liveRow{collection: f.names[string(field(raw, f.coll))], document: f.c.hashNullable(field(raw, f.doc))}
 	if m := field(ready, f.meta); m != nil {
 		if f.binary && f.jsonb {
 			m = m[1:]
@@ -237,10 +237,14 @@ func Embeddings(ctx context.Context, tx pgx.Tx, f *File, live *restore.Live) (*D
 	return c.result(), nil
 }
 
-// field is record field i, nil for NULL or a missing column.
+// field is record field i: nil for NULL or a missing column, and never nil
+// for empty text, which is not NULL.
 func field(rec []csvstream.Field, i int) []byte {
 	if i < 0 || rec[i].IsNull() {
 		return nil
+	}
+	if len(rec[i].Value) == 0 {
+		return []byte{}
 	}
 	return rec[i].Value
 }
@@ -363,17 +367,6 @@ func example(keys []string, key string) []string {
 		keys = append(keys, key)
 	}
 	return keys
-}
-
-// nullable is field i, nil for NULL (a missing column is NULL too).
-func nullable(rec []csvstream.Field, i int) []byte {
-	if i < 0 || rec[i].IsNull() {
-		return nil
-	}
-	if len(rec[i].Value) == 0 {
-		return []byte{} // empty text, not NULL
-	}
-	return rec[i].Value
 }
 
 // hashNullable hashes text, keeping NULL (nil) apart from empty text.

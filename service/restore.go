@@ -261,7 +261,7 @@ func describePlan(call *restoreCall, p *restore.Plan) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Restore of set %s from %s into %s (%s mode) will:", call.req.Set.Timestamp, call.args.BackupPath, call.db.Name, p.Mode)
 	for _, t := range p.Tables {
-		fmt.Fprintf(&b, "\n- %s: delete %s, write %s", t, rows(p.Delete[t]), rows(p.Insert[t]))
+		fmt.Fprintf(&b, "\n- %s: delete %s, write %s", t, Count(p.Delete[t], "row"), Count(p.Insert[t], "row"))
 	}
 	for _, c := range p.Collections {
 		if c.DeleteEmbeddings > 0 || c.InsertEmbeddings > 0 {
@@ -282,12 +282,13 @@ func describePlan(call *restoreCall, p *restore.Plan) string {
 	return b.String()
 }
 
-// rows says "1 row", "2 rows".
-func rows(n int64) string {
+// Count says "1 row", "2 rows": how every front end words a number of
+// things for a person.
+func Count[N int | int64](n N, noun string) string {
 	if n == 1 {
-		return "1 row"
+		return "1 " + noun
 	}
-	return fmt.Sprintf("%d rows", n)
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 func restoredAttrs(res *schemas.RestoreResult) []any {
@@ -314,7 +315,7 @@ func throttle(p Progress, every time.Duration) func(table string, done, total, s
 			return
 		}
 		last = now
-		p(float64(done), float64(total), fmt.Sprintf("%s: %s sent", table, rows(sent)))
+		p(float64(done), float64(total), fmt.Sprintf("%s: %s sent", table, Count(sent, "row")))
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 
 	"github.com/vectorops/pgvector-backup-mcp/layout"
 	"github.com/vectorops/pgvector-backup-mcp/schemas"
+	"github.com/vectorops/pgvector-backup-mcp/service"
 )
 
 // createTool writes a new backup set of the live tables.
@@ -31,7 +32,7 @@ func summarizeCreate(r *schemas.CreateResult) string {
 	fmt.Fprintf(&b, "Backed up %s to backup_path=%s timestamp=%s in %.1fs.", r.Source, r.BackupDirectory, r.Timestamp, r.Duration)
 	for _, t := range layout.Tables {
 		if tr, ok := r.TablesBackedUp[t]; ok {
-			fmt.Fprintf(&b, "\n- %s: %s, %s", t, count(tr.RowCount, "row"), tr.FileSize)
+			fmt.Fprintf(&b, "\n- %s: %s, %s", t, service.Count(tr.RowCount, "row"), tr.FileSize)
 		}
 	}
 	return b.String()

@@ -9,6 +9,7 @@ import (
 
 	"github.com/vectorops/pgvector-backup-mcp/layout"
 	"github.com/vectorops/pgvector-backup-mcp/schemas"
+	"github.com/vectorops/pgvector-backup-mcp/service"
 )
 
 // inspectTool reads a set through and checks it against the target,
@@ -36,13 +37,13 @@ func summarizeInspect(r *schemas.InspectResult) string {
 	fmt.Fprintf(&b, "Set %s in %s is %s (checksums: %s).", r.BackupInfo.Timestamp, r.BackupInfo.BackupPath, verdict, r.ChecksumStatus)
 	for _, t := range layout.Tables {
 		if f, ok := r.Files[t]; ok {
-			fmt.Fprintf(&b, "\n- %s: %s (%s), %d with legacy metadata, %d bad", t, count(f.Rows, "row"), f.Size, f.LegacyJSONRows, f.BadRows)
+			fmt.Fprintf(&b, "\n- %s: %s (%s), %d with legacy metadata, %d bad", t, service.Count(f.Rows, "row"), f.Size, f.LegacyJSONRows, f.BadRows)
 		}
 	}
 	if p := r.Plan; p != nil {
 		var steps []string
 		for _, t := range p.Tables {
-			steps = append(steps, fmt.Sprintf("delete %s and write %s of %s", count(p.Delete[t], "row"), count(p.Insert[t], "row"), t))
+			steps = append(steps, fmt.Sprintf("delete %s and write %s of %s", service.Count(p.Delete[t], "row"), service.Count(p.Insert[t], "row"), t))
 		}
 		fmt.Fprintf(&b, "\nA %s restore would %s.", p.Mode, strings.Join(steps, "; "))
 	}

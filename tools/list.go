@@ -12,6 +12,7 @@ import (
 
 	"github.com/vectorops/pgvector-backup-mcp/layout"
 	"github.com/vectorops/pgvector-backup-mcp/schemas"
+	"github.com/vectorops/pgvector-backup-mcp/service"
 )
 
 // listTool lists the backup sets, newest first.
@@ -37,8 +38,8 @@ const summaryLines = 10
 func summarizeList(r *schemas.ListResult) string {
 	var b strings.Builder
 	s := r.Summary
-	fmt.Fprintf(&b, "%s in %s (%s global, %s in tasks), newest first.", count(s.TotalBackupSets, "set"), count(s.TotalLocations, "location"),
-		count(s.GlobalBackups, "set"), strconv.Itoa(s.TaskBackups))
+	fmt.Fprintf(&b, "%s in %s (%s global, %s in tasks), newest first.", service.Count(s.TotalBackupSets, "set"), service.Count(s.TotalLocations, "location"),
+		service.Count(s.GlobalBackups, "set"), strconv.Itoa(s.TaskBackups))
 	type line struct{ ts, text string }
 	var lines []line
 	for _, loc := range r.BackupLocations {
@@ -59,7 +60,7 @@ func summarizeList(r *schemas.ListResult) string {
 		fmt.Fprintf(&b, "\n- and %d more on this page (see backup_locations)", n)
 	}
 	if s.IncompleteSets > 0 {
-		fmt.Fprintf(&b, "\n%s cannot be restored (see incomplete).", count(s.IncompleteSets, "incomplete set"))
+		fmt.Fprintf(&b, "\n%s cannot be restored (see incomplete).", service.Count(s.IncompleteSets, "incomplete set"))
 	}
 	if r.NextCursor != "" {
 		fmt.Fprintf(&b, "\nMore sets remain: call again with cursor=%q.", r.NextCursor)
@@ -78,7 +79,7 @@ func rowCounts(counts map[string]int64) string {
 	sort.Strings(tables)
 	parts := make([]string, len(tables))
 	for i, t := range tables {
-		parts[i] = strings.TrimPrefix(t, "langchain_pg_") + " " + count(counts[t], "row")
+		parts[i] = strings.TrimPrefix(t, "langchain_pg_") + " " + service.Count(counts[t], "row")
 	}
 	return "; " + strings.Join(parts, ", ")
 }

@@ -57,10 +57,10 @@ func summarizeRestore(r *schemas.RestoreResult) string {
 	fmt.Fprintf(&b, "Restored set %s from %s into %s in %.1fs.", r.BackupInfo.Timestamp, r.BackupInfo.BackupPath, r.Target, r.Duration)
 	for _, t := range layout.Tables {
 		if tr, ok := r.TruncateResults[t]; ok {
-			fmt.Fprintf(&b, "\n- %s: truncated %s", t, count(tr.RowsBefore, "row"))
+			fmt.Fprintf(&b, "\n- %s: truncated %s", t, service.Count(tr.RowsBefore, "row"))
 		}
 		if rr, ok := r.RestoreResults[t]; ok {
-			fmt.Fprintf(&b, "\n- %s: %s restored", t, count(rr.RowsRestored, "row"))
+			fmt.Fprintf(&b, "\n- %s: %s restored", t, service.Count(rr.RowsRestored, "row"))
 			if rr.MetadataConverted > 0 {
 				fmt.Fprintf(&b, " (%d with legacy metadata converted to JSON)", rr.MetadataConverted)
 			}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
@@ -133,12 +132,4 @@ func (h *handlers) progress(ctx context.Context, req mcp.CallToolRequest) servic
 			h.logger.Debug("progress notification not sent", "err", err)
 		}
 	}
-}
-
-// count says "1 row", "2 rows".
-func count[N int | int64](n N, noun string) string {
-	if n == 1 {
-		return "1 " + noun
-	}
-	return fmt.Sprintf("%d %ss", n, noun)
 }

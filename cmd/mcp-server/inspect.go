@@ -9,6 +9,7 @@ import (
 
 	"github.com/vectorops/pgvector-backup-mcp/layout"
 	"github.com/vectorops/pgvector-backup-mcp/schemas"
+	"github.com/vectorops/pgvector-backup-mcp/service"
 )
 
 func (a *app) inspectCommand() *cobra.Command {
@@ -99,9 +100,9 @@ func printInspect(w io.Writer, res *schemas.InspectResult) {
 			case !tr.Exists:
 				parts = append(parts, t+" missing")
 			case tr.VectorType != "":
-				parts = append(parts, fmt.Sprintf("%s %s (%s)", t, count(tr.Rows, "row"), tr.VectorType))
+				parts = append(parts, fmt.Sprintf("%s %s (%s)", t, service.Count(tr.Rows, "row"), tr.VectorType))
 			default:
-				parts = append(parts, fmt.Sprintf("%s %s", t, count(tr.Rows, "row")))
+				parts = append(parts, fmt.Sprintf("%s %s", t, service.Count(tr.Rows, "row")))
 			}
 		}
 		fmt.Fprintf(w, "Target %s: %s.\n", tgt.Database, strings.Join(parts, ", "))

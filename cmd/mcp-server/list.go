@@ -11,6 +11,7 @@ import (
 
 	"github.com/vectorops/pgvector-backup-mcp/layout"
 	"github.com/vectorops/pgvector-backup-mcp/schemas"
+	"github.com/vectorops/pgvector-backup-mcp/service"
 )
 
 func (a *app) listCommand() *cobra.Command {
@@ -60,9 +61,9 @@ func printList(w io.Writer, res *schemas.ListResult) {
 	if len(rows) > 0 {
 		table(w, "TIMESTAMP\tDATE\tKIND\tEMBEDDINGS\tROWS\tFOLDER (--backup-path)", rows)
 	}
-	fmt.Fprintf(w, "%s in %s (%s global, %d in tasks).\n", count(s.TotalBackupSets, "set"), count(s.TotalLocations, "location"), count(s.GlobalBackups, "set"), s.TaskBackups)
+	fmt.Fprintf(w, "%s in %s (%s global, %d in tasks).\n", service.Count(s.TotalBackupSets, "set"), service.Count(s.TotalLocations, "location"), service.Count(s.GlobalBackups, "set"), s.TaskBackups)
 	if n := s.IncompleteSets; n > 0 {
-		fmt.Fprintf(w, "%s cannot be restored:\n", count(n, "incomplete set"))
+		fmt.Fprintf(w, "%s cannot be restored:\n", service.Count(n, "incomplete set"))
 		for _, inc := range res.Incomplete {
 			fmt.Fprintf(w, "  %s %s: %s\n", inc.RelativePath, inc.Timestamp, inc.Reason)
 		}
