@@ -141,6 +141,7 @@ func (s *stream) fill(out []byte, want int) ([]byte, error) {
 		out = append(out, binarySignature...)
 	}
 	s.started = true
+	var rows, converted int64 // this chunk's, counted in s once at its end
 	for !s.eof && len(out) < want {
 		convertedBefore := s.file.Converted()
 		rec, err := s.file.Next()
@@ -166,12 +167,14 @@ func (s *stream) fill(out []byte, want int) ([]byte, error) {
 		if s.tap != nil {
 			s.tap(rec)
 		}
-		s.mu.Lock()
-		s.rows++
-		s.converted += s.file.Converted() - convertedBefore
-		s.mu.Unlock()
+		rows++
+		converted += s.file.Converted() - convertedBefore
 		out = s.appendRecord(out, rec)
 	}
+	s.mu.Lock()
+	s.rows += rows
+	s.converted += converted
+	s.mu.Unlock()
 	if s.onRead != nil {
 		s.onRead(s.file.Offset(), s.sent())
 	}
