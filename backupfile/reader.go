@@ -75,7 +75,7 @@ func (e *RowError) Error() string {
 // records for COPY FROM (FORMAT csv); after EncodeBinary, each field is
 // in the binary form of its column's type, for COPY FROM (FORMAT binary).
 type Reader struct {
-	path string
+	name string
 	file *os.File
 	size int64
 	hash hash.Hash
@@ -95,34 +95,30 @@ type Reader struct {
 	maxDim    int
 }
 
-// Open opens path and reads its header, mapping each column through
-// columns.
-func Open(path string, columns Columns) (*Reader, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, apierr.Wrap(apierr.ResourceNotFound, err, "cannot open backup file %s: %v", filepath.Base(path), err).
-			With("file", filepath.Base(path))
-	}
+// Open reads f from its start and reads its header, mapping each column
+// through columns. f stays the caller's: it was opened safely (see
+// catalog.Files) and may be read again by another Reader, each reading
+// through its own section of the descriptor. The Reader reads the bytes the
+// file had when it was opened, no more.
+func Open(f *os.File, columns Columns) (*Reader, error) {
 	st, err := f.Stat()
 	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("stat %s: %w", path, err)
+		return nil, fmt.Errorf("stat backup file %s: %w", filepath.Base(f.Name()), err)
 	}
-	r := &Reader{path: path, file: f, size: st.Size(), hash: sha256.New()}
-	r.csv = csvstream.NewReader(io.TeeReader(f, r.hash))
+	r := &Reader{name: filepath.Base(f.Name()), file: f, size: st.Size(), hash: sha256.New()}
+	r.csv = csvstream.NewReader(io.TeeReader(io.NewSectionReader(f, 0, r.size), r.hash))
 	r.csv.MaxFieldBytes = MaxFieldBytes
 	if err := r.readHeader(columns); err != nil {
-		f.Close()
 		return nil, err
 	}
 	return r, nil
 }
 
-func (r *Reader) Close() error { return r.file.Close() }
+// Name is the file's name.
+func (r *Reader) Name() string { return r.name }
 
-// Name is the file's name; Path its path.
-func (r *Reader) Name() string { return filepath.Base(r.path) }
-func (r *Reader) Path() string { return r.path }
+// File is the descriptor the Reader reads, for a second pass over it.
+func (r *Reader) File() *os.File { return r.file }
 
 // Size is the file's size when opened.
 func (r *Reader) Size() int64 { return r.size }

@@ -28,7 +28,8 @@ type Set struct {
 	LogFile   string           // layout.LogName when that log mentions this set, else ""
 	RowCounts map[string]int64 // table → rows, from the log; nil if unknown
 
-	hasLog bool // the folder has a log (which may or may not mention this set)
+	hasLog bool   // the folder has a log (which may or may not mention this set)
+	root   string // the backup root, real path, that Dir lies in: files are opened beneath it
 }
 
 // File is the name of table's file.
@@ -208,7 +209,7 @@ func readFolder(dir, root string) (*folder, error) {
 	for ts, g := range groups {
 		switch {
 		case g.coll && g.emb && len(g.tmps) == 0:
-			f.sets = append(f.sets, newSet(dir, ts, g, f.hasLog))
+			f.sets = append(f.sets, newSet(root, dir, ts, g, f.hasLog))
 		case g.coll || g.emb || len(g.tmps) > 0:
 			f.incomplete = append(f.incomplete, newIncomplete(ts, g))
 		}
@@ -306,12 +307,12 @@ func (c *Catalog) Detail(ctx context.Context, sets []*Set) ([]*Set, error) {
 	return kept, nil
 }
 
-func newSet(dir, ts string, g *group, hasLog bool) Set {
+func newSet(root, dir, ts string, g *group, hasLog bool) Set {
 	kind := layout.KindBackup
 	if g.manifest != "" {
 		kind = layout.ManifestKind(g.manifest)
 	}
-	return Set{Timestamp: ts, Dir: dir, Kind: kind, ManifestFile: g.manifest, hasLog: hasLog}
+	return Set{Timestamp: ts, Dir: dir, Kind: kind, ManifestFile: g.manifest, hasLog: hasLog, root: root}
 }
 
 func newIncomplete(ts string, g *group) Incomplete {
@@ -371,17 +372,22 @@ func readLog(path string) map[string]map[string]int64 {
 
 // Manifest reads the set's manifest: nil when it has none (the old pipeline
 // wrote it), BACKUP_CORRUPT when it cannot be read or describes another set.
+// A call that reads the set's files gets it from Open instead.
 func (s Set) Manifest() (*layout.Manifest, error) {
 	if s.ManifestFile == "" {
 		return nil, nil
 	}
-	m, err := layout.ReadManifest(filepath.Join(s.Dir, s.ManifestFile))
+	root, rel, err := s.openRoot()
+	if err != nil {
+		return nil, err
+	}
+	defer root.Close()
+	m, err := readManifest(root, filepath.Join(rel, s.ManifestFile))
+	if err == nil && m.Timestamp != s.Timestamp {
+		err = fmt.Errorf("it describes set %s", m.Timestamp)
+	}
 	if err != nil {
 		return nil, apierr.Wrap(apierr.BackupCorrupt, err, "the set's manifest %s is unreadable: %v; remove it to restore the files unchecked", s.ManifestFile, err).
-			With("file", s.ManifestFile)
-	}
-	if m.Timestamp != s.Timestamp {
-		return nil, apierr.New(apierr.BackupCorrupt, "manifest %s describes set %s, not %s", s.ManifestFile, m.Timestamp, s.Timestamp).
 			With("file", s.ManifestFile)
 	}
 	return m, nil

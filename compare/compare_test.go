@@ -67,7 +67,12 @@ func (e *env) diff(t *testing.T) *compare.Diff {
 		if err != nil {
 			return err
 		}
-		f, err := compare.ReadFile(ctx, e.set, live)
+		files, err := e.set.Open()
+		if err != nil {
+			return err
+		}
+		defer files.Close()
+		f, err := compare.ReadFile(ctx, files, live)
 		if err != nil {
 			return err
 		}

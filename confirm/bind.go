@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"slices"
 
 	"github.com/vectorops/pgvector-backup-mcp/apierr"
@@ -32,8 +31,8 @@ func (o Options) digest() string {
 
 // Call is the restore a token is issued for, or presented with.
 type Call struct {
-	Target  string // password-free name of the database
-	Set     catalog.Set
+	Target  string         // password-free name of the database
+	Set     *catalog.Files // the set, its files open
 	Options Options
 }
 
@@ -108,12 +107,12 @@ func (s *Sealer) Verify(token string, call Call) (*Claims, error) {
 	return c, nil
 }
 
-// stamp is table's file in set as it is now.
-func stamp(set catalog.Set, table string) (FileStamp, error) {
-	fi, err := os.Stat(set.Path(table))
+// stamp is table's open file in set as it is now.
+func stamp(set *catalog.Files, table string) (FileStamp, error) {
+	fi, err := set.File(table).Stat()
 	if err != nil {
-		return FileStamp{}, apierr.Wrap(apierr.ResourceNotFound, err, "backup file %s disappeared", set.File(table)).
-			With("file", set.File(table))
+		return FileStamp{}, apierr.Wrap(apierr.ResourceNotFound, err, "backup file %s disappeared", set.Set.File(table)).
+			With("file", set.Set.File(table))
 	}
 	return FileStamp{Size: fi.Size(), ModTime: fi.ModTime().UnixNano()}, nil
 }

@@ -69,12 +69,21 @@ func ReadManifest(path string) (*Manifest, error) {
 		return nil, err
 	}
 	defer f.Close()
+	m, err := DecodeManifest(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return m, nil
+}
+
+// DecodeManifest reads and checks a manifest.
+func DecodeManifest(r io.Reader) (*Manifest, error) {
 	var m Manifest
-	if err := json.NewDecoder(io.LimitReader(f, maxManifestBytes)).Decode(&m); err != nil {
-		return nil, fmt.Errorf("manifest %s: %w", path, err)
+	if err := json.NewDecoder(io.LimitReader(r, maxManifestBytes)).Decode(&m); err != nil {
+		return nil, fmt.Errorf("manifest: %w", err)
 	}
 	if m.FormatVersion != FormatVersion {
-		return nil, fmt.Errorf("manifest %s: format version %d, this server reads %d", path, m.FormatVersion, FormatVersion)
+		return nil, fmt.Errorf("manifest format version %d, this server reads %d", m.FormatVersion, FormatVersion)
 	}
 	if m.Kind == "" {
 		m.Kind = KindBackup // written before kinds were recorded

@@ -53,7 +53,7 @@ type stream struct {
 // openStream opens table t's file in the set, mapping its header to t's
 // columns; binary asks for binary COPY when the columns allow it.
 func (j *job) openStream(t *Table, binary bool) (*stream, error) {
-	f, err := backupfile.Open(j.req.Set.Path(t.Name), t.Column)
+	f, err := backupfile.Open(j.req.Files.File(t.Name), t.Column)
 	if err != nil {
 		return nil, err
 	}
@@ -93,8 +93,6 @@ func (j *job) expectation(table string) *backupfile.Expectation {
 	}
 	return e
 }
-
-func (s *stream) Close() error { return s.file.Close() }
 
 // copySQL is the COPY statement for this file into table (the target, or a
 // staging table shaped like it): columns named by the header, so the table's
@@ -349,10 +347,4 @@ func (j *job) openStreams(ctx context.Context, q querier, binary bool, configure
 		}
 	}
 	return streams, nil
-}
-
-func closeAll(streams []*stream) {
-	for _, s := range streams {
-		s.Close()
-	}
 }

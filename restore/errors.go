@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"os"
 	"regexp"
 	"strconv"
 
@@ -61,7 +62,7 @@ func rowRejected(pg *pgconn.PgError, file *backupfile.Reader, keep func([]csvstr
 	var line int
 	if m := copyLine.FindStringSubmatch(pg.Where); m != nil {
 		n, _ := strconv.ParseInt(m[1], 10, 64)
-		if l, err := fileLine(file.Path(), n, keep, binary); err == nil {
+		if l, err := fileLine(file.File(), n, keep, binary); err == nil {
 			line = l
 			where = fmt.Sprintf("%s line %d: PostgreSQL rejected the row", file.Name(), l)
 		}
@@ -83,12 +84,11 @@ func rowRejected(pg *pgconn.PgError, file *backupfile.Reader, keep func([]csvstr
 // The data sent differs from the file in row ends, header and filtered
 // rows, so the file is reread, counting the same way over the records keep
 // lets through. Only called on the error path.
-func fileLine(path string, copyLine int64, keep func([]csvstream.Field) bool, binary bool) (int, error) {
-	r, err := backupfile.Open(path, backupfile.AllText)
+func fileLine(f *os.File, copyLine int64, keep func([]csvstream.Field) bool, binary bool) (int, error) {
+	r, err := backupfile.Open(f, backupfile.AllText)
 	if err != nil {
 		return 0, err
 	}
-	defer r.Close()
 	start := int64(1)
 	for {
 		rec, err := r.Next()

@@ -51,6 +51,11 @@ func (p *Plan) Destructive() bool {
 // files' checksums and a fingerprint of the rows to be replaced (which
 // reads each of them whole, so a plan only shown skips it).
 func MakePlan(ctx context.Context, tx pgx.Tx, req Request, bind bool) (*Plan, *Binding, error) {
+	done, err := req.open()
+	if err != nil {
+		return nil, nil, err
+	}
+	defer done()
 	j, err := prepare(req)
 	if err != nil {
 		return nil, nil, err
@@ -126,7 +131,6 @@ func (j *job) readThrough(ctx context.Context, tx pgx.Tx, plan *Plan, binding *B
 			counter.add(ctx, rec)
 		}
 	})
-	defer closeAll(streams)
 	if err != nil {
 		return nil, err
 	}
@@ -168,7 +172,7 @@ func (j *job) collectionPlan(ctx context.Context, q querier, backupPerUUID map[s
 	names := j.scope.backupNames
 	if names == nil {
 		var err error
-		if names, err = BackupCollections(j.req.Set.Path(layout.CollectionTable)); err != nil {
+		if names, err = BackupCollections(j.req.Files.File(layout.CollectionTable)); err != nil {
 			return nil, err
 		}
 	}

@@ -78,7 +78,7 @@ func (j *job) deleteWhere(ctx context.Context, tx pgx.Tx, table string) (string,
 	if err != nil || !slices.Equal(t.PrimaryKey, []string{"uuid"}) {
 		return "", nil, err
 	}
-	names, err := BackupCollections(j.req.Set.Path(layout.CollectionTable))
+	names, err := BackupCollections(j.req.Files.File(layout.CollectionTable))
 	if err != nil {
 		return "", nil, err
 	}

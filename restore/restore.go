@@ -32,7 +32,10 @@ const (
 
 // Request says what to restore.
 type Request struct {
-	Set         catalog.Set
+	Set catalog.Set
+	// Files are Set's files, opened by the caller before any lock (see
+	// catalog.Files); Run and MakePlan open them when nil.
+	Files       *catalog.Files
 	Tables      []string // subset of layout.Tables; empty means the set's tables
 	Truncate    bool
 	Collections []string // replace only these collections, by name
@@ -125,6 +128,11 @@ type Undo struct {
 // were.
 func Run(ctx context.Context, conn *pgx.Conn, req Request) (*Result, error) {
 	start := time.Now()
+	done, err := req.open()
+	if err != nil {
+		return nil, err
+	}
+	defer done()
 	j, err := prepare(req)
 	if err != nil {
 		return nil, err
@@ -195,6 +203,18 @@ type job struct {
 	keptCollections bool
 }
 
+// open opens the set's files unless the caller did, before any lock is
+// taken; done closes what it opened.
+func (req *Request) open() (done func(), err error) {
+	if req.Files != nil {
+		return func() {}, nil
+	}
+	if req.Files, err = req.Set.Open(); err != nil {
+		return nil, err
+	}
+	return func() { req.Files.Close() }, nil
+}
+
 // prepare checks the options that need no database.
 func prepare(req Request) (*job, error) {
 	if req.OnConflict == "" {
@@ -210,7 +230,9 @@ func prepare(req Request) (*job, error) {
 	}
 	j := &job{req: req}
 	var err error
-	if j.manifest, err = req.Set.Manifest(); err != nil {
+	if req.Files != nil {
+		j.manifest = req.Files.Manifest()
+	} else if j.manifest, err = req.Set.Manifest(); err != nil {
 		return nil, err
 	}
 	requested := req.Tables

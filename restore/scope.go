@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"strings"
 
@@ -56,7 +57,7 @@ func (j *job) resolveScope(ctx context.Context, q querier) (scope, error) {
 	if sc.mode != modeCollections {
 		return sc, nil
 	}
-	names, err := BackupCollections(j.req.Set.Path(layout.CollectionTable))
+	names, err := BackupCollections(j.req.Files.File(layout.CollectionTable))
 	if err != nil {
 		return sc, err
 	}
@@ -235,12 +236,11 @@ func liveCollections(ctx context.Context, q querier, names []string) (map[string
 
 // BackupCollections reads a collection file's uuid → name map. Collection
 // files are small (one row per collection).
-func BackupCollections(path string) (map[string]string, error) {
-	r, err := backupfile.Open(path, backupfile.AllText)
+func BackupCollections(f *os.File) (map[string]string, error) {
+	r, err := backupfile.Open(f, backupfile.AllText)
 	if err != nil {
 		return nil, err
 	}
-	defer r.Close()
 	idCol, nameCol := slices.Index(r.Header(), "uuid"), slices.Index(r.Header(), "name")
 	if idCol < 0 || nameCol < 0 {
 		return nil, apierr.New(apierr.BackupCorrupt, "%s has no uuid and name columns (header: %s)", r.Name(), strings.Join(r.Header(), ", ")).

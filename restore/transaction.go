@@ -22,7 +22,6 @@ func (j *job) execute(ctx context.Context, tx pgx.Tx) (*Result, error) {
 		return nil, err
 	}
 	streams, err := j.openStreams(ctx, tx, true, nil)
-	defer closeAll(streams)
 	if err != nil {
 		return nil, err
 	}

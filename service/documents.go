@@ -2,10 +2,6 @@ package service
 
 import (
 	"context"
-	"fmt"
-	"io"
-	"os"
-	"path/filepath"
 
 	"github.com/vectorops/pgvector-backup-mcp/apierr"
 )
@@ -52,14 +48,9 @@ func (s *Service) Document(ctx context.Context, location, timestamp, doc string)
 	default:
 		return nil, "", apierr.New(apierr.InvalidParams, "a set's documents are %s and %s, not %q", DocManifest, DocLog, doc)
 	}
-	f, err := os.Open(filepath.Join(set.Dir, name))
+	b, err := set.ReadDocument(name, maxDocument)
 	if err != nil {
-		return nil, "", apierr.Wrap(apierr.ResourceNotFound, err, "%s of set %s in %s: %v", doc, timestamp, location, err)
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, maxDocument))
-	if err != nil {
-		return nil, "", fmt.Errorf("read %s: %w", name, err)
+		return nil, "", err
 	}
 	return b, mime, nil
 }

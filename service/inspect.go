@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"slices"
 
@@ -28,12 +29,14 @@ const badRowSamples = 5
 // changing nothing. An unreachable database is a problem in the report, not
 // a failure: the files are still worth knowing about.
 func (s *Service) Inspect(ctx context.Context, args schemas.InspectArgs) (*schemas.InspectResult, error) {
-	set, db, err := s.resolve(args.BackupPath, args.Timestamp, args.DBConnection)
+	files, db, err := s.resolve(args.BackupPath, args.Timestamp, args.DBConnection)
 	if err != nil {
 		return nil, err
 	}
+	defer files.Close()
 	req := restore.Request{
-		Set:         set,
+		Set:         files.Set,
+		Files:       files,
 		Tables:      args.Tables,
 		Truncate:    args.TruncateBeforeRestore,
 		Collections: args.Collections,
@@ -71,12 +74,20 @@ func (s *Service) Inspect(ctx context.Context, args schemas.InspectArgs) (*schem
 // are reported, not returned; the error is for a call that cannot be
 // inspected at all.
 func InspectSet(ctx context.Context, conn *pgx.Conn, req restore.Request, diff bool) (*schemas.InspectResult, error) {
+	if req.Files == nil {
+		files, err := req.Set.Open()
+		if err != nil {
+			return nil, err
+		}
+		defer files.Close()
+		req.Files = files
+	}
 	tables, err := restore.Validate(req)
 	if err != nil {
 		return nil, err
 	}
 	if conn == nil {
-		return inspectFiles(ctx, req.Set, tables, nil, nil, nil)
+		return inspectFiles(ctx, req.Files, tables, nil, nil, nil)
 	}
 	var res *schemas.InspectResult
 	err = restore.ReadOnly(ctx, conn, func(tx pgx.Tx) error {
@@ -101,9 +112,9 @@ func InspectSet(ctx context.Context, conn *pgx.Conn, req restore.Request, diff b
 		var diffFile *compare.File
 		var diffErr error
 		if diff {
-			diffFile, diffErr = compare.NewFile(req.Set, live)
+			diffFile, diffErr = compare.NewFile(req.Files, live)
 		}
-		res, err = inspectFiles(ctx, req.Set, tables, live, targetReport(req.Database, live), diffFile)
+		res, err = inspectFiles(ctx, req.Files, tables, live, targetReport(req.Database, live), diffFile)
 		if err != nil || len(res.Problems) > 0 {
 			stopPlan()
 		}
@@ -151,7 +162,7 @@ func diffInto(ctx context.Context, tx pgx.Tx, f *compare.File, err error, live *
 // live and its report, when known, say how each column is read and what
 // each file must fit; diff, when set, collects the embeddings as they are
 // read.
-func inspectFiles(ctx context.Context, set catalog.Set, tables []string, live *restore.Live, target *schemas.TargetReport, diff *compare.File) (*schemas.InspectResult, error) {
+func inspectFiles(ctx context.Context, set *catalog.Files, tables []string, live *restore.Live, target *schemas.TargetReport, diff *compare.File) (*schemas.InspectResult, error) {
 	res := &schemas.InspectResult{
 		Target:         target,
 		BackupInfo:     schemas.BackupInfo{Timestamp: set.Timestamp, BackupDate: set.BackupDate()},
@@ -160,10 +171,7 @@ func inspectFiles(ctx context.Context, set catalog.Set, tables []string, live *r
 		ChecksumStatus: "no_manifest",
 		Problems:       []string{},
 	}
-	manifest, err := set.Manifest()
-	if err != nil {
-		return nil, err
-	}
+	manifest := set.Manifest()
 	if manifest != nil {
 		res.ChecksumStatus = "verified"
 	}
@@ -177,7 +185,7 @@ func inspectFiles(ctx context.Context, set catalog.Set, tables []string, live *r
 		if name == layout.EmbeddingTable {
 			collect = diff
 		}
-		report, problems, mismatch := inspectFile(ctx, set.Path(name), t, backupfile.Expect(set, manifest, name), perCollection, collect)
+		report, problems, mismatch := inspectFile(ctx, set.File(name), t, backupfile.Expect(set.Set, manifest, name), perCollection, collect)
 		if err := ctx.Err(); err != nil {
 			return nil, apierr.Wrap(apierr.Cancelled, err, "inspect cancelled")
 		}
@@ -190,7 +198,7 @@ func inspectFiles(ctx context.Context, set catalog.Set, tables []string, live *r
 			res.Problems = append(res.Problems, fit(name, report, t, target)...)
 		}
 	}
-	names, err := restore.BackupCollections(set.Path(layout.CollectionTable))
+	names, err := restore.BackupCollections(set.File(layout.CollectionTable))
 	if err != nil {
 		res.Problems = append(res.Problems, apierr.MessageOf(err))
 	}
@@ -208,13 +216,12 @@ func inspectFiles(ctx context.Context, set catalog.Set, tables []string, live *r
 // against expect at its end. Against a live table it reads the file as a
 // restore would send it (binary, where the columns allow), so it refuses
 // what the restore would. diff, when set, collects the good records.
-func inspectFile(ctx context.Context, path string, t *restore.Table, expect *backupfile.Expectation, perCollection map[string]int64, diff *compare.File) (rep schemas.FileReport, problems []string, mismatch bool) {
-	rep = schemas.FileReport{File: filepath.Base(path), Header: []string{}, BadRowSamples: []schemas.BadRow{}}
-	r, err := backupfile.Open(path, inspectColumns(t))
+func inspectFile(ctx context.Context, f *os.File, t *restore.Table, expect *backupfile.Expectation, perCollection map[string]int64, diff *compare.File) (rep schemas.FileReport, problems []string, mismatch bool) {
+	rep = schemas.FileReport{File: filepath.Base(f.Name()), Header: []string{}, BadRowSamples: []schemas.BadRow{}}
+	r, err := backupfile.Open(f, inspectColumns(t))
 	if err != nil {
 		return rep, []string{apierr.MessageOf(err)}, false
 	}
-	defer r.Close()
 	binary := t != nil && r.CanEncodeBinary()
 	if binary {
 		r.EncodeBinary()
@@ -337,19 +344,28 @@ func fit(name string, rep schemas.FileReport, t *restore.Table, target *schemas.
 	return problems
 }
 
-// resolve finds the set a call names and the database it may use.
-func (s *Service) resolve(backupPath, timestamp, dbConnection string) (catalog.Set, *target.Database, error) {
+// resolve finds the set a call names and the database it may use, and
+// opens the set's files: before anything connects or locks, and once, so
+// that every later read of the call sees the files it found. The caller
+// closes them.
+func (s *Service) resolve(backupPath, timestamp, dbConnection string) (*catalog.Files, *target.Database, error) {
 	dir, err := s.Catalog.Resolve(backupPath)
 	if err != nil {
-		return catalog.Set{}, nil, err
+		return nil, nil, err
 	}
 	set, err := s.Catalog.FindSet(dir, timestamp)
 	if err != nil {
-		return catalog.Set{}, nil, err
+		return nil, nil, err
 	}
 	db, err := s.Policy.Resolve(dbConnection)
 	if err != nil {
-		return catalog.Set{}, nil, err
+		return nil, nil, err
 	}
-	return set, db, nil
+	s.hooks.run(s.hooks.beforeOpen, set)
+	files, err := set.Open()
+	if err != nil {
+		return nil, nil, err
+	}
+	s.hooks.run(s.hooks.afterOpen, set)
+	return files, db, nil
 }

@@ -46,6 +46,7 @@ func (s *Service) Restore(ctx context.Context, args schemas.RestoreArgs, opts Re
 	if err != nil {
 		return nil, err
 	}
+	defer call.req.Files.Close()
 	log := s.logger().With("op", "restore", "set", call.req.Set.Timestamp, "dir", call.req.Set.Dir, "target", call.db.Name)
 	conn, err := call.db.Connect(ctx)
 	if err != nil {
@@ -98,7 +99,7 @@ func (s *Service) resolveRestore(args schemas.RestoreArgs, opts RestoreOptions) 
 		return nil, apierr.New(apierr.InvalidParams, "db_connection and pg_conn name different databases; pg_conn is a legacy alias, pass only db_connection").
 			With("param", "pg_conn")
 	}
-	set, db, err := s.resolve(args.BackupPath, args.Timestamp, args.Connection())
+	files, db, err := s.resolve(args.BackupPath, args.Timestamp, args.Connection())
 	if e, ok := apierr.As(err); ok && e.Details["param"] == "db_connection" && args.DBConnection == "" {
 		// Name the argument the caller used.
 		return nil, e.Replace("param", "pg_conn")
@@ -107,7 +108,8 @@ func (s *Service) resolveRestore(args schemas.RestoreArgs, opts RestoreOptions) 
 		return nil, err
 	}
 	call := &restoreCall{args: args, db: db, req: restore.Request{
-		Set:         set,
+		Set:         files.Set,
+		Files:       files,
 		Tables:      args.Tables,
 		Truncate:    args.TruncateBeforeRestore,
 		Collections: args.Collections,
@@ -147,7 +149,7 @@ func (s *Service) approve(ctx context.Context, conn *pgx.Conn, call *restoreCall
 // confirmCall is what a token for this call binds.
 func (c *restoreCall) confirmCall() confirm.Call {
 	tables, _ := restore.SelectTables(c.req.Tables)
-	return confirm.Call{Target: c.db.Name, Set: c.req.Set, Options: confirm.Options{
+	return confirm.Call{Target: c.db.Name, Set: c.req.Files, Options: confirm.Options{
 		Tables:      tables,
 		Truncate:    c.req.Truncate,
 		Collections: c.req.Collections,

@@ -33,6 +33,21 @@ type Service struct {
 	// LockWait bounds a restore's wait for each lock another session holds
 	// (restore.DefaultLockWait when zero).
 	LockWait time.Duration
+
+	hooks hooks
+}
+
+// hooks let tests act at the exact moments a call passes, such as between
+// finding a set's files and opening them. Nil hooks do nothing.
+type hooks struct {
+	beforeOpen func(catalog.Set) // the set found, its files not yet opened
+	afterOpen  func(catalog.Set) // its files open, nothing locked yet
+}
+
+func (hooks) run(hook func(catalog.Set), set catalog.Set) {
+	if hook != nil {
+		hook(set)
+	}
 }
 
 // Progress reports how far a long operation got: done of total units, with a
