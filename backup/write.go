@@ -21,6 +21,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -31,20 +32,23 @@ import (
 
 // Request says what to write.
 type Request struct {
-	Dir         string   // folder to write into; created when missing
-	Tables      []string // tables whose rows are written (default both); the others get a header-only file
-	Collections []string // when set, only these collections' rows (a snapshot of a per-collection restore)
-	TaskID      string   // for the log
-	Database    string   // password-free name of the source, for the manifest
+	Dir         string        // folder to write into; created when missing
+	Tables      []string      // tables whose rows are written (default both); the others get a header-only file
+	Collections []string      // when set, only these collections' rows (a snapshot of a per-collection restore)
+	TaskID      string        // for the log
+	Database    string        // password-free name of the source, for the manifest
+	Source      layout.Source // the source's host and port as connected to; Write adds what the server says of itself
 	Now         time.Time
 
 	// Snapshot marks the set as the rows a restore is about to replace
 	// (layout.KindSnapshot), which list shows and retention may remove.
 	Snapshot bool
 
-	// DeferLog leaves the folder's log alone until WriteLog: a restore's
-	// snapshot must not replace it before the restore commits.
-	DeferLog bool
+	// Deferred leaves the set unpublished until Publish: its files stay
+	// under the server's temporary names and it has no manifest, so no one
+	// can list it as complete or restore it. A restore's snapshot becomes
+	// real only if the restore commits; Discard removes it otherwise.
+	Deferred bool
 }
 
 // Written describes a set just written.
@@ -59,6 +63,7 @@ type Written struct {
 	LogError error
 
 	taskID string
+	files  map[string]*os.File // a deferred set's files, until Publish or Discard
 }
 
 // Write writes a set from tx's view of the tables. Both files are always
@@ -76,17 +81,15 @@ func Write(ctx context.Context, tx pgx.Tx, req Request) (*Written, error) {
 	if now.IsZero() {
 		now = time.Now()
 	}
-	ts, files, err := reserve(req.Dir, now)
+	removeLeftovers(req.Dir)
+	ts, files, err := reserve(ctx, req.Dir, now)
 	if err != nil {
 		return nil, err
 	}
 	done := false
 	defer func() {
 		if !done {
-			for _, f := range files {
-				f.Close()
-				os.Remove(f.Name())
-			}
+			closeRemove(files)
 		}
 	}()
 
@@ -118,59 +121,116 @@ func Write(ctx context.Context, tx pgx.Tx, req Request) (*Written, error) {
 	if m.VectorDimension, err = declaredDimension(ctx, tx); err != nil {
 		return nil, err
 	}
-	if err := publish(req.Dir, ts, files, m); err != nil {
+	if m.Source, err = Identify(ctx, tx, req.Source); err != nil {
 		return nil, err
 	}
 	done = true
-	w := &Written{Dir: req.Dir, Timestamp: ts, ManifestFile: layout.ManifestName(kind, ts), Manifest: m, Duration: time.Since(start), taskID: req.TaskID}
-	if !req.DeferLog {
-		w.WriteLog()
+	w := &Written{Dir: req.Dir, Timestamp: ts, ManifestFile: layout.ManifestName(kind, ts), Manifest: m, Duration: time.Since(start), taskID: req.TaskID, files: files}
+	if !req.Deferred {
+		if err := w.Publish(); err != nil {
+			return nil, err
+		}
 	}
 	return w, nil
 }
 
-// reserve picks the first free timestamp at or after now and creates the
-// set's .tmp files exclusively, so two backups in one second, in one process
-// or two, never write the same set.
-func reserve(dir string, now time.Time) (string, map[string]*os.File, error) {
-	now = after(dir, now)
-	for try := 0; try < 600; try++ {
-		ts := now.Add(time.Duration(try) * time.Second).Format(layout.TimestampLayout)
-		if taken(dir, ts) {
-			continue
+// Publish makes a set written with Deferred visible and complete (Write
+// publishes the others itself), then writes the folder's log: a failure to
+// write the log is kept in LogError, the set being complete.
+func (w *Written) Publish() error {
+	if w.files == nil {
+		return errors.New("backup: set already published or discarded")
+	}
+	files := w.files
+	w.files = nil
+	if err := publish(w.Dir, w.Timestamp, files, w.Manifest); err != nil {
+		closeRemove(files)
+		return err
+	}
+	w.WriteLog()
+	return nil
+}
+
+// Discard removes a set written with Deferred and not published.
+func (w *Written) Discard() {
+	if w.files != nil {
+		closeRemove(w.files)
+		w.files = nil
+	}
+}
+
+// maxAhead bounds how far ahead of the clock a new set may be stamped.
+// Timestamps have whole seconds, and a set written in a second another set
+// of the folder already has goes to the next free one; when that is further
+// ahead, the writer waits for the clock instead, so that restores racing
+// backups never push sets into the future, and the newest set stamped is
+// the newest written.
+const maxAhead = 2 * time.Second
+
+// wrongClock is how far ahead a set must be to be taken for one stamped by
+// a wrong clock (or by hand): new sets do not wait for it.
+const wrongClock = 10 * time.Second
+
+// reserve picks the first free timestamp at or after now and after the
+// folder's newest set, and creates the set's temporary files exclusively,
+// so two backups in one second, in one process or two, never write the
+// same set. The files are locked while this process writes them (see
+// removeLeftovers).
+func reserve(ctx context.Context, dir string, now time.Time) (string, map[string]*os.File, error) {
+	now = now.Truncate(time.Second)
+	for try := 0; try < 60; try++ {
+		at := next(dir, now)
+		if wait := at.Sub(now) - maxAhead; wait > 0 {
+			select {
+			case <-time.After(wait):
+			case <-ctx.Done():
+				return "", nil, apierr.Wrap(apierr.Cancelled, ctx.Err(), "cancelled while waiting for a free backup timestamp")
+			}
+			now = now.Add(wait)
 		}
-		files := map[string]*os.File{}
-		ok := true
-		for _, table := range layout.Tables {
-			f, err := os.OpenFile(filepath.Join(dir, layout.TmpName(layout.FileName(table, ts))), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-			if errors.Is(err, fs.ErrExist) {
-				ok = false
-				break
-			}
-			if err != nil {
-				closeRemove(files)
-				return "", nil, writeError(err, "create backup file in %s", dir)
-			}
-			files[table] = f
+		ts := at.Format(layout.TimestampLayout)
+		files, ok, err := create(dir, ts)
+		if err != nil {
+			return "", nil, err
 		}
 		// Another process may have published this timestamp between the
-		// check above and the exclusive creates.
+		// look and the exclusive creates.
 		if ok && !taken(dir, ts) {
 			return ts, files, nil
 		}
 		closeRemove(files)
 	}
-	return "", nil, apierr.New(apierr.Conflict, "no free backup timestamp in %s within 10 minutes of now; remove stale .tmp files", dir)
+	return "", nil, apierr.New(apierr.Conflict, "no free backup timestamp in %s after 60 tries; other writers keep taking them, retry later", dir)
 }
 
-// after returns now, or, when the folder already holds a set of this second
-// or of the next minutes (several sets written in one second), the second
-// after the newest: a new set then always sorts after the folder's earlier
-// ones, which is the order in which list shows them and retention keeps
-// snapshots. A set stamped further ahead (a clock that was wrong) does not
-// push new sets into the future.
-func after(dir string, now time.Time) time.Time {
-	now = now.Truncate(time.Second)
+// create creates set ts's temporary files exclusively and locks them; ok is
+// false when one exists already.
+func create(dir, ts string) (files map[string]*os.File, ok bool, err error) {
+	files = map[string]*os.File{}
+	for _, table := range layout.Tables {
+		name := filepath.Join(dir, layout.ServerTmpName(layout.FileName(table, ts)))
+		f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o644)
+		if errors.Is(err, fs.ErrExist) {
+			return files, false, nil
+		}
+		if err == nil {
+			err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+			if err != nil {
+				f.Close()
+			}
+		}
+		if err != nil {
+			closeRemove(files)
+			return nil, false, writeError(err, "create backup file in %s", dir)
+		}
+		files[table] = f
+	}
+	return files, true, nil
+}
+
+// next is now, or the second after the folder's newest set when that is as
+// new or newer (sets stamped by a wrong clock aside).
+func next(dir string, now time.Time) time.Time {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return now
@@ -182,11 +242,43 @@ func after(dir string, now time.Time) time.Time {
 			continue
 		}
 		t, err := time.ParseInLocation(layout.TimestampLayout, ts, now.Location())
-		if err == nil && t.After(newest) && t.Before(now.Add(10*time.Minute)) {
+		if err == nil && t.After(newest) && t.Before(now.Add(wrongClock)) {
 			newest = t
 		}
 	}
 	return newest.Add(time.Second)
+}
+
+// leftoverAge is how old a file of the server's own must be before it is
+// taken for a leftover: its writer creates and locks it in one moment.
+const leftoverAge = time.Minute
+
+// removeLeftovers removes what writers of this server that died (a SIGKILL,
+// a crash) left in dir: files under the server's temporary names that no
+// process holds locked. A live writer holds its files locked until it
+// publishes or discards them; the pipeline never writes such names, so
+// nothing it may be writing is touched.
+func removeLeftovers(dir string) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if !layout.IsServerTmp(e.Name()) || !e.Type().IsRegular() {
+			continue
+		}
+		path := filepath.Join(dir, e.Name())
+		f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+		if err != nil {
+			continue
+		}
+		fi, err := f.Stat()
+		if err == nil && fi.Mode().IsRegular() && time.Since(fi.ModTime()) > leftoverAge &&
+			syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) == nil {
+			os.Remove(path)
+		}
+		f.Close()
+	}
 }
 
 // taken reports whether any file of set ts exists in dir.
@@ -194,6 +286,7 @@ func taken(dir, ts string) bool {
 	for _, name := range []string{
 		layout.FileName(layout.CollectionTable, ts), layout.FileName(layout.EmbeddingTable, ts),
 		layout.ManifestName(layout.KindBackup, ts), layout.ManifestName(layout.KindSnapshot, ts),
+		layout.TmpName(layout.FileName(layout.CollectionTable, ts)), layout.TmpName(layout.FileName(layout.EmbeddingTable, ts)),
 	} {
 		if _, err := os.Lstat(filepath.Join(dir, name)); err == nil {
 			return true
@@ -314,17 +407,21 @@ func publish(dir, ts string, files map[string]*os.File, m *layout.Manifest) erro
 		return err
 	}
 	for _, table := range layout.Tables {
-		f := files[table]
-		if err := f.Close(); err != nil {
-			return writeError(err, "close %s", f.Name())
-		}
 		// A hard link, unlike rename, never replaces a set another process
-		// published under the same name since this one reserved it.
-		if err := os.Link(f.Name(), strings.TrimSuffix(f.Name(), ".tmp")); err != nil {
+		// published under the same name since this one reserved it. The
+		// file stays open, and so locked, until its temporary name is gone:
+		// removeLeftovers never takes it for a dead writer's.
+		f := files[table]
+		if err := os.Link(f.Name(), filepath.Join(dir, layout.FileName(table, ts))); err != nil {
 			return writeError(err, "publish %s", f.Name())
 		}
 		if err := os.Remove(f.Name()); err != nil {
 			return writeError(err, "publish %s", f.Name())
+		}
+	}
+	for _, f := range files {
+		if err := f.Close(); err != nil {
+			return writeError(err, "close %s", f.Name())
 		}
 	}
 	return syncDir(dir)

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/vectorops/pgvector-backup-mcp/apierr"
@@ -221,9 +222,10 @@ func readFolder(dir, root string) (*folder, error) {
 }
 
 // readDir is os.ReadDir without its sort by name, which a listing of
-// thousands of folders does not need.
+// thousands of folders does not need. A FIFO swapped in for the folder is
+// refused, not waited on.
 func readDir(dir string) ([]fs.DirEntry, error) {
-	d, err := os.Open(dir)
+	d, err := os.OpenFile(dir, os.O_RDONLY|syscall.O_DIRECTORY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -358,11 +360,14 @@ func isRegular(dir, name string, e fs.DirEntry, root string) bool {
 // row counts it gives (nil when it gives none). A log that cannot be read or
 // is too big to be one is ignored: it only adds detail to a listing.
 func readLog(path string) map[string]map[string]int64 {
-	f, err := os.Open(path)
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil
 	}
 	defer f.Close()
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		return nil
+	}
 	data, err := io.ReadAll(io.LimitReader(f, layout.MaxLogBytes+1))
 	if err != nil || len(data) > layout.MaxLogBytes {
 		return nil

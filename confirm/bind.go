@@ -20,6 +20,10 @@ type Options struct {
 	OnConflict  string   `json:"on_conflict"`
 	Snapshot    bool     `json:"snapshot"`
 	Online      bool     `json:"online"`
+	// OtherDatabase: a snapshot restored into another database than its
+	// own, on purpose. Omitted when false, so tokens of other calls keep
+	// their digest.
+	OtherDatabase bool `json:"other_database,omitempty"`
 }
 
 func (o Options) digest() string {

@@ -34,8 +34,21 @@ func FileName(table, ts string) string { return table + "_" + ts + ".csv" }
 // Path is the path of table's file in the set of timestamp ts in dir.
 func Path(dir, table, ts string) string { return filepath.Join(dir, FileName(table, ts)) }
 
-// TmpName is the name a file has while a backup writes it.
+// TmpName is the name a file has while the old pipeline writes it.
 func TmpName(name string) string { return name + ".tmp" }
+
+// ServerTmpName is the name a file has while this server writes it: its own
+// mark, so that leftovers of a writer that died can be told from files the
+// pipeline may be writing, which the server never removes.
+func ServerTmpName(name string) string { return name + serverTmpSuffix }
+
+const serverTmpSuffix = ".mcp.tmp"
+
+// IsServerTmp reports whether name is a file this server was writing.
+func IsServerTmp(name string) bool {
+	k, _ := Kind(name)
+	return k == TmpFile && strings.HasSuffix(name, serverTmpSuffix)
+}
 
 // ParseTimestamp reads YYYYMMDD_HHMMSS, a real date and time (20230229_120000
 // is not), as wall-clock time in UTC: the pipeline wrote local time without a
@@ -126,7 +139,9 @@ func Kind(name string) (FileKind, string) {
 		}
 		kind = EmbeddingFile
 	}
-	if ts, ok := strings.CutSuffix(rest, ".csv.tmp"); ok {
+	if ts, ok := strings.CutSuffix(rest, ".csv"+serverTmpSuffix); ok {
+		rest, kind = ts, TmpFile
+	} else if ts, ok := strings.CutSuffix(rest, ".csv.tmp"); ok {
 		rest, kind = ts, TmpFile
 	} else if rest, ok = strings.CutSuffix(rest, ".csv"); !ok {
 		return OtherFile, ""

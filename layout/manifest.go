@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"os"
+	"strconv"
 	"strings"
 )
 
@@ -43,10 +45,39 @@ type Manifest struct {
 	Timestamp       string               `json:"timestamp"`
 	CreatedAt       string               `json:"created_at"`
 	Database        string               `json:"database"`
+	Source          *Source              `json:"source,omitempty"` // the database the rows came from; nil in sets written before it was recorded
 	VectorDimension int                  `json:"vector_dimension,omitempty"`
 	Tables          []string             `json:"tables"`                // tables whose rows the set holds
 	Files           map[string]FileEntry `json:"files"`                 // by table name
 	Collections     []string             `json:"collections,omitempty"` // set only when the set holds just these collections
+}
+
+// Source is the database a set's rows were read from. A snapshot is
+// restored into that database only, unless the caller says otherwise: its
+// undo must not land anywhere else.
+type Source struct {
+	SystemIdentifier string `json:"system_identifier,omitempty"` // the cluster's, from pg_control_system(); empty when the role may not read it
+	Database         string `json:"database"`                    // current_database()
+	Host             string `json:"host"`                        // as the server connected to it
+	Port             int    `json:"port"`
+}
+
+// Same reports whether s and o are one database: the same cluster (by
+// system identifier, when both know it; else by host and port) and the
+// same database in it.
+func (s Source) Same(o Source) bool {
+	if s.Database != o.Database {
+		return false
+	}
+	if s.SystemIdentifier != "" && o.SystemIdentifier != "" {
+		return s.SystemIdentifier == o.SystemIdentifier
+	}
+	return s.Host == o.Host && s.Port == o.Port
+}
+
+// String names the source for people: host:port/database.
+func (s Source) String() string {
+	return net.JoinHostPort(s.Host, strconv.Itoa(s.Port)) + "/" + s.Database
 }
 
 // FileEntry describes one CSV file of a set.

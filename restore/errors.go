@@ -39,11 +39,15 @@ func failed(ctx context.Context, err error) error {
 // commitFailed reports a failed COMMIT. A deferred constraint fails cleanly
 // and PostgreSQL rolled back; a connection lost during COMMIT leaves the
 // outcome unknown, and the caller must be told so rather than promised a
-// rollback (the snapshot is kept: it may describe a change that happened).
+// rollback (the snapshot is published: it may describe a change that
+// happened).
 func (j *job) commitFailed(ctx context.Context, err error) error {
 	if _, answered := pgerr.As(err); answered {
 		j.discardSnapshot()
 		return failed(ctx, err)
+	}
+	if j.snapshot != nil && j.snapshot.Publish() != nil {
+		j.snapshot.Discard()
 	}
 	return apierr.Wrap(apierr.DatabaseError, err,
 		"the connection failed during COMMIT (%v), so whether the restore was applied is unknown; compare the tables' row counts with the backup before retrying", err).

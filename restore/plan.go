@@ -68,6 +68,9 @@ func MakePlan(ctx context.Context, tx pgx.Tx, req Request, bind bool) (*Plan, *B
 }
 
 func (j *job) plan(ctx context.Context, tx pgx.Tx, bind bool) (*Plan, *Binding, error) {
+	if err := j.checkSource(ctx, tx); err != nil {
+		return nil, nil, err
+	}
 	var err error
 	if j.scope, err = j.resolveScope(ctx, tx); err != nil {
 		return nil, nil, err

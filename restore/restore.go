@@ -38,10 +38,16 @@ type Request struct {
 	Files       *catalog.Files
 	Tables      []string // subset of layout.Tables; empty means the set's tables
 	Truncate    bool
-	Collections []string // replace only these collections, by name
-	OnConflict  string   // OnConflictError (default), OnConflictSkip or OnConflictUpdate
-	DryRun      bool     // do everything, then roll back
-	Database    string   // password-free name of the target, written into snapshots
+	Collections []string      // replace only these collections, by name
+	OnConflict  string        // OnConflictError (default), OnConflictSkip or OnConflictUpdate
+	DryRun      bool          // do everything, then roll back
+	Database    string        // password-free name of the target, written into snapshots
+	Source      layout.Source // the target's host and port as connected to, written into snapshots
+
+	// OtherDatabase restores a snapshot into a database other than the one
+	// it was taken from, which is refused otherwise: an undo must land
+	// where the rows came from.
+	OtherDatabase bool
 
 	// Online replaces the rows in scope without blocking the application's
 	// readers: DELETE rather than TRUNCATE, under a lock that stops
@@ -116,11 +122,13 @@ type Snapshot struct {
 	Undo      Undo
 }
 
-// Undo is how to restore the snapshot so that the restore is undone.
+// Undo is how to restore the snapshot so that the restore is undone: into
+// the same database, in the same mode.
 type Undo struct {
 	Tables      []string
 	Truncate    bool
 	Collections []string
+	Online      bool
 }
 
 // Run restores req.Set into the database behind conn. On any error, and

@@ -5,7 +5,9 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/vectorops/pgvector-backup-mcp/apierr"
 	"github.com/vectorops/pgvector-backup-mcp/backup"
+	"github.com/vectorops/pgvector-backup-mcp/layout"
 )
 
 // takeSnapshot saves the rows about to be deleted or overwritten as a
@@ -30,14 +32,15 @@ func (j *job) takeSnapshot(ctx context.Context, tx pgx.Tx) (*Snapshot, error) {
 		Collections: j.scope.liveCollections,
 		TaskID:      "pre-restore snapshot",
 		Database:    j.req.Database,
-		DeferLog:    true,
+		Source:      j.req.Source,
+		Deferred:    true,
 		Snapshot:    true,
 	})
 	if err != nil {
 		return nil, err
 	}
 	j.snapshot = w
-	snap := &Snapshot{Dir: w.Dir, Timestamp: w.Timestamp, Rows: map[string]int64{}, Undo: Undo{Tables: j.tables}}
+	snap := &Snapshot{Dir: w.Dir, Timestamp: w.Timestamp, Rows: map[string]int64{}, Undo: Undo{Tables: j.tables, Online: j.req.Online}}
 	for _, t := range w.Manifest.Tables {
 		snap.Rows[t] = w.Manifest.Files[t].Rows
 	}
@@ -53,23 +56,49 @@ func (j *job) takeSnapshot(ctx context.Context, tx pgx.Tx) (*Snapshot, error) {
 	return snap, nil
 }
 
-// discardSnapshot removes a snapshot written by a restore that then failed:
-// the tables still hold those rows, and a set that describes no change would
-// only mislead.
+// discardSnapshot removes the snapshot of a restore that failed: the tables
+// still hold those rows, and a set that describes no change would only
+// mislead. It was never published, so no one saw it as a set.
 func (j *job) discardSnapshot() {
 	if j.snapshot != nil {
-		backup.Remove(j.snapshot)
+		j.snapshot.Discard()
 	}
 }
 
-// publishSnapshot writes the folder's log for the snapshot once the restore
-// committed: only then the snapshot became real, and the log describes the
-// folder's newest set.
+// publishSnapshot makes the snapshot a complete set, with its manifest and
+// the folder's log, once the restore committed: only then it became real.
+// The restore is done whatever happens here; a snapshot that cannot be
+// published is reported, and the restore then has no undo.
 func (j *job) publishSnapshot(res *Result) {
 	if j.snapshot == nil {
 		return
 	}
-	if j.snapshot.WriteLog(); j.snapshot.LogError != nil {
+	if err := j.snapshot.Publish(); err != nil {
+		res.Errors = append(res.Errors, "the restore is complete, but its snapshot could not be saved, so this server cannot undo it: "+apierr.MessageOf(err))
+		res.Snapshot = nil
+		return
+	}
+	if j.snapshot.LogError != nil {
 		res.Errors = append(res.Errors, "the snapshot is complete, but the folder's backup log could not be updated: "+j.snapshot.LogError.Error())
 	}
+}
+
+// checkSource refuses to restore a snapshot into a database other than the
+// one it was taken from, unless the request says so: following an undo
+// must put back the database the restore changed, and no other.
+func (j *job) checkSource(ctx context.Context, tx pgx.Tx) error {
+	m := j.manifest
+	if m == nil || m.Kind != layout.KindSnapshot || m.Source == nil || j.req.OtherDatabase {
+		return nil
+	}
+	here, err := backup.Identify(ctx, tx, j.req.Source)
+	if err != nil {
+		return err
+	}
+	if m.Source.Same(*here) {
+		return nil
+	}
+	return apierr.New(apierr.Forbidden,
+		"snapshot %s holds rows of database %s, not of %s, the database this call would restore into; give the db_connection of %s (as its undo does), or set allow_other_database=true to restore it here on purpose",
+		m.Timestamp, m.Source, here, m.Source).With("param", "db_connection").With("reason", "other_database")
 }

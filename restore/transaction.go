@@ -17,6 +17,9 @@ func (j *job) execute(ctx context.Context, tx pgx.Tx) (*Result, error) {
 	if err := j.lock(ctx, tx); err != nil {
 		return nil, err
 	}
+	if err := j.checkSource(ctx, tx); err != nil {
+		return nil, err
+	}
 	var err error
 	if j.scope, err = j.resolveScope(ctx, tx); err != nil {
 		return nil, err

@@ -10,6 +10,7 @@ type InspectArgs struct {
 	TruncateBeforeRestore bool     `json:"truncate_before_restore,omitempty" jsonschema:"default=false" jsonschema_description:"Plan a restore that empties the tables first."`
 	OnConflict            string   `json:"on_conflict,omitempty" jsonschema:"enum=error,enum=skip,enum=update,default=error" jsonschema_description:"Plan an append with this conflict policy."`
 	DBConnection          string   `json:"db_connection,omitempty" jsonschema:"maxLength=4096" jsonschema_description:"Other target database URL; refused unless the operator allowed it."`
+	AllowOtherDatabase    bool     `json:"allow_other_database,omitempty" jsonschema:"default=false" jsonschema_description:"Plan restoring a pre-restore snapshot into a database other than the one it was taken from."`
 	Diff                  bool     `json:"diff,omitempty" jsonschema:"default=false" jsonschema_description:"Also compare the set's embeddings with the live ones, by key: what changed since this backup (a restore would undo it). Reads the live table once more."`
 }
 

@@ -14,6 +14,7 @@ type RestoreArgs struct {
 	DryRun                bool     `json:"dry_run,omitempty" jsonschema:"default=false" jsonschema_description:"Validate every row and report exactly what the restore would do, then roll back: writes nothing."`
 	Snapshot              *bool    `json:"snapshot,omitempty" jsonschema:"default=true" jsonschema_description:"Before deleting or overwriting rows, save them as a new backup set in global_vector_bak/ and return it, so the restore can be undone. Default true."`
 	Online                bool     `json:"online,omitempty" jsonschema:"default=false" jsonschema_description:"With truncate_before_restore: replace the rows without blocking the application's readers (DELETE instead of TRUNCATE, under a lock that stops writers only). Readers keep seeing the old rows until the restore commits, then the new ones; never an empty or half-written table. Somewhat slower; the tables are vacuumed after."`
+	AllowOtherDatabase    bool     `json:"allow_other_database,omitempty" jsonschema:"default=false" jsonschema_description:"Restore a pre-restore snapshot into a database other than the one it was taken from. Refused otherwise, so that an undo never lands in another database."`
 	ConfirmToken          string   `json:"confirm_token,omitempty" jsonschema:"maxLength=8192" jsonschema_description:"Token from a CONFIRMATION_REQUIRED answer: a restore that deletes or overwrites rows runs only with it, after the user approved the plan. Call again with the same arguments plus this token."`
 }
 

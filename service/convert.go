@@ -58,6 +58,8 @@ func (s *Service) restoreResult(call *restoreCall, r *restore.Result) *schemas.R
 				Tables:                snap.Undo.Tables,
 				TruncateBeforeRestore: snap.Undo.Truncate,
 				Collections:           snap.Undo.Collections,
+				Online:                snap.Undo.Online,
+				DBConnection:          call.db.ConnectionWithoutPassword(),
 			},
 		}
 	}

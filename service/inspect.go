@@ -34,15 +34,22 @@ func (s *Service) Inspect(ctx context.Context, args schemas.InspectArgs) (*schem
 		return nil, err
 	}
 	defer files.Close()
+	release, err := s.readSlot(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	req := restore.Request{
-		Set:         files.Set,
-		Files:       files,
-		Tables:      args.Tables,
-		Truncate:    args.TruncateBeforeRestore,
-		Collections: args.Collections,
-		OnConflict:  args.OnConflict,
-		Database:    db.Name,
-		SnapshotDir: s.Catalog.GlobalDir(),
+		Set:           files.Set,
+		Files:         files,
+		Tables:        args.Tables,
+		Truncate:      args.TruncateBeforeRestore,
+		Collections:   args.Collections,
+		OnConflict:    args.OnConflict,
+		Database:      db.Name,
+		Source:        sourceOf(db),
+		OtherDatabase: args.AllowOtherDatabase,
+		SnapshotDir:   s.Catalog.GlobalDir(),
 	}
 	conn, connErr := db.Connect(ctx)
 	if connErr != nil {

@@ -60,7 +60,12 @@ func (s *Service) Restore(ctx context.Context, args schemas.RestoreArgs, opts Re
 	}
 	log.Info("restore starting", "tables", args.Tables, "truncate", args.TruncateBeforeRestore,
 		"collections", args.Collections, "on_conflict", args.OnConflict, "dry_run", args.DryRun)
+	release, err := s.readSlot(ctx)
+	if err != nil {
+		return nil, err
+	}
 	done, err := restore.Run(ctx, conn, call.req)
+	release()
 	if err != nil {
 		log.Warn("restore failed, rolled back", "error_type", apierr.TypeOf(err), "err", err)
 		return nil, err
@@ -108,18 +113,20 @@ func (s *Service) resolveRestore(args schemas.RestoreArgs, opts RestoreOptions) 
 		return nil, err
 	}
 	call := &restoreCall{args: args, db: db, req: restore.Request{
-		Set:         files.Set,
-		Files:       files,
-		Tables:      args.Tables,
-		Truncate:    args.TruncateBeforeRestore,
-		Collections: args.Collections,
-		OnConflict:  args.OnConflict,
-		DryRun:      args.DryRun,
-		Online:      args.Online,
-		Database:    db.Name,
-		LockWait:    s.LockWait,
-		Progress:    throttle(opts.Progress, 200*time.Millisecond),
-		Waiting:     waiting(opts.Progress),
+		Set:           files.Set,
+		Files:         files,
+		Tables:        args.Tables,
+		Truncate:      args.TruncateBeforeRestore,
+		Collections:   args.Collections,
+		OnConflict:    args.OnConflict,
+		DryRun:        args.DryRun,
+		Online:        args.Online,
+		Database:      db.Name,
+		Source:        sourceOf(db),
+		OtherDatabase: args.AllowOtherDatabase,
+		LockWait:      s.LockWait,
+		Progress:      throttle(opts.Progress, 200*time.Millisecond),
+		Waiting:       waiting(opts.Progress),
 	}}
 	if args.Snapshot == nil || *args.Snapshot {
 		call.req.SnapshotDir = s.Catalog.GlobalDir()
@@ -150,12 +157,13 @@ func (s *Service) approve(ctx context.Context, conn *pgx.Conn, call *restoreCall
 func (c *restoreCall) confirmCall() confirm.Call {
 	tables, _ := restore.SelectTables(c.req.Tables)
 	return confirm.Call{Target: c.db.Name, Set: c.req.Files, Options: confirm.Options{
-		Tables:      tables,
-		Truncate:    c.req.Truncate,
-		Collections: c.req.Collections,
-		OnConflict:  cmp.Or(c.req.OnConflict, restore.OnConflictError),
-		Snapshot:    c.req.SnapshotDir != "",
-		Online:      c.req.Online,
+		Tables:        tables,
+		Truncate:      c.req.Truncate,
+		Collections:   c.req.Collections,
+		OnConflict:    cmp.Or(c.req.OnConflict, restore.OnConflictError),
+		Snapshot:      c.req.SnapshotDir != "",
+		Online:        c.req.Online,
+		OtherDatabase: c.req.OtherDatabase,
 	}}
 }
 
@@ -206,10 +214,15 @@ func (s *Service) pruneSnapshots(res *schemas.RestoreResult, log *slog.Logger) {
 func (s *Service) seekApproval(ctx context.Context, conn *pgx.Conn, call *restoreCall, approve Approver) error {
 	var plan *restore.Plan
 	var binding *restore.Binding
-	err := restore.ReadOnly(ctx, conn, func(tx pgx.Tx) (err error) {
+	release, err := s.readSlot(ctx)
+	if err != nil {
+		return err
+	}
+	err = restore.ReadOnly(ctx, conn, func(tx pgx.Tx) (err error) {
 		plan, binding, err = restore.MakePlan(ctx, tx, call.req, true)
 		return err
 	})
+	release()
 	if err != nil || !plan.Destructive() {
 		return err
 	}

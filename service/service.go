@@ -5,13 +5,16 @@
 package service
 
 import (
+	"cmp"
 	"context"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/vectorops/pgvector-backup-mcp/apierr"
 	"github.com/vectorops/pgvector-backup-mcp/catalog"
 	"github.com/vectorops/pgvector-backup-mcp/confirm"
+	"github.com/vectorops/pgvector-backup-mcp/layout"
 	"github.com/vectorops/pgvector-backup-mcp/target"
 )
 
@@ -34,7 +37,38 @@ type Service struct {
 	// (restore.DefaultLockWait when zero).
 	LockWait time.Duration
 
-	hooks hooks
+	// Readers bounds how many calls read whole sets at once (inspect,
+	// restore); others wait their turn. One read holds at most one record
+	// (bounded by backupfile) and a few chunks, so this bounds the memory
+	// the server's reads can take under any input. Zero means
+	// DefaultReaders.
+	Readers int
+
+	readers     chan struct{}
+	readersOnce sync.Once
+	hooks       hooks
+}
+
+// DefaultReaders is how many calls read whole sets at once by default.
+const DefaultReaders = 4
+
+// readSlot waits for a turn to read a whole set; release ends it.
+func (s *Service) readSlot(ctx context.Context) (release func(), err error) {
+	s.readersOnce.Do(func() {
+		s.readers = make(chan struct{}, cmp.Or(s.Readers, DefaultReaders))
+	})
+	select {
+	case s.readers <- struct{}{}:
+		return func() { <-s.readers }, nil
+	default:
+	}
+	s.logger().Info("waiting for other calls to finish reading backup sets", "readers", cap(s.readers))
+	select {
+	case s.readers <- struct{}{}:
+		return func() { <-s.readers }, nil
+	case <-ctx.Done():
+		return nil, apierr.Wrap(apierr.Cancelled, ctx.Err(), "cancelled while waiting for other calls to finish reading backup sets; nothing was changed")
+	}
 }
 
 // hooks let tests act at the exact moments a call passes, such as between
@@ -77,4 +111,10 @@ func (s *Service) logger() *slog.Logger {
 		return s.Logger
 	}
 	return slog.New(slog.DiscardHandler)
+}
+
+// sourceOf is the target as connected to, for snapshots' manifests and the
+// check that a snapshot goes back into its own database.
+func sourceOf(db *target.Database) layout.Source {
+	return layout.Source{Host: db.Host(), Port: int(db.Port())}
 }

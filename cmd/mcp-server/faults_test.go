@@ -565,12 +565,12 @@ type leftover string
 
 const (
 	nothingLeft  leftover = "nothing"      // no new file: no snapshot, or it was removed
-	halfWritten  leftover = "half-written" // a killed snapshot: .tmp files only, listed incomplete
-	completeSet  leftover = "complete set" // a snapshot finished before the fault: a valid set of the unchanged rows
+	halfWritten  leftover = "half-written" // a killed restore's snapshot: the server's .tmp files only, listed incomplete, never a set
+	completeSet  leftover = "complete set" // a snapshot published because the restore may have committed: a valid set of the unchanged rows
 	snapshotLogs          = snapshotDir + "/" + layout.LogName
 )
 
-var snapshotFileRE = regexp.MustCompile(`^(?:langchain_pg_(?:collection|embedding)_|vector_snapshot_manifest_)([0-9]{8}_[0-9]{6})\.(?:csv|json)(\.(?:[0-9]+\.)?tmp)?$`)
+var snapshotFileRE = regexp.MustCompile(`^(?:langchain_pg_(?:collection|embedding)_|vector_snapshot_manifest_)([0-9]{8}_[0-9]{6})\.(?:csv|json)(\.(?:[0-9]+\.|mcp\.)?tmp)?$`)
 
 // checkFiles compares the backup root with before: no file lost or changed
 // (except mutated, changed on purpose), new files only in the snapshot folder
@@ -791,7 +791,7 @@ func (r *faultRig) testKill(t *testing.T) {
 					},
 				}
 			},
-			left: completeSet,
+			left: halfWritten, // published only once the restore commits
 		},
 		{
 			name: "during the snapshot's COPY TO",
@@ -830,7 +830,7 @@ func (r *faultRig) testKill(t *testing.T) {
 					},
 				}
 			},
-			left: completeSet,
+			left: halfWritten, // published only once the restore commits
 		},
 		{
 			name: "during the embedding COPY",
@@ -840,7 +840,7 @@ func (r *faultRig) testKill(t *testing.T) {
 					after:  noop,
 				}
 			},
-			left: completeSet,
+			left: halfWritten, // published only once the restore commits
 		},
 	}
 	for _, pt := range points {
