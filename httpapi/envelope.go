@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -28,6 +27,7 @@ var statusText = map[int]string{
 	http.StatusForbidden:             "禁止访问",
 	http.StatusNotFound:              "资源未找到",
 	http.StatusMethodNotAllowed:      "请求方法不允许",
+	http.StatusRequestTimeout:        "请求超时",
 	http.StatusConflict:              "请求冲突",
 	http.StatusRequestEntityTooLarge: "请求体过大",
 	http.StatusInternalServerError:   "系统内部错误",
@@ -68,11 +68,6 @@ func now() string { return time.Now().Format(time.RFC3339) }
 // in response the old service's sentence where it had one for this case,
 // else the message (which then says what to do next).
 func writeError(w http.ResponseWriter, err error) {
-	var tooBig *http.MaxBytesError
-	if errors.As(err, &tooBig) {
-		writeRefusal(w, http.StatusRequestEntityTooLarge, apierr.InvalidParams, "the request body is larger than %d bytes; arguments are far smaller", tooBig.Limit)
-		return
-	}
 	e := apierr.From(err)
 	data := e.Fields()
 	if legacy := legacyResponse(e); legacy != "" {

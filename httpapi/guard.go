@@ -14,39 +14,49 @@ import (
 	"github.com/vectorops/pgvector-backup-mcp/apierr"
 )
 
-// sessionIdleTTL ends MCP sessions (2025-06-18 protocol) that clients left
-// without closing, so they do not pile up.
-const sessionIdleTTL = 30 * time.Minute
-
 // guard runs the checks every route shares, outermost first: the access log
-// (which sees every answer, refusals included), a recovered panic, the Host
-// and Origin checks, the token, and the body limit.
+// (which sees every answer, refusals included), a recovered panic, the
+// bound on the time to receive the body, the Host and Origin checks, the
+// token, and the body's size; then it reads the body (see bufferBody).
 func (h *Handler) guard(next http.Handler) http.Handler {
 	return h.accessLog(h.recoverPanic(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		markHandlerStarted(r)
+		h.startBodyDeadline(w, r)
+		refuse := func(status int, errorType apierr.Type, format string, args ...any) {
+			if hasBody(r) {
+				// The body stays unread: closing the connection lets the
+				// answer go at once, rather than after Go's server read
+				// what is left of the body to reuse the connection.
+				w.Header().Set("Connection", "close")
+			}
+			writeRefusal(w, status, errorType, format, args...)
+		}
 		if !h.hostAllowed(r) {
 			// A browser page whose name was rebound to this machine's
 			// loopback address: its requests carry its own Host.
-			writeRefusal(w, http.StatusForbidden, apierr.Forbidden,
+			refuse(http.StatusForbidden, apierr.Forbidden,
 				"Host %q is not a loopback name, but the request came in on a loopback address; use http://localhost or http://127.0.0.1", r.Host)
 			return
 		}
 		if origin := r.Header.Get("Origin"); origin != "" && !h.originAllowed(origin, r) {
-			writeRefusal(w, http.StatusForbidden, apierr.Forbidden,
+			refuse(http.StatusForbidden, apierr.Forbidden,
 				"requests from the web origin %q are refused; the operator can allow it with --allow-origin", origin)
 			return
 		}
 		if r.URL.Path != HealthPath && !h.authorized(r) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="mcp-server"`)
-			writeRefusal(w, http.StatusUnauthorized, apierr.Forbidden,
+			refuse(http.StatusUnauthorized, apierr.Forbidden,
 				"this server needs the header Authorization: Bearer <token> (the token the operator set with --auth-token or MCP_AUTH_TOKEN)")
 			return
 		}
 		if r.ContentLength > h.opts.MaxBodyBytes {
-			writeRefusal(w, http.StatusRequestEntityTooLarge, apierr.InvalidParams,
+			refuse(http.StatusRequestEntityTooLarge, apierr.InvalidParams,
 				"the request body is %d bytes, more than the %d allowed; arguments are far smaller", r.ContentLength, h.opts.MaxBodyBytes)
 			return
 		}
-		r.Body = http.MaxBytesReader(w, r.Body, h.opts.MaxBodyBytes)
+		if !h.bufferBody(w, r) {
+			return
+		}
 		next.ServeHTTP(w, r)
 	})))
 }

@@ -1,7 +1,8 @@
 // Package httpapi serves, on one port, the old Python service's REST API
 // (same endpoints, envelope and messages, so its scripts keep working) and
 // MCP over streamable HTTP at /mcp, behind the checks every route shares:
-// Host and Origin, the bearer token, a body limit, and an access log.
+// Host and Origin, the bearer token, bounds on a body's size and on the
+// time to receive it, and an access log.
 // It is a thin front end: arguments go through the tools' own validator,
 // the work through service, errors are mapped by their apierr type.
 package httpapi
@@ -9,6 +10,7 @@ package httpapi
 import (
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/mark3labs/mcp-go/server"
 
@@ -38,8 +40,14 @@ type Options struct {
 	// allowed besides the server's own.
 	AllowOrigins []string
 	MaxBodyBytes int64 // 0 means DefaultMaxBodyBytes
-	Version      string
-	Logger       *slog.Logger
+	// HeaderTimeout bounds the time to receive a request's headers, and
+	// BodyTimeout the time to receive its body once the headers are in
+	// (0 means DefaultHeaderTimeout, DefaultBodyTimeout). Nothing bounds
+	// the time to answer: a restore may run for minutes.
+	HeaderTimeout time.Duration
+	BodyTimeout   time.Duration
+	Version       string
+	Logger        *slog.Logger
 }
 
 // Handler is the HTTP front end.
@@ -47,6 +55,7 @@ type Handler struct {
 	svc       *service.Service
 	validator *schemas.Validator
 	mcp       *server.StreamableHTTPServer
+	sessions  *sessionRegistry
 	opts      Options
 	log       *slog.Logger
 	root      http.Handler
@@ -62,17 +71,26 @@ func New(svc *service.Service, mcpServer *server.MCPServer, opts Options) (*Hand
 	if opts.MaxBodyBytes <= 0 {
 		opts.MaxBodyBytes = DefaultMaxBodyBytes
 	}
+	if opts.HeaderTimeout <= 0 {
+		opts.HeaderTimeout = DefaultHeaderTimeout
+	}
+	if opts.BodyTimeout <= 0 {
+		opts.BodyTimeout = DefaultBodyTimeout
+	}
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	h := &Handler{svc: svc, validator: v, opts: opts, log: log}
+	h := &Handler{svc: svc, validator: v, opts: opts, log: log, sessions: newSessionRegistry()}
 	// mcp-go keeps its own Host check (DNS rebinding) at /mcp; the guard in
-	// front of it adds the Origin check and the token it lacks.
+	// front of it adds the Origin check and the token it lacks. mcp-go's
+	// default session manager accepts any well-formed session id, minted
+	// here or not, alive or ended; the registry knows which are live.
 	h.mcp = server.NewStreamableHTTPServer(mcpServer,
 		server.WithEndpointPath(MCPPath),
 		server.WithStreamableHTTPLogger(log),
 		server.WithSessionIdleTTL(sessionIdleTTL),
+		server.WithSessionIdManager(h.sessions),
 	)
 
 	mux := http.NewServeMux()
@@ -80,7 +98,7 @@ func New(svc *service.Service, mcpServer *server.MCPServer, opts Options) (*Hand
 	mux.Handle(RestorePath, only(h.restore, http.MethodPost))
 	mux.Handle(BackupPath, only(h.backup, http.MethodPost))
 	mux.Handle(HealthPath, only(h.health, http.MethodGet, http.MethodHead))
-	mux.Handle(MCPPath, h.mcp)
+	mux.Handle(MCPPath, h.mcpFront(h.mcp))
 	mux.HandleFunc("/", notFound)
 	h.root = h.guard(mux)
 	return h, nil

@@ -136,7 +136,7 @@ func (h *Handler) body(r *http.Request, name string, dst any) error {
 	if mediaType, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err == nil && mediaType == "application/json" {
 		b, err := io.ReadAll(r.Body)
 		if err != nil {
-			return fmt.Errorf("read the request body: %w", err) // writeError tells a too large body apart
+			return fmt.Errorf("read the request body: %w", err) // the guard buffered it: this cannot fail
 		}
 		var v any
 		if err := json.Unmarshal(b, &v); err != nil {

@@ -43,11 +43,11 @@ func Listen(addr string, authToken string) (net.Listener, error) {
 	return ln, nil
 }
 
-// Timeouts of the HTTP server. None bounds a whole request: a restore may
-// run for minutes, and its client waits for the answer.
+// Timeouts of the HTTP server besides Options' bounds on receiving a
+// request. None bounds a whole request: a restore may run for minutes, and
+// its client waits for the answer.
 const (
-	readHeaderTimeout = 10 * time.Second
-	idleTimeout       = 2 * time.Minute
+	idleTimeout = 2 * time.Minute
 	// afterCancel bounds the wait for cancelled calls to roll back and
 	// answer once the grace period is over.
 	afterCancel = 30 * time.Second
@@ -64,13 +64,15 @@ func Serve(ctx context.Context, ln net.Listener, h *Handler, grace time.Duration
 	defer cancelCalls()
 	srv := &http.Server{
 		Handler:           h,
-		ReadHeaderTimeout: readHeaderTimeout,
+		ReadHeaderTimeout: h.opts.HeaderTimeout,
 		IdleTimeout:       idleTimeout,
 		BaseContext:       func(net.Listener) context.Context { return calls },
+		ConnContext:       connContext,
+		ConnState:         connState,
 		ErrorLog:          log.New(slogWriter{h.log}, "", 0),
 	}
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
+	go func() { served <- srv.Serve(headerTimeoutListener{Listener: ln, log: h.log}) }()
 
 	select {
 	case err := <-served:
