@@ -3,9 +3,6 @@ package backup
 import (
 	"errors"
 	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
 
 	"github.com/vectorops/pgvector-backup-mcp/catalog"
 	"github.com/vectorops/pgvector-backup-mcp/layout"
@@ -18,27 +15,24 @@ var ErrNotSnapshot = errors.New("not a snapshot this server wrote; left in place
 // RemoveSnapshot deletes a snapshot set that has been superseded, after
 // checking its manifest says this server wrote it as a snapshot: a set that
 // merely looks like one (renamed by a person, or another kind) is never
-// removed. The embedding file goes first (it frees the most), the manifest
-// last; a removal cut short leaves an incomplete set, which list shows and
-// restore refuses, never a set that restores wrong rows.
-func RemoveSnapshot(set catalog.Set) error {
-	m, err := layout.ReadManifest(filepath.Join(set.Dir, set.ManifestFile))
-	if set.Kind != layout.KindSnapshot || err != nil || m.Kind != layout.KindSnapshot || m.Timestamp != set.Timestamp {
-		return fmt.Errorf("%w: set %s in %s (manifest: %v)", ErrNotSnapshot, set.Timestamp, set.Dir, err)
+// removed. Every delete happens beneath root. The embedding file goes first
+// (it frees the most), the manifest last; a removal cut short leaves an
+// incomplete set, which list shows and restore refuses, never a set that
+// restores wrong rows.
+func RemoveSnapshot(root string, set catalog.Set) error {
+	m, err := set.Manifest()
+	if set.Kind != layout.KindSnapshot || err != nil || m == nil || m.Kind != layout.KindSnapshot || m.Timestamp != set.Timestamp {
+		return fmt.Errorf("%w: set %s (manifest: %v)", ErrNotSnapshot, set.Timestamp, err)
 	}
+	dir, err := openFolder(root, set.Dir)
+	if err != nil {
+		return err
+	}
+	defer dir.close()
 	for _, name := range []string{set.File(layout.EmbeddingTable), set.File(layout.CollectionTable), set.ManifestFile} {
-		if err := os.Remove(filepath.Join(set.Dir, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		if err := dir.remove(name); err != nil {
 			return fmt.Errorf("remove snapshot %s: %w", set.Timestamp, err)
 		}
 	}
 	return nil
-}
-
-// Remove deletes a set this package wrote, for a snapshot whose restore
-// failed: the rows it saved are still in the tables.
-func Remove(w *Written) {
-	for _, table := range layout.Tables {
-		os.Remove(layout.Path(w.Dir, table, w.Timestamp))
-	}
-	os.Remove(filepath.Join(w.Dir, w.ManifestFile))
 }

@@ -32,7 +32,8 @@ import (
 
 // Request says what to write.
 type Request struct {
-	Dir         string        // folder to write into; created when missing
+	Root        string        // the backup root: nothing outside it is written (empty: Dir itself)
+	Dir         string        // folder to write into, inside Root; created when missing
 	Tables      []string      // tables whose rows are written (default both); the others get a header-only file
 	Collections []string      // when set, only these collections' rows (a snapshot of a per-collection restore)
 	TaskID      string        // for the log
@@ -63,6 +64,7 @@ type Written struct {
 	LogError error
 
 	taskID string
+	folder *folder             // open until the set is published or discarded
 	files  map[string]*os.File // a deferred set's files, until Publish or Discard
 }
 
@@ -74,22 +76,25 @@ type Written struct {
 // one instant.
 func Write(ctx context.Context, tx pgx.Tx, req Request) (*Written, error) {
 	start := time.Now()
-	if err := os.MkdirAll(req.Dir, 0o755); err != nil {
-		return nil, writeError(err, "create backup folder %s", req.Dir)
+	dir, err := openFolder(req.Root, req.Dir)
+	if err != nil {
+		return nil, err
 	}
 	now := req.Now
 	if now.IsZero() {
 		now = time.Now()
 	}
-	removeLeftovers(req.Dir)
-	ts, files, err := reserve(ctx, req.Dir, now)
+	removeLeftovers(dir)
+	ts, files, err := reserve(ctx, dir, now)
 	if err != nil {
+		dir.close()
 		return nil, err
 	}
 	done := false
 	defer func() {
 		if !done {
-			closeRemove(files)
+			closeRemove(dir, files)
+			dir.close()
 		}
 	}()
 
@@ -125,7 +130,7 @@ func Write(ctx context.Context, tx pgx.Tx, req Request) (*Written, error) {
 		return nil, err
 	}
 	done = true
-	w := &Written{Dir: req.Dir, Timestamp: ts, ManifestFile: layout.ManifestName(kind, ts), Manifest: m, Duration: time.Since(start), taskID: req.TaskID, files: files}
+	w := &Written{Dir: req.Dir, Timestamp: ts, ManifestFile: layout.ManifestName(kind, ts), Manifest: m, Duration: time.Since(start), taskID: req.TaskID, folder: dir, files: files}
 	if !req.Deferred {
 		if err := w.Publish(); err != nil {
 			return nil, err
@@ -143,19 +148,21 @@ func (w *Written) Publish() error {
 	}
 	files := w.files
 	w.files = nil
-	if err := publish(w.Dir, w.Timestamp, files, w.Manifest); err != nil {
-		closeRemove(files)
+	defer w.folder.close()
+	if err := publish(w.folder, w.Timestamp, files, w.Manifest); err != nil {
+		closeRemove(w.folder, files)
 		return err
 	}
-	w.WriteLog()
+	w.LogError = w.folder.writeAtomic(layout.LogName, []byte(layout.FormatLog(w.Manifest, w.taskID, w.Duration)))
 	return nil
 }
 
 // Discard removes a set written with Deferred and not published.
 func (w *Written) Discard() {
 	if w.files != nil {
-		closeRemove(w.files)
+		closeRemove(w.folder, w.files)
 		w.files = nil
+		w.folder.close()
 	}
 }
 
@@ -176,7 +183,7 @@ const wrongClock = 10 * time.Second
 // so two backups in one second, in one process or two, never write the
 // same set. The files are locked while this process writes them (see
 // removeLeftovers).
-func reserve(ctx context.Context, dir string, now time.Time) (string, map[string]*os.File, error) {
+func reserve(ctx context.Context, dir *folder, now time.Time) (string, map[string]*os.File, error) {
 	now = now.Truncate(time.Second)
 	for try := 0; try < 60; try++ {
 		at := next(dir, now)
@@ -198,18 +205,17 @@ func reserve(ctx context.Context, dir string, now time.Time) (string, map[string
 		if ok && !taken(dir, ts) {
 			return ts, files, nil
 		}
-		closeRemove(files)
+		closeRemove(dir, files)
 	}
-	return "", nil, apierr.New(apierr.Conflict, "no free backup timestamp in %s after 60 tries; other writers keep taking them, retry later", dir)
+	return "", nil, apierr.New(apierr.Conflict, "no free backup timestamp in %s after 60 tries; other writers keep taking them, retry later", dir.rel)
 }
 
 // create creates set ts's temporary files exclusively and locks them; ok is
 // false when one exists already.
-func create(dir, ts string) (files map[string]*os.File, ok bool, err error) {
+func create(dir *folder, ts string) (files map[string]*os.File, ok bool, err error) {
 	files = map[string]*os.File{}
 	for _, table := range layout.Tables {
-		name := filepath.Join(dir, layout.ServerTmpName(layout.FileName(table, ts)))
-		f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o644)
+		f, err := dir.createExclusive(layout.ServerTmpName(layout.FileName(table, ts)), 0o644)
 		if errors.Is(err, fs.ErrExist) {
 			return files, false, nil
 		}
@@ -220,8 +226,8 @@ func create(dir, ts string) (files map[string]*os.File, ok bool, err error) {
 			}
 		}
 		if err != nil {
-			closeRemove(files)
-			return nil, false, writeError(err, "create backup file in %s", dir)
+			closeRemove(dir, files)
+			return nil, false, writeError(err, "create backup file in %s", dir.rel)
 		}
 		files[table] = f
 	}
@@ -230,12 +236,12 @@ func create(dir, ts string) (files map[string]*os.File, ok bool, err error) {
 
 // next is now, or the second after the folder's newest set when that is as
 // new or newer (sets stamped by a wrong clock aside).
-func next(dir string, now time.Time) time.Time {
-	entries, err := os.ReadDir(dir)
+func next(dir *folder, now time.Time) time.Time {
+	newest := now.Add(-time.Second)
+	entries, err := dir.readDir()
 	if err != nil {
 		return now
 	}
-	newest := now.Add(-time.Second)
 	for _, e := range entries {
 		kind, ts := layout.Kind(e.Name())
 		if kind == layout.OtherFile || kind == layout.LogFile {
@@ -258,8 +264,8 @@ const leftoverAge = time.Minute
 // process holds locked. A live writer holds its files locked until it
 // publishes or discards them; the pipeline never writes such names, so
 // nothing it may be writing is touched.
-func removeLeftovers(dir string) {
-	entries, err := os.ReadDir(dir)
+func removeLeftovers(dir *folder) {
+	entries, err := dir.readDir()
 	if err != nil {
 		return
 	}
@@ -267,38 +273,39 @@ func removeLeftovers(dir string) {
 		if !layout.IsServerTmp(e.Name()) || !e.Type().IsRegular() {
 			continue
 		}
-		path := filepath.Join(dir, e.Name())
-		f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+		f, err := dir.openNoFollow(e.Name())
 		if err != nil {
 			continue
 		}
 		fi, err := f.Stat()
-		if err == nil && fi.Mode().IsRegular() && time.Since(fi.ModTime()) > leftoverAge &&
+		if err == nil && time.Since(fi.ModTime()) > leftoverAge &&
 			syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) == nil {
-			os.Remove(path)
+			dir.remove(e.Name())
 		}
 		f.Close()
 	}
 }
 
-// taken reports whether any file of set ts exists in dir.
-func taken(dir, ts string) bool {
+// taken reports whether any file of set ts exists in dir, the old
+// pipeline's half-written ones included.
+func taken(dir *folder, ts string) bool {
 	for _, name := range []string{
 		layout.FileName(layout.CollectionTable, ts), layout.FileName(layout.EmbeddingTable, ts),
 		layout.ManifestName(layout.KindBackup, ts), layout.ManifestName(layout.KindSnapshot, ts),
 		layout.TmpName(layout.FileName(layout.CollectionTable, ts)), layout.TmpName(layout.FileName(layout.EmbeddingTable, ts)),
 	} {
-		if _, err := os.Lstat(filepath.Join(dir, name)); err == nil {
+		if dir.exists(name) {
 			return true
 		}
 	}
 	return false
 }
 
-func closeRemove(files map[string]*os.File) {
+// closeRemove removes and closes a set's temporary files.
+func closeRemove(dir *folder, files map[string]*os.File) {
 	for _, f := range files {
+		dir.remove(filepath.Base(f.Name()))
 		f.Close()
-		os.Remove(f.Name())
 	}
 }
 
@@ -395,15 +402,15 @@ func declaredDimension(ctx context.Context, tx pgx.Tx) (int, error) {
 	return dim, nil
 }
 
-// publish makes the set visible: the manifest first, then the CSVs renamed
-// from .tmp, then the folder synced. Until the last rename the set is listed
-// as incomplete, never as restorable.
-func publish(dir, ts string, files map[string]*os.File, m *layout.Manifest) error {
+// publish makes the set visible: the manifest first, then the CSVs linked
+// from their temporary names, then the folder synced. Until the last link
+// the set is listed as incomplete, never as restorable.
+func publish(dir *folder, ts string, files map[string]*os.File, m *layout.Manifest) error {
 	b, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
 		return err
 	}
-	if err := writeFileAtomic(filepath.Join(dir, layout.ManifestName(m.Kind, ts)), append(b, '\n')); err != nil {
+	if err := dir.writeAtomic(layout.ManifestName(m.Kind, ts), append(b, '\n')); err != nil {
 		return err
 	}
 	for _, table := range layout.Tables {
@@ -411,69 +418,20 @@ func publish(dir, ts string, files map[string]*os.File, m *layout.Manifest) erro
 		// published under the same name since this one reserved it. The
 		// file stays open, and so locked, until its temporary name is gone:
 		// removeLeftovers never takes it for a dead writer's.
-		f := files[table]
-		if err := os.Link(f.Name(), filepath.Join(dir, layout.FileName(table, ts))); err != nil {
-			return writeError(err, "publish %s", f.Name())
+		tmp := filepath.Base(files[table].Name())
+		if err := dir.link(tmp, layout.FileName(table, ts)); err != nil {
+			return writeError(err, "publish %s", tmp)
 		}
-		if err := os.Remove(f.Name()); err != nil {
-			return writeError(err, "publish %s", f.Name())
+		if err := dir.remove(tmp); err != nil {
+			return writeError(err, "publish %s", tmp)
 		}
 	}
 	for _, f := range files {
 		if err := f.Close(); err != nil {
-			return writeError(err, "close %s", f.Name())
+			return writeError(err, "close %s", filepath.Base(f.Name()))
 		}
 	}
-	return syncDir(dir)
-}
-
-// writeFileAtomic replaces path with data through a temporary file of its
-// own, so concurrent writers (two backups into one folder) never share one.
-func writeFileAtomic(path string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return writeError(err, "write %s", path)
-	}
-	tmp := f.Name()
-	_, err = f.Write(data)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Chmod(tmp, 0o644)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return writeError(err, "write %s", tmp)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
-		return writeError(err, "rename %s", tmp)
-	}
-	return nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return writeError(err, "open %s", dir)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return writeError(err, "sync %s", dir)
-	}
-	return nil
-}
-
-// WriteLog writes the folder's log in the old pipeline's format, which the
-// catalog (and the old tools) read row counts from. A failure is kept in
-// w.LogError.
-func (w *Written) WriteLog() {
-	w.LogError = w.writeLog()
-}
-
-func (w *Written) writeLog() error {
-	return writeFileAtomic(filepath.Join(w.Dir, layout.LogName), []byte(layout.FormatLog(w.Manifest, w.taskID, w.Duration)))
+	return dir.sync()
 }
 
 // writeError reports a failure to write the backup folder. The contract has

@@ -84,7 +84,11 @@ func (s *Sealer) Verify(token string, call Call) (*Claims, error) {
 			With("param", "confirm_token").With("reason", reason)
 	}
 	c, err := s.Open(token)
+	var record *RecordError
 	switch {
+	case errors.As(err, &record):
+		return nil, apierr.Wrap(apierr.DatabaseError, err, "the record of spent confirmations cannot be read (%v), so the token is refused; the operator must fix it", record.Err).
+			With("reason", "spend_record")
 	case errors.Is(err, ErrExpired):
 		return nil, bad("expired", "has expired")
 	case errors.Is(err, ErrUsed):

@@ -7,7 +7,6 @@
 package confirm
 
 import (
-	"bufio"
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/rand"
@@ -16,9 +15,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"os"
-	"strconv"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -68,81 +65,45 @@ var (
 	ErrUsed      = errors.New("token was already used")
 )
 
-// Sealer mints and opens tokens. It remembers used tokens until they expire.
+// Sealer mints and opens tokens, and spends each at most once.
 type Sealer struct {
 	aead cipher.AEAD
 	ttl  time.Duration
 	now  func() time.Time
 
-	mu       sync.Mutex
-	used     map[string]int64 // id → expiry
-	usedFile string           // where used ids persist, when set
+	mu    sync.Mutex
+	used  map[string]int64 // id → expiry: spent in this process
+	spent *spentRecord     // where spends persist, when set
 }
 
-// PersistUsed keeps the list of used tokens in path as well as in memory, so
-// that a server restarted with the same key (or another sharing key and
-// file) still refuses a token whose restore already committed.
-func (s *Sealer) PersistUsed(path string) { s.usedFile = path }
+// PersistUsed keeps the record of spent tokens in the folder path (beneath
+// its parent, the backup root) as well as in memory, so that a server
+// restarted with the same key, or another sharing key and folder, still
+// refuses a token that was spent.
+func (s *Sealer) PersistUsed(path string) {
+	s.spent = &spentRecord{parent: filepath.Dir(path), name: filepath.Base(path)}
+}
 
-// maxUsedFile bounds what is read of the used-token file.
-const maxUsedFile = 1 << 20
-
-// usedOnDisk reports whether id is in the used-token file.
-func (s *Sealer) usedOnDisk(id string) bool {
-	if s.usedFile == "" {
-		return false
+// CheckKey refuses a key without entropy: all bytes equal (all zero, the
+// usual placeholder), or a short pattern repeated, which anyone could guess.
+func CheckKey(key []byte) error {
+	distinct := map[byte]bool{}
+	for _, b := range key {
+		distinct[b] = true
 	}
-	f, err := os.Open(s.usedFile)
-	if err != nil {
-		return false
+	if len(distinct) < 8 {
+		return fmt.Errorf("has only %d distinct bytes: it is a placeholder or a pattern, not a random key", len(distinct))
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(io.LimitReader(f, maxUsedFile))
-	for sc.Scan() {
-		if got, _, _ := strings.Cut(sc.Text(), " "); got == id {
-			return true
+	for period := 1; period <= len(key)/2; period++ {
+		repeats := true
+		for i := period; i < len(key) && repeats; i++ {
+			repeats = key[i] == key[i-period]
+		}
+		if repeats {
+			return fmt.Errorf("repeats a pattern of %d bytes: it is not a random key", period)
 		}
 	}
-	return false
-}
-
-// recordOnDisk appends id to the used-token file; O_APPEND keeps concurrent
-// writers' lines whole. Expired entries are dropped when the file grows.
-func (s *Sealer) recordOnDisk(id string, exp int64) error {
-	if s.usedFile == "" {
-		return nil
-	}
-	if fi, err := os.Stat(s.usedFile); err == nil && fi.Size() > maxUsedFile/2 {
-		s.pruneFile()
-	}
-	f, err := os.OpenFile(s.usedFile, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
-	if err != nil {
-		return err
-	}
-	if _, err := fmt.Fprintf(f, "%s %d\n", id, exp); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
-}
-
-func (s *Sealer) pruneFile() {
-	b, err := os.ReadFile(s.usedFile)
-	if err != nil {
-		return
-	}
-	now := s.now().Unix()
-	var keep strings.Builder
-	for _, line := range strings.Split(string(b), "\n") {
-		_, expText, ok := strings.Cut(line, " ")
-		if exp, err := strconv.ParseInt(expText, 10, 64); ok && err == nil && exp > now {
-			keep.WriteString(line + "\n")
-		}
-	}
-	tmp := s.usedFile + ".tmp"
-	if os.WriteFile(tmp, []byte(keep.String()), 0o600) == nil {
-		os.Rename(tmp, s.usedFile)
-	}
+	return nil
 }
 
 // NewSealer returns a sealer with a 32-byte key; a nil key means a random
@@ -221,24 +182,43 @@ func (s *Sealer) Open(token string) (*Claims, error) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, ok := s.used[c.ID]; ok || s.usedOnDisk(c.ID) {
+	if _, ok := s.used[c.ID]; ok {
 		return nil, ErrUsed
+	}
+	if s.spent != nil {
+		spent, err := s.spent.spent(c.ID)
+		if err != nil {
+			return nil, err
+		}
+		if spent {
+			return nil, ErrUsed
+		}
 	}
 	return &c, nil
 }
 
-// MarkUsed records that a token's restore committed, so it cannot be
-// replayed. Failed restores do not use up their token: nothing changed. An
-// error means the record could not be persisted (the in-memory one holds).
-func (s *Sealer) MarkUsed(c *Claims) error {
+// Spend spends a token: exactly once, whoever else tries at the same time
+// in this process or in another sharing the record. It returns ErrUsed when
+// the token was spent already, and another error when the spend cannot be
+// recorded durably. A restore spends its token inside its transaction,
+// just before COMMIT, and does not commit unless Spend succeeded.
+func (s *Sealer) Spend(c *Claims) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	now := s.now().Unix()
+	now := s.now()
 	for id, exp := range s.used {
-		if exp <= now {
+		if exp <= now.Unix() {
 			delete(s.used, id)
 		}
 	}
+	if _, ok := s.used[c.ID]; ok {
+		return ErrUsed
+	}
+	if s.spent != nil {
+		if err := s.spent.spend(c.ID, c.ExpiresAt, now); err != nil {
+			return err
+		}
+	}
 	s.used[c.ID] = c.ExpiresAt
-	return s.recordOnDisk(c.ID, c.ExpiresAt)
+	return nil
 }

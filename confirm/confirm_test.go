@@ -359,7 +359,7 @@ func TestExpiresAtIsHonest(t *testing.T) {
 	}
 }
 
-func TestMarkUsed(t *testing.T) {
+func TestSpend(t *testing.T) {
 	clock := newClock(time.Unix(1_753_000_000, 0))
 	s := mustSealer(t, nil, 10*time.Minute)
 	s.SetClock(clock.now)
@@ -370,7 +370,7 @@ func TestMarkUsed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.MarkUsed(ca)
+	s.Spend(ca)
 	if _, err := s.Open(a); !errors.Is(err, ErrUsed) {
 		t.Errorf("open a used token: %v, want ErrUsed", err)
 	}
@@ -378,9 +378,9 @@ func TestMarkUsed(t *testing.T) {
 		t.Errorf("another token with the same claims is not used: %v", err)
 	}
 	// Marking twice is harmless.
-	s.MarkUsed(ca)
+	s.Spend(ca)
 	if _, err := s.Open(a); !errors.Is(err, ErrUsed) {
-		t.Errorf("after a second MarkUsed: %v, want ErrUsed", err)
+		t.Errorf("after a second Spend: %v, want ErrUsed", err)
 	}
 	// Once expired, a used token is expired (and no longer remembered).
 	clock.advance(10 * time.Minute)
@@ -401,7 +401,7 @@ func TestUsedEntriesPruned(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		s.MarkUsed(c)
+		s.Spend(c)
 		early = append(early, c)
 	}
 	clock.advance(5 * time.Minute)
@@ -410,7 +410,7 @@ func TestUsedEntriesPruned(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.MarkUsed(lc)
+	s.Spend(lc)
 	if n := len(s.used); n != 101 {
 		t.Fatalf("%d used entries before any expired, want 101", n)
 	}
@@ -421,7 +421,7 @@ func TestUsedEntriesPruned(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.MarkUsed(nc)
+	s.Spend(nc)
 	if n := len(s.used); n != 2 {
 		t.Errorf("%d used entries after the first 100 expired, want 2 (late and next)", n)
 	}
@@ -436,7 +436,7 @@ func TestUsedEntriesPruned(t *testing.T) {
 	}
 }
 
-// TestConcurrentUse runs Seal, Open and MarkUsed from many goroutines; run
+// TestConcurrentUse runs Seal, Open and Spend from many goroutines; run
 // with -race.
 func TestConcurrentUse(t *testing.T) {
 	s := mustSealer(t, nil, time.Minute)
@@ -454,9 +454,9 @@ func TestConcurrentUse(t *testing.T) {
 					t.Error(err)
 					return
 				}
-				s.MarkUsed(c)
+				s.Spend(c)
 				if _, err := s.Open(token); !errors.Is(err, ErrUsed) {
-					t.Errorf("after MarkUsed: %v", err)
+					t.Errorf("after Spend: %v", err)
 					return
 				}
 			}

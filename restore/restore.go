@@ -64,11 +64,21 @@ type Request struct {
 	// replaced are saved as a backup set first, inside the restore's
 	// transaction.
 	SnapshotDir string
+	// BackupRoot is the root SnapshotDir lies in: the snapshot is written
+	// beneath it, never through a link out of it (empty: SnapshotDir).
+	BackupRoot string
 
 	// Expect, from a confirmation, is the world the person approved:
 	// checked under the lock before anything changes, and each file's
 	// checksum when it ends.
 	Expect *Binding
+
+	// BeforeCommit, when set, runs last in the transaction, after every
+	// row is in and before COMMIT (not in a dry run): its error rolls the
+	// restore back. A confirmation token is spent here, so that a token is
+	// spent exactly when its restore commits, and a spend that cannot be
+	// recorded stops the commit.
+	BeforeCommit func() error
 
 	// Progress, when set, is called as the files stream: bytes read of
 	// both files together, and rows sent from table's file so far.
@@ -152,6 +162,9 @@ func Run(ctx context.Context, conn *pgx.Conn, req Request) (*Result, error) {
 	defer tx.Rollback(context.WithoutCancel(ctx)) // a no-op after Commit
 
 	res, err := j.execute(ctx, tx)
+	if err == nil && req.BeforeCommit != nil && !req.DryRun {
+		err = req.BeforeCommit()
+	}
 	if err != nil {
 		j.discardSnapshot()
 		return nil, failed(ctx, err)

@@ -27,6 +27,7 @@ func (j *job) takeSnapshot(ctx context.Context, tx pgx.Tx) (*Snapshot, error) {
 		tables = nil
 	}
 	w, err := backup.Write(ctx, tx, backup.Request{
+		Root:        j.req.BackupRoot,
 		Dir:         j.req.SnapshotDir,
 		Tables:      tables,
 		Collections: j.scope.liveCollections,

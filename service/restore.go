@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -60,6 +59,9 @@ func (s *Service) Restore(ctx context.Context, args schemas.RestoreArgs, opts Re
 	}
 	log.Info("restore starting", "tables", args.Tables, "truncate", args.TruncateBeforeRestore,
 		"collections", args.Collections, "on_conflict", args.OnConflict, "dry_run", args.DryRun)
+	if claims != nil {
+		call.req.BeforeCommit = func() error { return s.spend(claims) }
+	}
 	release, err := s.readSlot(ctx)
 	if err != nil {
 		return nil, err
@@ -69,11 +71,6 @@ func (s *Service) Restore(ctx context.Context, args schemas.RestoreArgs, opts Re
 	if err != nil {
 		log.Warn("restore failed, rolled back", "error_type", apierr.TypeOf(err), "err", err)
 		return nil, err
-	}
-	if claims != nil {
-		if err := s.Confirm.MarkUsed(claims); err != nil {
-			log.Warn("could not persist the used confirmation token", "err", err)
-		}
 	}
 	res := s.restoreResult(call, done)
 	if res.Snapshot != nil {
@@ -129,7 +126,7 @@ func (s *Service) resolveRestore(args schemas.RestoreArgs, opts RestoreOptions) 
 		Waiting:       waiting(opts.Progress),
 	}}
 	if args.Snapshot == nil || *args.Snapshot {
-		call.req.SnapshotDir = s.Catalog.GlobalDir()
+		call.req.SnapshotDir, call.req.BackupRoot = s.Catalog.GlobalDir(), s.Catalog.BackupRoot
 	}
 	return call, nil
 }
@@ -151,6 +148,20 @@ func (s *Service) approve(ctx context.Context, conn *pgx.Conn, call *restoreCall
 	}
 	call.req.Expect = &restore.Binding{State: claims.State, Files: claims.Sums()}
 	return claims, nil
+}
+
+// spend spends the call's token, just before its restore commits.
+func (s *Service) spend(claims *confirm.Claims) error {
+	err := s.Confirm.Spend(claims)
+	switch {
+	case errors.Is(err, confirm.ErrUsed):
+		return apierr.New(apierr.InvalidParams, "confirm_token was already used for a restore that completed (another call spent it first); call restore_vector_backup again without confirm_token to get a new plan and token").
+			With("param", "confirm_token").With("reason", "used")
+	case err != nil:
+		return apierr.Wrap(apierr.DatabaseError, err, "the confirmation could not be recorded as spent (%v), so the restore was not committed; the operator must fix the backup root's spent-token record", err).
+			With("reason", "spend_record")
+	}
+	return nil
 }
 
 // confirmCall is what a token for this call binds.
@@ -186,7 +197,7 @@ func (s *Service) pruneSnapshots(res *schemas.RestoreResult, log *slog.Logger) {
 			}
 		}
 		for _, set := range older[min(len(older), s.KeepSnapshots-1):] {
-			err = backup.RemoveSnapshot(set)
+			err = backup.RemoveSnapshot(s.Catalog.BackupRoot, set)
 			if errors.Is(err, backup.ErrNotSnapshot) {
 				log.Warn("a set named as a snapshot is not one; left in place", "err", err)
 				err = nil
@@ -270,32 +281,6 @@ type ApprovalRequired struct {
 
 func (e *ApprovalRequired) Error() string { return e.Err.Error() }
 func (e *ApprovalRequired) Unwrap() error { return e.Err }
-
-// describePlan says what the restore will do, for the person approving it.
-func describePlan(call *restoreCall, p *restore.Plan) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "Restore of set %s from %s into %s (%s mode) will:", call.req.Set.Timestamp, call.args.BackupPath, call.db.Name, p.Mode)
-	for _, t := range p.Tables {
-		fmt.Fprintf(&b, "\n- %s: delete %s, write %s", t, Count(p.Delete[t], "row"), Count(p.Insert[t], "row"))
-	}
-	for _, c := range p.Collections {
-		if c.DeleteEmbeddings > 0 || c.InsertEmbeddings > 0 {
-			fmt.Fprintf(&b, "\n  - collection %s: %d embeddings deleted, %d written", c.Name, c.DeleteEmbeddings, c.InsertEmbeddings)
-		}
-	}
-	if p.OnConflict == restore.OnConflictUpdate {
-		b.WriteString("\n- live rows whose key is in the backup are overwritten")
-	}
-	if call.req.Online && p.Mode != "append" {
-		b.WriteString("\nOnline: the application keeps reading the old rows until the restore commits; its writes wait.")
-	}
-	if p.Snapshot {
-		b.WriteString("\nThe replaced rows are saved first as a new backup set in global_vector_bak/, so the restore can be undone.")
-	} else {
-		b.WriteString("\nNo snapshot is taken (snapshot=false): the replaced rows cannot be recovered by this server.")
-	}
-	return b.String()
-}
 
 // Count says "1 row", "2 rows": how every front end words a number of
 // things for a person.

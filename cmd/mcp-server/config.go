@@ -95,6 +95,9 @@ func (c *config) resolve(getenv func(string) (string, bool)) error {
 		if err != nil || len(b) != 32 {
 			return fmt.Errorf("MCP_CONFIRM_KEY must be 64 hex digits (32 bytes)")
 		}
+		if err := confirm.CheckKey(b); err != nil {
+			return fmt.Errorf("MCP_CONFIRM_KEY %v; make one with: openssl rand -hex 32", err)
+		}
 		c.confirmKey = b
 	}
 	return nil
@@ -113,6 +116,9 @@ func orEnv(flagValue string, getenv func(string) (string, bool), name, fallback 
 // service builds the core every front end calls.
 func (c *config) service(logger *slog.Logger) (*service.Service, error) {
 	cat, err := catalog.New(c.projectRoot, c.backupRoot)
+	if err == nil {
+		err = cat.Check()
+	}
 	if err != nil {
 		return nil, fmt.Errorf("cannot use the backup root: %w", err)
 	}
