@@ -10,9 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/url"
 	"path"
-	"regexp"
 	"strconv"
 	"strings"
 
@@ -27,6 +25,10 @@ import (
 type Policy struct {
 	defaultURL string
 	allow      []Pattern
+	// template is the configuration requested connections start from (see
+	// newTemplate); nil, with templateErr set, when it could not be made.
+	template    *pgx.ConnConfig
+	templateErr error
 }
 
 // Pattern is one allowed "host[:port]/database"; each part may use * and ?
@@ -94,18 +96,27 @@ func (p Pattern) String() string {
 // means libpq's PG* environment variables) and which lets requests name only
 // databases matching allow.
 func NewPolicy(defaultURL string, allow []Pattern) *Policy {
-	return &Policy{defaultURL: defaultURL, allow: allow}
+	p := &Policy{defaultURL: defaultURL, allow: allow}
+	if len(allow) > 0 {
+		// Made once, now, so that no request ever runs pgx's parser.
+		p.template, p.templateErr = newTemplate()
+	}
+	return p
 }
 
 // Database is a resolved target: a connection configuration and a
 // password-free description for results and logs.
 type Database struct {
 	config *pgx.ConnConfig
-	Name   string // "host:port/database", no user or password
+	Name   string   // "host:port/database", no user or password
+	req    *request // the request's connection; nil for the operator's
 }
 
 // Resolve returns the database a call should use: the operator's default when
-// requested is empty, else requested if the policy allows it.
+// requested is empty, else requested if the policy allows it. A requested
+// connection string is judged from its parts before anything is opened,
+// read or dialled (see parseRequest), and its configuration is then built
+// without pgx reading any file or PG* variable for it (see fromRequest).
 func (p *Policy) Resolve(requested string) (*Database, error) {
 	if requested == "" {
 		cfg, err := pgx.ParseConfig(p.defaultURL)
@@ -115,31 +126,22 @@ func (p *Policy) Resolve(requested string) (*Database, error) {
 		}
 		return &Database{config: cfg, Name: describe(cfg)}, nil
 	}
-	if param := namesServerFile(requested); param != "" {
-		return nil, apierr.New(apierr.Forbidden,
-			"db_connection may not set %s: it names a file on the server; connect without it, or ask the operator to configure the connection with --database-url", param).
-			With("param", "db_connection")
-	}
-	cfg, err := pgx.ParseConfig(requested)
-	if err != nil {
-		return nil, apierr.New(apierr.InvalidParams,
-			"db_connection is not a valid PostgreSQL URL or keyword string (%s); use postgresql://user:password@host:port/database", redactErr(err, requested)).
-			With("param", "db_connection")
-	}
-	if len(p.allow) == 0 {
-		return nil, apierr.New(apierr.Forbidden,
-			"db_connection is not allowed on this server; omit it to use the server's database, or ask the operator to allow %s with --allow-db-connection", describe(cfg)).
-			With("param", "db_connection")
-	}
-	for _, h := range hosts(cfg) {
-		if !p.allowed(h.host, h.port, cfg.Database) {
-			return nil, apierr.New(apierr.Forbidden,
-				"db_connection names %s, which the operator has not allowed; allowed: %s",
-				endpoint(h.host, h.port, cfg.Database), p.allowedList()).
-				With("param", "db_connection")
+	req, apiErr := p.parseRequest(requested)
+	if apiErr != nil {
+		// Messages quote keys, hosts and database names, never the
+		// password; should one of those equal it, it is hidden all the same.
+		if params, err := parseConnString(requested); err == nil {
+			apiErr.Message = redactPassword(apiErr.Message, params.values["password"])
 		}
+		return nil, apiErr
 	}
-	return &Database{config: cfg, Name: describe(cfg)}, nil
+	if p.templateErr != nil {
+		return nil, apierr.Wrap(apierr.DatabaseError, p.templateErr,
+			"the server cannot set up requested connections (%v); the operator must fix the PG* environment variables", p.templateErr).
+			With("param", "db_connection")
+	}
+	cfg := fromRequest(p.template, req)
+	return &Database{config: cfg, Name: describe(cfg), req: req}, nil
 }
 
 func (p *Policy) allowed(host string, port uint16, db string) bool {
@@ -170,7 +172,7 @@ func (d *Database) Connect(ctx context.Context) (*pgx.Conn, error) {
 		if ctx.Err() != nil {
 			return nil, apierr.Wrap(apierr.Cancelled, ctx.Err(), "cancelled while connecting to %s", d.Name)
 		}
-		return nil, apierr.Wrap(apierr.DatabaseError, err, "cannot connect to %s: %s", d.Name, redactErr(err, d.config.Password)).
+		return nil, apierr.Wrap(apierr.DatabaseError, err, "cannot connect to %s: %s", d.Name, redactPassword(err.Error(), d.config.Password)).
 			With("reason", ReasonUnreachable)
 	}
 	return conn, nil
@@ -179,16 +181,6 @@ func (d *Database) Connect(ctx context.Context) (*pgx.Conn, error) {
 type hostPort struct {
 	host string
 	port uint16
-}
-
-// hosts lists every endpoint pgx may dial, fallbacks included, so that a
-// multi-host connection string cannot slip an unapproved host past the check.
-func hosts(cfg *pgx.ConnConfig) []hostPort {
-	out := []hostPort{{cfg.Host, cfg.Port}}
-	for _, fb := range cfg.Fallbacks {
-		out = append(out, hostPort{fb.Host, fb.Port})
-	}
-	return out
 }
 
 func describe(cfg *pgx.ConnConfig) string {
@@ -211,23 +203,6 @@ func redactErr(err error, secret string) string {
 		}
 	}
 	return Redact(msg, secret)
-}
-
-// serverFileParams are connection parameters that make pgx read a file on
-// this machine while parsing, before any allow-list check could run: a
-// request must not be able to probe the server's disk with them.
-var serverFileParams = regexp.MustCompile(`(?i)(?:^|[\s?&])(sslrootcert|sslcert|sslkey|sslcrl|sslcrldir|sslpassword|passfile|servicefile|service)\s*=`)
-
-// namesServerFile returns the first such parameter in a connection string,
-// in URL or keyword form, percent-escapes undone.
-func namesServerFile(conn string) string {
-	if unescaped, err := url.QueryUnescape(conn); err == nil {
-		conn = unescaped
-	}
-	if m := serverFileParams.FindStringSubmatch(conn); m != nil {
-		return strings.ToLower(m[1])
-	}
-	return ""
 }
 
 // Redact removes secret from s; it is a no-op for an empty secret.
