@@ -129,6 +129,13 @@ func Write(ctx context.Context, tx pgx.Tx, req Request) (*Written, error) {
 	if m.Source, err = Identify(ctx, tx, req.Source); err != nil {
 		return nil, err
 	}
+	if req.Root != "" {
+		// Without its key the set is only left unsealed: retention then
+		// keeps it rather than remove what it cannot prove it wrote.
+		if key, err := sealKey(dir.root); err == nil {
+			m.Seal = seal(key, m)
+		}
+	}
 	done = true
 	w := &Written{Dir: req.Dir, Timestamp: ts, ManifestFile: layout.ManifestName(kind, ts), Manifest: m, Duration: time.Since(start), taskID: req.TaskID, folder: dir, files: files}
 	if !req.Deferred {

@@ -50,6 +50,9 @@ type Manifest struct {
 	Tables          []string             `json:"tables"`                // tables whose rows the set holds
 	Files           map[string]FileEntry `json:"files"`                 // by table name
 	Collections     []string             `json:"collections,omitempty"` // set only when the set holds just these collections
+	// Seal proves this server wrote the manifest (an HMAC under a key only
+	// it holds): retention removes only sealed snapshots whose files match.
+	Seal string `json:"seal,omitempty"`
 }
 
 // Source is the database a set's rows were read from. A snapshot is

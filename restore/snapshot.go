@@ -41,7 +41,7 @@ func (j *job) takeSnapshot(ctx context.Context, tx pgx.Tx) (*Snapshot, error) {
 		return nil, err
 	}
 	j.snapshot = w
-	snap := &Snapshot{Dir: w.Dir, Timestamp: w.Timestamp, Rows: map[string]int64{}, Undo: Undo{Tables: j.tables, Online: j.req.Online}}
+	snap := &Snapshot{Dir: w.Dir, Timestamp: w.Timestamp, Source: w.Manifest.Source, Rows: map[string]int64{}, Undo: Undo{Tables: j.tables, Online: j.req.Online}}
 	for _, t := range w.Manifest.Tables {
 		snap.Rows[t] = w.Manifest.Files[t].Rows
 	}

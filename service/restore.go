@@ -74,7 +74,7 @@ func (s *Service) Restore(ctx context.Context, args schemas.RestoreArgs, opts Re
 	}
 	res := s.restoreResult(call, done)
 	if res.Snapshot != nil {
-		s.pruneSnapshots(res, log)
+		s.pruneSnapshots(res, done.Snapshot.Source, log)
 	}
 	if res.DryRun {
 		log.Info("dry run finished, rolled back", restoredAttrs(res)...)
@@ -179,20 +179,24 @@ func (c *restoreCall) confirmCall() confirm.Call {
 }
 
 // pruneSnapshots keeps, once a restore that wrote a snapshot has committed,
-// that snapshot and the newest KeepSnapshots-1 older ones of the snapshot
-// folder, and removes the rest. Newer snapshots belong to restores of other
-// databases still running (which prune when they commit), and are not
-// counted. The restore is done whatever happens here: a failure is noted in
-// its result, not returned.
-func (s *Service) pruneSnapshots(res *schemas.RestoreResult, log *slog.Logger) {
-	if s.KeepSnapshots <= 0 {
+// that snapshot and the newest KeepSnapshots-1 older ones of the same
+// source database in the snapshot folder, and removes the rest that it can
+// prove it wrote (backup.RemoveSnapshot). Other databases' snapshots are
+// theirs to prune, and newer ones belong to restores still running. The
+// restore is done whatever happens here: a failure is noted in its result,
+// not returned.
+func (s *Service) pruneSnapshots(res *schemas.RestoreResult, source *layout.Source, log *slog.Logger) {
+	if s.KeepSnapshots <= 0 || source == nil {
 		return
 	}
 	sets, err := s.Catalog.Sets(s.Catalog.GlobalDir())
 	if err == nil {
 		var older []catalog.Set
 		for _, set := range sets { // newest first
-			if set.Kind == layout.KindSnapshot && set.Timestamp < res.Snapshot.Timestamp {
+			if set.Kind != layout.KindSnapshot || set.Timestamp >= res.Snapshot.Timestamp {
+				continue
+			}
+			if m, err := set.Manifest(); err == nil && m != nil && m.Source != nil && m.Source.Same(*source) {
 				older = append(older, set)
 			}
 		}
