@@ -23,6 +23,7 @@ const (
 	Conflict              Type = "CONFLICT"
 	ConfirmationRequired  Type = "CONFIRMATION_REQUIRED"
 	DatabaseError         Type = "DATABASE_ERROR"
+	StorageError          Type = "STORAGE_ERROR" // the backup folder failed: full, read-only, unreadable
 	Cancelled             Type = "CANCELLED"
 )
 
@@ -30,7 +31,7 @@ const (
 var Types = []Type{
 	MissingRequiredParams, InvalidParams, ResourceNotFound, Forbidden,
 	BackupCorrupt, SchemaMismatch, Conflict, ConfirmationRequired,
-	DatabaseError, Cancelled,
+	DatabaseError, StorageError, Cancelled,
 }
 
 // Error is an error with a contract type, a message written for the caller,

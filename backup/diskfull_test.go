@@ -137,6 +137,9 @@ func wantWriteError(t *testing.T, err error, why ...string) *apierr.Error {
 		t.Fatalf("error %v (%T) is not an apierr error: callers get no error type and no advice", err, err)
 	}
 	t.Logf("%s: %s", e.Type, e.Message)
+	if e.Type != apierr.StorageError {
+		t.Errorf("error type %s, want %s: the disk failed, not the database", e.Type, apierr.StorageError)
+	}
 	msg := strings.ToLower(e.Message)
 	if !strings.Contains(msg, "write") {
 		t.Errorf("message %q does not say the backup could not be written", e.Message)

@@ -441,11 +441,11 @@ func publish(dir *folder, ts string, files map[string]*os.File, m *layout.Manife
 	return dir.sync()
 }
 
-// writeError reports a failure to write the backup folder. The contract has
-// no type for a full disk or a read-only folder; DATABASE_ERROR is its
-// "system error", and the message says what the operator must fix.
+// writeError reports a failure to write the backup folder (a full disk, a
+// read-only folder, a link that leads out of the root): STORAGE_ERROR, with
+// what the operator must fix.
 func writeError(err error, format string, args ...any) error {
-	return apierr.Wrap(apierr.DatabaseError, err, "cannot write the backup: %v; free disk space or fix the folder's permissions, then retry", err).
+	return apierr.Wrap(apierr.StorageError, err, "cannot write the backup: %v; free disk space or fix the folder's permissions, then retry", err).
 		With("reason", "write_failed").With("doing", fmt.Sprintf(format, args...))
 }
 

@@ -52,10 +52,6 @@ type Columns func(name string) (Column, error)
 // keys and names.
 func AllText(string) (Column, error) { return Column{}, nil }
 
-// MaxFieldBytes bounds one field of a backup file. Documents are SQL, DDL and
-// prose; a larger field is refused rather than held in memory.
-const MaxFieldBytes = 16 << 20
-
 // RowError is a problem with one row (or field) of the file: the reader can
 // go on past it.
 type RowError struct {
@@ -106,7 +102,7 @@ func Open(f *os.File, columns Columns) (*Reader, error) {
 		return nil, fmt.Errorf("stat backup file %s: %w", filepath.Base(f.Name()), err)
 	}
 	r := &Reader{name: filepath.Base(f.Name()), file: f, size: st.Size(), hash: sha256.New()}
-	r.csv = csvstream.NewReader(io.TeeReader(io.NewSectionReader(f, 0, r.size), r.hash))
+	r.csv = csvstream.NewReader(io.TeeReader(&positioned{f: f, r: io.NewSectionReader(f, 0, r.size)}, r.hash))
 	r.csv.MaxFieldBytes = MaxFieldBytes
 	if err := r.readHeader(columns); err != nil {
 		return nil, err
@@ -143,13 +139,14 @@ func (r *Reader) Dimensions() (min, max int) { return r.minDim, r.maxDim }
 func (r *Reader) Sum() string { return hex.EncodeToString(r.hash.Sum(nil)) }
 
 func (r *Reader) readHeader(columns Columns) error {
+	r.csv.MaxFields, r.csv.MaxFieldBytes, r.csv.MaxRecordBytes = maxHeaderColumns, maxHeaderBytes, maxHeaderBytes
 	rec, err := r.csv.Read()
 	if err == io.EOF {
 		return apierr.New(apierr.BackupCorrupt, "%s is empty: a backup file starts with a header row of column names", r.Name()).
 			With("file", r.Name())
 	}
 	if err != nil {
-		return r.parseError(err)
+		return r.headerError(err)
 	}
 	seen := make(map[string]bool, len(rec))
 	for i, f := range rec {
@@ -172,6 +169,10 @@ func (r *Reader) readHeader(columns Columns) error {
 	}
 	r.fields = make([]csvstream.Field, len(r.header))
 	r.scratch = make([][]byte, len(r.header))
+	// From here on a row is bounded by what the header says: a field beyond
+	// its columns is refused before it is read, not after the whole row is
+	// held in memory.
+	r.csv.MaxFields, r.csv.MaxFieldBytes, r.csv.MaxRecordBytes = len(r.header), MaxFieldBytes, MaxRecordBytes
 	return nil
 }
 
@@ -246,7 +247,7 @@ func (r *Reader) prepare(line, i int, v []byte) (converted bool, err error) {
 		}
 		out, converted, err = legacyjson.AppendConvert(out, v)
 		if err != nil {
-			return false, &RowError{Line: line, Column: r.header[i], Reason: "neither JSON nor a Python dict: " + err.Error()}
+			return false, &RowError{Line: line, Column: r.header[i], Reason: jsonReason(err)}
 		}
 		r.ready(i, out)
 	case kind == Vector:
@@ -322,8 +323,30 @@ func (r *Reader) Corrupt(err error) error {
 func (r *Reader) parseError(err error) error {
 	var pe *csvstream.ParseError
 	if errors.As(err, &pe) {
+		if e := r.overLimit(pe); e != nil {
+			return e
+		}
 		return apierr.Wrap(apierr.BackupCorrupt, err, "%s: %v; the file is not valid CSV", r.Name(), pe).
 			With("file", r.Name()).With("line", pe.Line)
 	}
 	return apierr.Wrap(apierr.BackupCorrupt, err, "read %s: %v", r.Name(), err).With("file", r.Name())
+}
+
+// positioned reads f through its own section (pread: readers sharing the
+// descriptor never disturb each other) and moves the descriptor's offset
+// along, so that how far a reader got shows where tools look for it
+// (/proc/PID/fdinfo, progress(1)). With several readers the offset is the
+// last one's: it is only ever shown, never read from.
+type positioned struct {
+	f *os.File
+	r *io.SectionReader
+}
+
+func (p *positioned) Read(b []byte) (int, error) {
+	n, err := p.r.Read(b)
+	if n > 0 {
+		off, _ := p.r.Seek(0, io.SeekCurrent)
+		p.f.Seek(off, io.SeekStart)
+	}
+	return n, err
 }

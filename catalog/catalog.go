@@ -268,3 +268,23 @@ func (c *Catalog) TaskDir(taskID string) (string, error) {
 	}
 	return bak, nil
 }
+
+// storageError reports a failure to read the backup folders: the disk, not
+// the caller or the database, failed. The message names what was being
+// done, never the server's paths (the cause, for logs, may).
+func storageError(err error, doing string) error {
+	if e, ok := apierr.As(err); ok {
+		return e
+	}
+	return apierr.Wrap(apierr.StorageError, err, "cannot %s: the backup folder could not be read (%s); the operator must check the disk and the backup root", doing, errnoText(err))
+}
+
+// errnoText is the system's word for err (permission denied, input/output
+// error...) without the path an *fs.PathError would add.
+func errnoText(err error) string {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err.Error()
+	}
+	return err.Error()
+}

@@ -2,7 +2,6 @@ package catalog
 
 import (
 	"errors"
-	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -83,7 +82,7 @@ func (s Set) ReadDocument(name string, limit int64) ([]byte, error) {
 	defer f.Close()
 	data, err := io.ReadAll(io.LimitReader(f, limit+1))
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", name, err)
+		return nil, apierr.Wrap(apierr.StorageError, err, "cannot read %s: %v", name, err)
 	}
 	if int64(len(data)) > limit {
 		return nil, apierr.New(apierr.BackupCorrupt, "%s is over %d bytes, too big to be one", name, limit).With("file", name)
@@ -103,7 +102,7 @@ func (s Set) openRoot() (*os.Root, string, error) {
 	}
 	root, err := os.OpenRoot(s.root)
 	if err != nil {
-		return nil, "", fmt.Errorf("open backup root: %w", err)
+		return nil, "", apierr.Wrap(apierr.StorageError, err, "cannot open the backup root: %v", err)
 	}
 	return root, rel, nil
 }

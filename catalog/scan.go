@@ -3,7 +3,6 @@ package catalog
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -149,7 +148,7 @@ func (c *Catalog) readLocation(loc location, root string, detailed bool) (*Locat
 	}
 	read, err := readFolder(loc.dir, root)
 	if err != nil {
-		return nil, fmt.Errorf("scan %s: %w", loc.dir, err)
+		return nil, storageError(err, "scan "+c.display(loc.dir))
 	}
 	sets := read.sets
 	if detailed {
@@ -199,7 +198,7 @@ func (c *Catalog) candidates(globalOnly bool, taskID string) ([]location, error)
 		if errors.Is(err, fs.ErrNotExist) {
 			return locs, nil
 		} else if err != nil {
-			return nil, fmt.Errorf("scan backup root %s: %w", c.BackupRoot, err)
+			return nil, storageError(err, "scan the backup root")
 		}
 		for _, e := range entries {
 			if e.IsDir() || e.Type()&fs.ModeSymlink != 0 { // files are no task folders
@@ -236,7 +235,7 @@ func isDir(path, root string) (bool, error) {
 	if isNotExist(err) {
 		return false, nil
 	} else if err != nil {
-		return false, fmt.Errorf("scan %s: %w", path, err)
+		return false, storageError(err, "scan "+filepath.Base(path))
 	}
 	if fi.Mode()&fs.ModeSymlink == 0 {
 		return fi.IsDir(), nil

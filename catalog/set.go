@@ -175,7 +175,7 @@ type folder struct {
 func readFolder(dir, root string) (*folder, error) {
 	entries, err := readDir(dir)
 	if err != nil {
-		return nil, fmt.Errorf("read backup folder %s: %w", dir, err)
+		return nil, storageError(err, "read a backup folder")
 	}
 
 	f := &folder{sets: []Set{}, incomplete: []Incomplete{}}
@@ -251,7 +251,7 @@ sets:
 			case isNotExist(err):
 				continue sets
 			case err != nil:
-				return nil, fmt.Errorf("read backup set %s in %s: %w", s.Timestamp, s.Dir, err)
+				return nil, storageError(err, "read backup set "+s.Timestamp)
 			}
 			s.Bytes[table] = fi.Size()
 		}
