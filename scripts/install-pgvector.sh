@@ -22,7 +22,22 @@ echo "install-pgvector: building pgvector from Debian's source package" >&2
 export DEBIAN_FRONTEND=noninteractive
 src_list=/etc/apt/sources.list.d/trixie-src.list
 if [[ ! -f $src_list ]]; then
-  echo "deb-src http://deb.debian.org/debian trixie main" >"$src_list"
+  # The mirror this machine already uses for Debian's main archive (not its
+  # security archive), from its own apt configuration: deb822 .sources
+  # files first, then the one-line sources.list.
+  mirror=$(awk '
+    /^URIs:/ { uris = $2 }
+    /^Suites:/ { if ($0 !~ /-security/ && uris != "" && found == "") found = uris }
+    /^$/ { uris = "" }
+    END { print found }' /etc/apt/sources.list.d/*.sources 2>/dev/null || true)
+  if [[ -z $mirror && -f /etc/apt/sources.list ]]; then
+    mirror=$(awk '$1 == "deb" && $3 !~ /-security/ { print $2; exit }' /etc/apt/sources.list)
+  fi
+  if [[ -z $mirror ]]; then
+    echo "install-pgvector: found no Debian mirror in this machine's apt configuration" >&2
+    exit 1
+  fi
+  echo "deb-src $mirror trixie main" >"$src_list"
 fi
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends dpkg-dev postgresql-server-dev-15 make gcc >/dev/null
