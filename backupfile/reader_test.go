@@ -2,6 +2,7 @@ package backupfile_test
 
 import (
 	"io"
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -39,7 +40,11 @@ func BenchmarkReader(b *testing.B) {
 		b.Run(name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				r, err := backupfile.Open(path, columns)
+				f, err := os.Open(path)
+				if err != nil {
+					b.Fatal(err)
+				}
+				r, err := backupfile.Open(f, columns)
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -54,7 +59,7 @@ func BenchmarkReader(b *testing.B) {
 					}
 				}
 				b.SetBytes(r.Size())
-				r.Close()
+				f.Close()
 			}
 		})
 	}

@@ -41,7 +41,12 @@ func parseVector(dst, v []byte, encode bool) ([]byte, int, string) {
 	}
 	dim := 0
 	for i := 0; ; {
-		dim++
+		// Counted as they come, so that a long field of tiny elements is
+		// refused at the first one too many, before its binary form takes
+		// twice the text's memory.
+		if dim++; dim > MaxVectorDims {
+			return dst[:start], 0, fmt.Sprintf("vector has more than pgvector's %d dimensions", MaxVectorDims)
+		}
 		f, next, ok := fastElement(body, i)
 		if !ok || next < len(body) && body[next] != ',' {
 			// An element the fast path does not take: spaces, junk, many
@@ -62,9 +67,6 @@ func parseVector(dst, v []byte, encode bool) ([]byte, int, string) {
 			break
 		}
 		i = next + 1
-	}
-	if dim > MaxVectorDims {
-		return dst[:start], 0, fmt.Sprintf("vector has %d dimensions, more than pgvector's %d", dim, MaxVectorDims)
 	}
 	if encode {
 		binary.BigEndian.PutUint16(dst[start:], uint16(dim))

@@ -14,7 +14,9 @@
 //     counts every LF, CRLF and lone CR, inside quotes too.
 //   - Streaming. Backups are far larger than memory and rows carry
 //     1536-dimension vectors, so Reader holds one record at a time and reuses
-//     its buffers; memory is proportional to the largest record.
+//     its buffers; memory is proportional to the largest record, which its
+//     limits bound (bytes per field and per record, fields per record), so
+//     that no input can make it hold more.
 //
 // Reader is strict where a lenient parser would silently change data: a bare
 // quote, text after a closing quote, an unclosed quote at end of file and a NUL
@@ -24,6 +26,7 @@ package csvstream
 import (
 	"errors"
 	"fmt"
+	"strconv"
 )
 
 // Field is one CSV field.
@@ -45,6 +48,7 @@ var (
 	ErrBareQuote     = errors.New("bare quote in unquoted field")
 	ErrQuote         = errors.New("extraneous or missing quote in quoted field")
 	ErrFieldTooLong  = errors.New("field too long")
+	ErrRecordTooLong = errors.New("record too long")
 	ErrTooManyFields = errors.New("too many fields")
 	ErrNUL           = errors.New("NUL byte (PostgreSQL text cannot hold it)")
 )
@@ -72,8 +76,10 @@ func (e *detailError) Unwrap() error { return e.err }
 // Line is the physical line (1-based, counting line breaks inside quoted
 // fields) of the offending byte. For an error about a whole field, a field
 // that is too long or a quote not closed at end of file, it is the line on
-// which that field starts, because that is where a reader of the file should
-// look. Column is the 1-based index of the field within its record.
+// which that field starts, and for a record that is too long, the line on
+// which the record starts, because that is where a reader of the file should
+// look. Column is the 1-based index of the field within its record (for a
+// record too long, the field that crossed the limit).
 type ParseError struct {
 	Line   int
 	Column int
@@ -85,3 +91,15 @@ func (e *ParseError) Error() string {
 }
 
 func (e *ParseError) Unwrap() error { return e.Err }
+
+// formatBytes writes a limit the way people set it: in KiB or MiB when it is
+// a whole number of them.
+func formatBytes(n int) string {
+	switch {
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return strconv.Itoa(n>>20) + " MiB"
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return strconv.Itoa(n>>10) + " KiB"
+	}
+	return strconv.Itoa(n) + " bytes"
+}

@@ -12,8 +12,9 @@ import (
 )
 
 // FuzzReader checks that Reader never panics or loops, fails only with
-// *ParseError, does not depend on how the input is split into reads, and that
-// whatever it accepts survives a trip through Writer unchanged.
+// *ParseError, does not depend on how the input is split into reads, that
+// its limits change nothing but where it stops, and that whatever it
+// accepts survives a trip through Writer unchanged.
 // Seeds live in testdata/fuzz/FuzzReader.
 func FuzzReader(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -22,6 +23,7 @@ func FuzzReader(f *testing.F) {
 		if !equalRecords(recs, recs1) || errString(err) != errString(err1) {
 			t.Fatalf("split reads differ:\nwhole   %v, %v\nonebyte %v, %v", recs, err, recs1, err1)
 		}
+		checkLimits(t, data, recs, err)
 
 		written := writeAll(t, recs)
 		back, err := readAll(t, csvstream.NewReader(bytes.NewReader(written)))

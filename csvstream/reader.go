@@ -4,12 +4,14 @@ import (
 	"bufio"
 	"bytes"
 	"io"
+	"strconv"
 )
 
 const (
-	bufferSize           = 64 << 10
-	defaultMaxFieldBytes = 64 << 20
-	defaultMaxFields     = 4096
+	bufferSize            = 64 << 10
+	defaultMaxFieldBytes  = 64 << 20
+	defaultMaxRecordBytes = 64 << 20
+	defaultMaxFields      = 4096
 )
 
 var bom = []byte("\xef\xbb\xbf")
@@ -18,13 +20,24 @@ var bom = []byte("\xef\xbb\xbf")
 var unquotedStops = [256]bool{',': true, '"': true, '\r': true, '\n': true, 0: true}
 
 // Reader reads CSV records from a stream. It is not safe for concurrent use.
+//
+// Reader holds one record in memory, so its limits bound its memory under
+// any input: about MaxRecordBytes, plus the buffer. Each limit applies from
+// the next Read on, so a caller can read a header under tight limits and
+// then bound the data records by what the header says.
 type Reader struct {
 	// MaxFieldBytes bounds the unescaped length of a field, so that a
 	// corrupt file (say, a lost closing quote) cannot make Reader buffer the
 	// rest of the input. Zero or less means the default, 64 MiB.
 	MaxFieldBytes int
-	// MaxFields bounds the number of fields in a record. Zero or less means
-	// the default, 4096.
+	// MaxRecordBytes bounds the unescaped length of a whole record, the sum
+	// of its fields' lengths: many fields each under MaxFieldBytes must not
+	// add up to more memory than one record may take. Zero or less means the
+	// default, 64 MiB.
+	MaxRecordBytes int
+	// MaxFields bounds the number of fields in a record. Reading stops at
+	// the first field beyond it, before that field's value is read. Zero or
+	// less means the default, 4096.
 	MaxFields int
 
 	br        *bufio.Reader
@@ -42,8 +55,14 @@ type Reader struct {
 	ends   []fieldEnd
 	fields []Field
 
-	maxFieldBytes int
-	maxFields     int
+	// The current record's limits, and for the field being read, where its
+	// value starts in buf and how far buf may grow before the field or the
+	// record is too long: one comparison per copy checks both.
+	maxFieldBytes  int
+	maxRecordBytes int
+	maxFields      int
+	fieldStart     int
+	fieldLimit     int
 }
 
 type fieldEnd struct {
@@ -103,12 +122,16 @@ func (r *Reader) readRecord() error {
 	if err := r.skipBlankLines(); err != nil {
 		return err
 	}
+	r.setLimits()
 	r.recLine = r.line
 	r.buf = r.buf[:0]
 	r.ends = r.ends[:0]
 	for {
 		if len(r.ends) == r.maxFields {
-			return r.errorAt(r.line, ErrTooManyFields)
+			return r.errorAt(r.line, &detailError{
+				msg: "too many fields: more than " + strconv.Itoa(r.maxFields),
+				err: ErrTooManyFields,
+			})
 		}
 		more, err := r.readField()
 		if err != nil || !more {
@@ -117,18 +140,23 @@ func (r *Reader) readRecord() error {
 	}
 }
 
-// start fixes the limits for the whole stream and skips a byte order mark,
-// which editors on Windows like to add.
+// setLimits fixes the limits for the record about to be read.
+func (r *Reader) setLimits() {
+	r.maxFieldBytes = orDefault(r.MaxFieldBytes, defaultMaxFieldBytes)
+	r.maxRecordBytes = orDefault(r.MaxRecordBytes, defaultMaxRecordBytes)
+	r.maxFields = orDefault(r.MaxFields, defaultMaxFields)
+}
+
+func orDefault(limit, def int) int {
+	if limit <= 0 {
+		return def
+	}
+	return limit
+}
+
+// start skips a byte order mark, which editors on Windows like to add.
 func (r *Reader) start() error {
 	r.started = true
-	r.maxFieldBytes = r.MaxFieldBytes
-	if r.maxFieldBytes <= 0 {
-		r.maxFieldBytes = defaultMaxFieldBytes
-	}
-	r.maxFields = r.MaxFields
-	if r.maxFields <= 0 {
-		r.maxFields = defaultMaxFields
-	}
 	b, err := r.br.Peek(len(bom))
 	if bytes.Equal(b, bom) {
 		r.discard(len(bom))
@@ -172,6 +200,13 @@ func (r *Reader) record() []Field {
 // another field of the same record follows.
 func (r *Reader) readField() (more bool, err error) {
 	r.fieldLine = r.line
+	r.fieldStart = len(r.buf)
+	// The field may take what is left of the record's bytes, up to its own
+	// limit; written so that no sum can overflow, whatever the limits.
+	r.fieldLimit = r.maxRecordBytes
+	if r.maxFieldBytes < r.maxRecordBytes-r.fieldStart {
+		r.fieldLimit = r.fieldStart + r.maxFieldBytes
+	}
 	c, err := r.peekByte()
 	switch {
 	case err == io.EOF:
@@ -188,7 +223,6 @@ func (r *Reader) readField() (more bool, err error) {
 }
 
 func (r *Reader) readUnquoted() (more bool, err error) {
-	start := len(r.buf)
 	for {
 		b, err := r.buffered()
 		if err == io.EOF {
@@ -200,12 +234,12 @@ func (r *Reader) readUnquoted() (more bool, err error) {
 		}
 		i := indexUnquotedStop(b)
 		if i < 0 {
-			if err := r.take(start, b); err != nil {
+			if err := r.take(b); err != nil {
 				return false, err
 			}
 			continue
 		}
-		if err := r.take(start, b[:i]); err != nil {
+		if err := r.take(b[:i]); err != nil {
 			return false, err
 		}
 		switch c := b[i]; c {
@@ -222,9 +256,8 @@ func (r *Reader) readUnquoted() (more bool, err error) {
 
 // readQuoted reads a quoted field whose opening quote has been consumed.
 func (r *Reader) readQuoted() (more bool, err error) {
-	start := len(r.buf)
 	for {
-		if err := r.readToQuote(start); err != nil {
+		if err := r.readToQuote(); err != nil {
 			return false, err
 		}
 		c, err := r.peekByte()
@@ -236,7 +269,7 @@ func (r *Reader) readQuoted() (more bool, err error) {
 			return false, err
 		case c == '"': // a doubled quote stands for one quote
 			r.discard(1)
-			if err := r.appendValue(start, '"'); err != nil {
+			if err := r.appendValue('"'); err != nil {
 				return false, err
 			}
 		case c == ',' || c == '\n' || c == '\r':
@@ -252,7 +285,7 @@ func (r *Reader) readQuoted() (more bool, err error) {
 
 // readToQuote copies quoted content up to and including the next quote,
 // which it consumes but does not copy.
-func (r *Reader) readToQuote(start int) error {
+func (r *Reader) readToQuote() error {
 	for {
 		b, err := r.buffered()
 		if err == io.EOF {
@@ -263,12 +296,12 @@ func (r *Reader) readToQuote(start int) error {
 		}
 		i := indexQuotedStop(b)
 		if i < 0 {
-			if err := r.take(start, b); err != nil {
+			if err := r.take(b); err != nil {
 				return err
 			}
 			continue
 		}
-		if err := r.take(start, b[:i]); err != nil {
+		if err := r.take(b[:i]); err != nil {
 			return err
 		}
 		switch c := b[i]; c {
@@ -278,7 +311,7 @@ func (r *Reader) readToQuote(start int) error {
 		case 0:
 			return r.errorAt(r.line, ErrNUL)
 		default:
-			if err := r.quotedLineBreak(start, c); err != nil {
+			if err := r.quotedLineBreak(c); err != nil {
 				return err
 			}
 		}
@@ -287,10 +320,10 @@ func (r *Reader) readToQuote(start int) error {
 
 // quotedLineBreak copies a line break that is part of a value, counting it as
 // one line even when it is CRLF.
-func (r *Reader) quotedLineBreak(start int, c byte) error {
+func (r *Reader) quotedLineBreak(c byte) error {
 	r.line++
 	r.discard(1)
-	if err := r.appendValue(start, c); err != nil {
+	if err := r.appendValue(c); err != nil {
 		return err
 	}
 	if c != '\r' {
@@ -301,7 +334,7 @@ func (r *Reader) quotedLineBreak(start int, c byte) error {
 		return ignoreEOF(err)
 	}
 	r.discard(1)
-	return r.appendValue(start, '\n')
+	return r.appendValue('\n')
 }
 
 // delimiter consumes the comma or line break c that ends a field.
@@ -332,11 +365,11 @@ func (r *Reader) endField(quoted bool) {
 	r.ends = append(r.ends, fieldEnd{end: len(r.buf), quoted: quoted})
 }
 
-// take copies p, which must be buffered input, into the current field (whose
-// value starts at buf[start]) and consumes it.
-func (r *Reader) take(start int, p []byte) error {
-	if len(r.buf)-start+len(p) > r.maxFieldBytes {
-		return r.errorAt(r.fieldLine, ErrFieldTooLong)
+// take copies p, which must be buffered input, into the current field and
+// consumes it.
+func (r *Reader) take(p []byte) error {
+	if len(r.buf)+len(p) > r.fieldLimit {
+		return r.tooLong()
 	}
 	r.grow(len(p))
 	r.buf = append(r.buf, p...)
@@ -346,24 +379,49 @@ func (r *Reader) take(start int, p []byte) error {
 
 // grow makes room for n more bytes by doubling, so a long field costs about
 // twice its size in all rather than the many copies append's gentler growth
-// of large slices makes.
+// of large slices makes. Capacities are powers of two, capped at the
+// record's limit: so a refused record costs at most its limit, and a
+// refused field at most its own when that is a power of two, with no last
+// small step that copies everything again just short of a limit.
 func (r *Reader) grow(n int) {
 	if len(r.buf)+n <= cap(r.buf) {
 		return
 	}
-	c := max(min(2*cap(r.buf), len(r.buf)+r.maxFieldBytes), len(r.buf)+n, 4096)
+	c := max(2*cap(r.buf), 4096)
+	for c < len(r.buf)+n {
+		c *= 2
+	}
+	// take and appendValue have checked that len(buf)+n is within the
+	// record's limit, so the cap leaves room enough.
+	c = min(c, r.maxRecordBytes)
 	buf := make([]byte, len(r.buf), c)
 	copy(buf, r.buf)
 	r.buf = buf
 }
 
 // appendValue adds one byte that has already been consumed.
-func (r *Reader) appendValue(start int, c byte) error {
-	if len(r.buf)-start+1 > r.maxFieldBytes {
-		return r.errorAt(r.fieldLine, ErrFieldTooLong)
+func (r *Reader) appendValue(c byte) error {
+	if len(r.buf)+1 > r.fieldLimit {
+		return r.tooLong()
 	}
 	r.buf = append(r.buf, c)
 	return nil
+}
+
+// tooLong reports which limit the current field has reached: its own, at
+// the line where it starts, or the record's, at the line where that starts.
+// Both name the limit, since the fix (or the complaint) depends on it.
+func (r *Reader) tooLong() error {
+	if r.fieldLimit-r.fieldStart == r.maxFieldBytes {
+		return r.errorAt(r.fieldLine, &detailError{
+			msg: "field too long: over the limit of " + formatBytes(r.maxFieldBytes) + " for one field",
+			err: ErrFieldTooLong,
+		})
+	}
+	return r.errorAt(r.recLine, &detailError{
+		msg: "record too long: over the limit of " + formatBytes(r.maxRecordBytes) + " for one record",
+		err: ErrRecordTooLong,
+	})
 }
 
 // buffered returns the input buffered so far, reading more only when none is

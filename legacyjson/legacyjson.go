@@ -12,16 +12,18 @@
 // Python values that JSON cannot represent (sets, bytes, NaN, Infinity,
 // tuple keys, Decimal(...) and other calls) are reported as *SyntaxError
 // rather than guessed at, so a restore never silently changes data.
+//
+// What one value may cost is bounded (see MaxDepth, MaxItems,
+// MaxOutputBytes), for JSON and Python input alike, so that neither the
+// conversion nor a caller that builds a tree from its output can be made
+// to take memory out of proportion to real metadata; a value over a bound
+// is reported as *LimitError.
 package legacyjson
 
 import (
 	"encoding/json"
 	"strconv"
 )
-
-// maxDepth bounds container nesting so hostile or corrupt input cannot
-// exhaust the stack; real metadata is nested a few levels at most.
-const maxDepth = 1000
 
 // SyntaxError reports why a value is neither JSON nor a convertible Python
 // literal.
@@ -37,15 +39,16 @@ func (e *SyntaxError) Error() string {
 // Convert returns value as JSON text. Valid JSON is returned unchanged (same
 // bytes, converted=false); out then aliases value. Otherwise value is parsed
 // as a Python literal (repr) and re-encoded as JSON (converted=true). A value
-// that is neither returns an error of type *SyntaxError and a nil out.
+// that is neither returns an error of type *SyntaxError, and one over a
+// bound an error of type *LimitError; out is then nil.
 func Convert(value []byte) (out []byte, converted bool, err error) {
 	if isJSON(value) {
+		if err := checkJSON(value); err != nil {
+			return nil, false, err
+		}
 		return value, false, nil
 	}
-	// The JSON form is rarely much longer than the repr (quotes and escapes
-	// only), so one allocation usually suffices.
-	buf := make([]byte, 0, len(value)+len(value)/8+8)
-	out, err = appendLiteral(buf, value)
+	out, err = appendLiteral(nil, value)
 	if err != nil {
 		return nil, false, err
 	}
@@ -57,6 +60,9 @@ func Convert(value []byte) (out []byte, converted bool, err error) {
 // though bytes in its spare capacity may have been overwritten.
 func AppendConvert(dst, value []byte) (out []byte, converted bool, err error) {
 	if isJSON(value) {
+		if err := checkJSON(value); err != nil {
+			return dst, false, err
+		}
 		return append(dst, value...), false, nil
 	}
 	out, err = appendLiteral(dst, value)

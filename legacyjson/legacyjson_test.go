@@ -124,8 +124,8 @@ var convertCases = []convertCase{
 	},
 	{name: "duplicate keys kept in order", in: `{'a': 1, 'a': 2, 1: 3, '1': 4}`, want: `{"a": 1, "a": 2, "1": 3, "1": 4}`},
 
-	// Depth limit: exactly maxDepth levels are fine.
-	{name: "max depth", in: strings.Repeat("[", maxDepth) + "None" + strings.Repeat("]", maxDepth), want: strings.Repeat("[", maxDepth) + "null" + strings.Repeat("]", maxDepth)},
+	// Depth limit: exactly MaxDepth levels are fine.
+	{name: "max depth", in: strings.Repeat("[", MaxDepth) + "None" + strings.Repeat("]", MaxDepth), want: strings.Repeat("[", MaxDepth) + "null" + strings.Repeat("]", MaxDepth)},
 }
 
 func TestConvert(t *testing.T) {
@@ -320,9 +320,6 @@ var errorCases = []errorCase{
 	{name: "trailing bracket", in: `{'a': 1}}`, reason: "after the value", offset: 8},
 	{name: "adjacent strings", in: `'a' 'b'`, reason: "after the value", offset: 4},
 	{name: "bare tuple", in: `1, 2`, reason: "after the value", offset: 1},
-	{name: "too deep", in: strings.Repeat("[", maxDepth+1) + "None" + strings.Repeat("]", maxDepth+1), reason: "nesting deeper than 1000 levels", offset: maxDepth},
-	{name: "far too deep", in: strings.Repeat("(", 100000), reason: "nesting deeper than 1000 levels", offset: maxDepth},
-	{name: "deep dicts", in: strings.Repeat("{'a': ", maxDepth+1), reason: "nesting deeper than 1000 levels", offset: maxDepth * 6},
 }
 
 func TestConvertErrors(t *testing.T) {
@@ -626,6 +623,11 @@ func FuzzConvert(f *testing.F) {
 			f.Add([]byte(tc.in))
 		}
 	}
+	for _, tc := range limitCases() {
+		if len(tc.in) < 1000 {
+			f.Add([]byte(tc.in))
+		}
+	}
 	f.Add([]byte(benchRepr))
 	f.Fuzz(func(t *testing.T, in []byte) {
 		orig := bytes.Clone(in)
@@ -634,12 +636,12 @@ func FuzzConvert(f *testing.F) {
 			t.Fatalf("Convert modified its input")
 		}
 		if err != nil {
-			var se *SyntaxError
-			if !errors.As(err, &se) || se.Reason == "" || se.Offset < 0 || se.Offset > len(in) {
+			offset, reason, ok := errorPosition(err)
+			if !ok || reason == "" || offset < 0 || offset > len(in) {
 				t.Fatalf("bad error %#v for %q", err, in)
 			}
-			if !utf8.ValidString(se.Reason) {
-				t.Fatalf("Reason is not valid UTF-8: %q", se.Reason)
+			if !utf8.ValidString(reason) {
+				t.Fatalf("Reason is not valid UTF-8: %q", reason)
 			}
 			if out != nil || converted {
 				t.Fatalf("error %v with out=%q converted=%v", err, out, converted)
@@ -647,6 +649,9 @@ func FuzzConvert(f *testing.F) {
 		} else {
 			if !json.Valid(out) {
 				t.Fatalf("Convert(%q) = %q: not valid JSON", in, out)
+			}
+			if converted && len(out) > MaxOutputBytes(len(in)) {
+				t.Fatalf("Convert(%q) = %q: %d bytes, over MaxOutputBytes", in, out, len(out))
 			}
 			if converted == json.Valid(in) {
 				t.Fatalf("converted=%v but json.Valid(in)=%v", converted, !converted)

@@ -12,11 +12,20 @@ type parser struct {
 	src   []byte
 	pos   int
 	depth int
+	items int // keys and elements so far, for MaxItems
+	// limit is the longest dst may grow, for MaxOutputBytes. It is checked
+	// before every copy of input (string runs, numbers) and after every
+	// escape and item, which add a few bytes each: so dst never holds more
+	// than a few bytes beyond it, however the input expands.
+	limit int
 }
 
 // appendLiteral appends the JSON form of the Python literal in src to dst.
 func appendLiteral(dst, src []byte) ([]byte, error) {
-	p := parser{src: src}
+	p := parser{src: src, limit: len(dst) + MaxOutputBytes(len(src))}
+	// The JSON form is rarely much longer than the repr (quotes and escapes
+	// only), so this usually suffices.
+	dst = p.room(dst, len(src)+len(src)/8)
 	p.skipSpace()
 	if p.atEnd() {
 		return dst, p.fail(0, "empty value")
@@ -28,6 +37,9 @@ func appendLiteral(dst, src []byte) ([]byte, error) {
 	p.skipSpace()
 	if !p.atEnd() {
 		return dst, p.fail(p.pos, "unexpected "+p.describe()+" after the value")
+	}
+	if len(dst) > p.limit {
+		return dst, tooLong(p.pos)
 	}
 	return dst, nil
 }
@@ -90,17 +102,6 @@ func (p *parser) value(dst []byte) ([]byte, error) {
 	return dst, p.fail(p.pos, "unexpected "+p.describe())
 }
 
-// enter and leave bound recursion depth; see maxDepth.
-func (p *parser) enter() error {
-	p.depth++
-	if p.depth > maxDepth {
-		return p.fail(p.pos, "nesting deeper than "+strconv.Itoa(maxDepth)+" levels")
-	}
-	return nil
-}
-
-func (p *parser) leave() { p.depth-- }
-
 func (p *parser) list(dst []byte) ([]byte, error) {
 	if err := p.enter(); err != nil {
 		return dst, err
@@ -119,7 +120,8 @@ func (p *parser) list(dst []byte) ([]byte, error) {
 // tuple converts a tuple to a JSON array, but (x) without a comma is only
 // parentheses around x, as in Python, so it yields x itself. Dropping the
 // already written '[' shifts x's output by one byte; repr never writes (x),
-// and maxDepth bounds the cost for contrived input like ((((x)))).
+// and MaxDepth bounds the cost for contrived input like ((((x)))): at most
+// MaxDepth copies of x, about 0.6 s for a 15 MiB string.
 func (p *parser) tuple(dst []byte) ([]byte, error) {
 	if err := p.enter(); err != nil {
 		return dst, err
@@ -132,6 +134,7 @@ func (p *parser) tuple(dst []byte) ([]byte, error) {
 	if p.eat(')') {
 		return append(dst, ']'), nil
 	}
+	first := p.pos
 	dst, err := p.value(dst)
 	if err != nil {
 		return dst, err
@@ -144,6 +147,10 @@ func (p *parser) tuple(dst []byte) ([]byte, error) {
 	if !p.eat(',') {
 		return dst, p.unclosed(open, ')')
 	}
+	// Only now is the first value known to be an element of a tuple.
+	if err := p.item(first); err != nil {
+		return dst, err
+	}
 	p.skipSpace()
 	if p.eat(')') {
 		return append(dst, ']'), nil
@@ -155,8 +162,15 @@ func (p *parser) tuple(dst []byte) ([]byte, error) {
 // The opening bracket and its JSON '[' have been written already.
 func (p *parser) seq(dst []byte, open int, close byte) ([]byte, error) {
 	for {
+		if err := p.item(p.pos); err != nil {
+			return dst, err
+		}
+		dst = p.room(dst, 0)
 		var err error
 		if dst, err = p.value(dst); err != nil {
+			return dst, err
+		}
+		if err := p.grown(dst); err != nil {
 			return dst, err
 		}
 		p.skipSpace()
@@ -196,6 +210,10 @@ func (p *parser) dict(dst []byte) ([]byte, error) {
 		return append(dst, '}'), nil
 	}
 	for first := true; ; first = false {
+		if err := p.item(p.pos); err != nil {
+			return dst, err
+		}
+		dst = p.room(dst, 0)
 		var err error
 		if dst, err = p.key(dst, open, first); err != nil {
 			return dst, err
@@ -207,6 +225,9 @@ func (p *parser) dict(dst []byte) ([]byte, error) {
 		dst = append(dst, ": "...)
 		p.skipSpace()
 		if dst, err = p.value(dst); err != nil {
+			return dst, err
+		}
+		if err := p.grown(dst); err != nil {
 			return dst, err
 		}
 		p.skipSpace()
@@ -419,6 +440,13 @@ func (p *parser) number(dst []byte, asKey bool) ([]byte, error) {
 	if err != nil {
 		return dst, err
 	}
+	// The digits are copied: check the room first. Signs, dots, a zero
+	// supplied before or after the dot and a key's quotes add at most 5.
+	size := len(intPart) + len(frac) + len(exp) + 5
+	if len(dst)+size > p.limit {
+		return dst, tooLong(start)
+	}
+	dst = p.room(dst, size)
 	p.pos = i
 	if asKey {
 		dst = append(dst, '"')

@@ -41,7 +41,15 @@ func (p *parser) str(dst []byte) ([]byte, error) {
 			i += size
 			continue
 		}
+		// A run is copied as it is, so its room is checked first (the
+		// offset is the first byte that does not fit); an escape adds a few
+		// bytes, checked after it.
+		if len(dst)+(i-run) > p.limit {
+			return dst, tooLong(run + max(0, p.limit-len(dst)))
+		}
+		dst = p.room(dst, i-run)
 		dst = append(dst, src[run:i]...)
+		at := i
 		switch {
 		case c == quote:
 			p.pos = i + 1
@@ -61,6 +69,9 @@ func (p *parser) str(dst []byte) ([]byte, error) {
 		default:
 			dst = appendASCII(dst, c)
 			i++
+		}
+		if len(dst) > p.limit {
+			return dst, tooLong(at)
 		}
 		run = i
 	}

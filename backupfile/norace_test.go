@@ -1,0 +1,5 @@
+//go:build !race
+
+package backupfile_test
+
+const raceEnabled = false
