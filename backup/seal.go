@@ -11,6 +11,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"syscall"
 
 	"github.com/vectorops/pgvector-backup-mcp/layout"
@@ -18,13 +19,16 @@ import (
 
 // sealKeyName is the file beneath the backup root that holds the key this
 // server seals its manifests with. Replicas that share the root share it.
-const sealKeyName = ".manifest_seal_key"
+var sealKeyName = path.Join(layout.StateDir, "manifest_seal_key")
 
 // sealKey returns the key for sealing manifests, creating it (32 random
 // bytes, readable by the server's user only) at first use. It must be a
 // regular file the server made, not a link.
 func sealKey(root *os.Root) ([]byte, error) {
 	key := make([]byte, 32)
+	if err := stateDir(root); err != nil {
+		return nil, err
+	}
 	f, err := root.OpenFile(sealKeyName, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o600)
 	if err == nil {
 		rand.Read(key)
@@ -79,4 +83,20 @@ func sealed(key []byte, m *layout.Manifest) bool {
 	}
 	got, _ := hex.DecodeString(seal(key, m))
 	return hmac.Equal(got, want)
+}
+
+// stateDir makes sure the server's state folder is a folder beneath root,
+// not a link to one elsewhere.
+func stateDir(root *os.Root) error {
+	err := root.Mkdir(layout.StateDir, 0o700)
+	if errors.Is(err, fs.ErrExist) {
+		var fi fs.FileInfo
+		if fi, err = root.Lstat(layout.StateDir); err == nil && !fi.IsDir() {
+			err = errors.New("it is not a folder (a link or a file is in its place)")
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("the server's state folder %s: %w", layout.StateDir, err)
+	}
+	return nil
 }

@@ -399,6 +399,13 @@ func (c *comparer) metadata(v []byte) (uint64, error) {
 		return 0, nil
 	}
 	text, _, err := legacyjson.AppendConvert(nil, v)
+	var limit *legacyjson.LimitError
+	if errors.As(err, &limit) {
+		// Too big to build as a tree within the server's memory bound
+		// (only a live row can be: backup rows over it are refused):
+		// compared by its text instead.
+		return maphash.Bytes(c.seed, v) &^ 1, nil
+	}
 	if err != nil {
 		return 0, err
 	}

@@ -15,10 +15,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"path/filepath"
+	"path"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/vectorops/pgvector-backup-mcp/layout"
 )
 
 // DefaultTTL is how long a token stays valid.
@@ -76,12 +78,12 @@ type Sealer struct {
 	spent *spentRecord     // where spends persist, when set
 }
 
-// PersistUsed keeps the record of spent tokens in the folder path (beneath
-// its parent, the backup root) as well as in memory, so that a server
-// restarted with the same key, or another sharing key and folder, still
-// refuses a token that was spent.
-func (s *Sealer) PersistUsed(path string) {
-	s.spent = &spentRecord{parent: filepath.Dir(path), name: filepath.Base(path)}
+// PersistSpent keeps the record of spent tokens beneath the backup root
+// (in layout.StateDir) as well as in memory, so that a server restarted
+// with the same key, or another sharing key and root, still refuses a
+// token that was spent.
+func (s *Sealer) PersistSpent(backupRoot string) {
+	s.spent = &spentRecord{parent: backupRoot, name: path.Join(layout.StateDir, "spent_tokens")}
 }
 
 // CheckKey refuses a key without entropy: all bytes equal (all zero, the

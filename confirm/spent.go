@@ -44,7 +44,10 @@ func (r spentRecord) open() (*os.Root, error) {
 	if err != nil {
 		return nil, &RecordError{err}
 	}
-	err = root.Mkdir(r.name, 0o700)
+	err = root.MkdirAll(path.Dir(r.name), 0o700)
+	if err == nil {
+		err = root.Mkdir(r.name, 0o700)
+	}
 	if errors.Is(err, fs.ErrExist) {
 		var fi fs.FileInfo
 		if fi, err = root.Lstat(r.name); err == nil && !fi.IsDir() {

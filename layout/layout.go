@@ -34,6 +34,11 @@ func FileName(table, ts string) string { return table + "_" + ts + ".csv" }
 // Path is the path of table's file in the set of timestamp ts in dir.
 func Path(dir, table, ts string) string { return filepath.Join(dir, FileName(table, ts)) }
 
+// StateDir is the folder under the backup root that holds the server's own
+// state: the key that seals its manifests and the record of spent
+// confirmation tokens. It holds no vector_bak, so it is no location.
+const StateDir = ".mcp-server"
+
 // TmpName is the name a file has while the old pipeline writes it.
 func TmpName(name string) string { return name + ".tmp" }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/vectorops/pgvector-backup-mcp/apierr"
 	"github.com/vectorops/pgvector-backup-mcp/confirm"
 	"github.com/vectorops/pgvector-backup-mcp/internal/pgtest"
+	"github.com/vectorops/pgvector-backup-mcp/layout"
 	"github.com/vectorops/pgvector-backup-mcp/schemas"
 	"github.com/vectorops/pgvector-backup-mcp/service"
 )
@@ -35,13 +36,13 @@ func TestTokenSpentOnce(t *testing.T) {
 	for i := range key {
 		key[i] = byte(i*7 + 1)
 	}
-	record := filepath.Join(e.svc.Catalog.BackupRoot, ".confirm_used_tokens")
+	record := filepath.Join(e.svc.Catalog.BackupRoot, layout.StateDir, "spent_tokens")
 	sealer := func() *confirm.Sealer {
 		s, err := confirm.NewSealer(key, time.Minute)
 		if err != nil {
 			t.Fatal(err)
 		}
-		s.PersistUsed(record)
+		s.PersistSpent(e.svc.Catalog.BackupRoot)
 		return s
 	}
 	e.svc.Confirm = sealer()

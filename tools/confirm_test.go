@@ -178,7 +178,7 @@ func cfConnect(t *testing.T, p project, protocol string, o cfOptions) *cfServer 
 		s.sealer.SetClock(s.clock.now)
 		if o.key != nil {
 			// As mcp-server does with MCP_CONFIRM_KEY.
-			s.sealer.PersistUsed(filepath.Join(p.backups, ".confirm_used_tokens"))
+			s.sealer.PersistSpent(p.backups)
 		}
 		svc.Confirm = s.sealer
 	}
@@ -983,7 +983,7 @@ func TestConfirmElicitation(t *testing.T) {
 			}
 			req := e.requests()[0]
 			msg := req.Params.Message
-			for _, want := range []string{cfWantTime, "truncate", "langchain_pg_embedding: delete 10 rows, write 24 rows", "langchain_pg_collection: delete 2 rows, write 4 rows", "collection sql: 5 embeddings deleted, 6 written", "collection error_sql: 0 embeddings deleted, 6 written", "global_vector_bak", "Approve"} {
+			for _, want := range []string{cfWantTime, "truncate", "langchain_pg_embedding: delete 10 rows, write 24 rows", "langchain_pg_collection: delete 2 rows, write 4 rows", `collection "sql": 5 embeddings deleted, 6 written`, `collection "error_sql": 0 embeddings deleted, 6 written`, "global_vector_bak", "Approve"} {
 				if !strings.Contains(msg, want) {
 					t.Errorf("elicitation message lacks %q:\n%s", want, msg)
 				}

@@ -4,7 +4,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
-	"path/filepath"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -135,7 +134,7 @@ func (c *config) service(logger *slog.Logger) (*service.Service, error) {
 		}
 		if c.confirmKey != nil {
 			// Tokens outlive this process: so must the record of spent ones.
-			svc.Confirm.PersistUsed(filepath.Join(cat.BackupRoot, ".confirm_used_tokens"))
+			svc.Confirm.PersistSpent(cat.BackupRoot)
 		}
 	}
 	return svc, nil
