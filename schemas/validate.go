@@ -172,7 +172,7 @@ func (v *Validator) explain(tool string, err error) error {
 			where = "arguments"
 		}
 		return apierr.New(apierr.InvalidParams, "argument %s: %s; see the tool's input schema for the allowed values",
-			where, leaf.ErrorKind.LocalizedString(printer)).
+			where, describe(leaf.ErrorKind)).
 			With("param", param)
 	}
 	return apierr.New(apierr.InvalidParams, "arguments rejected: %v", err)
@@ -188,4 +188,24 @@ func leaves(e *jsonschema.ValidationError) []*jsonschema.ValidationError {
 		out = append(out, leaves(c)...)
 	}
 	return out
+}
+
+// patternForms says in words what the schemas' patterns accept: a person
+// or a model reads "like 20250721_215758", not a regular expression with
+// its escapes doubled.
+var patternForms = map[string]string{
+	`^(\d{8}_\d{6}|latest)$`: "a set's timestamp like 20250721_215758, or latest",
+	`^\d{8}_\d{6}$`:          "a set's timestamp like 20250721_215758",
+	`^[^/\\]+$`:              "a folder name, without / or \\",
+}
+
+// describe words one validation failure.
+func describe(k jsonschema.ErrorKind) string {
+	if p, ok := k.(*kind.Pattern); ok {
+		if form, ok := patternForms[p.Want]; ok {
+			return fmt.Sprintf("%q is not %s", p.Got, form)
+		}
+		return fmt.Sprintf("%q does not match the pattern %s", p.Got, p.Want)
+	}
+	return k.LocalizedString(printer)
 }
