@@ -7,6 +7,7 @@ import (
 
 	"github.com/mark3labs/mcp-go/mcp"
 
+	"github.com/vectorops/pgvector-backup-mcp/display"
 	"github.com/vectorops/pgvector-backup-mcp/layout"
 	"github.com/vectorops/pgvector-backup-mcp/schemas"
 	"github.com/vectorops/pgvector-backup-mcp/service"
@@ -27,12 +28,14 @@ Example: {"task_id": "task_20250721_213627"}`,
 	}, summarizeCreate)
 }
 
+// summarizeCreate is the text a model reads; the database and the folder
+// are quoted.
 func summarizeCreate(r *schemas.CreateResult) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "Backed up %s to backup_path=%s timestamp=%s in %.1fs.", r.Source, r.BackupDirectory, r.Timestamp, r.Duration)
+	fmt.Fprintf(&b, "Backed up %s to backup_path=%s timestamp=%s in %.1fs.", display.Quote(r.Source), display.Quote(r.BackupDirectory), display.Escape(r.Timestamp), r.Duration)
 	for _, t := range layout.Tables {
 		if tr, ok := r.TablesBackedUp[t]; ok {
-			fmt.Fprintf(&b, "\n- %s: %s, %s", t, service.Count(tr.RowCount, "row"), tr.FileSize)
+			fmt.Fprintf(&b, "\n- %s: %s, %s", t, service.Count(tr.RowCount, "row"), display.Escape(tr.FileSize))
 		}
 	}
 	return b.String()

@@ -7,6 +7,7 @@ import (
 
 	"github.com/mark3labs/mcp-go/mcp"
 
+	"github.com/vectorops/pgvector-backup-mcp/display"
 	"github.com/vectorops/pgvector-backup-mcp/layout"
 	"github.com/vectorops/pgvector-backup-mcp/schemas"
 	"github.com/vectorops/pgvector-backup-mcp/service"
@@ -28,17 +29,34 @@ Example: {"backup_path": "./data_pipeline/training_data/global_vector_bak", "tim
 	}, summarizeInspect)
 }
 
+// summaryCollections bounds the collections an inspect summary names; the
+// structured content has them all.
+const summaryCollections = 10
+
+// summarizeInspect is the text a model reads. Names from the set, the
+// database or the caller are quoted, and problems (which may hold them)
+// escaped, so that none can start a line of its own.
 func summarizeInspect(r *schemas.InspectResult) string {
 	var b strings.Builder
 	verdict := "restorable"
 	if !r.Restorable {
 		verdict = "NOT restorable"
 	}
-	fmt.Fprintf(&b, "Set %s in %s is %s (checksums: %s).", r.BackupInfo.Timestamp, r.BackupInfo.BackupPath, verdict, r.ChecksumStatus)
+	fmt.Fprintf(&b, "Set %s in %s is %s (checksums: %s).", display.Escape(r.BackupInfo.Timestamp), display.Quote(r.BackupInfo.BackupPath), verdict, display.Escape(r.ChecksumStatus))
 	for _, t := range layout.Tables {
 		if f, ok := r.Files[t]; ok {
 			fmt.Fprintf(&b, "\n- %s: %s (%s), %d with legacy metadata, %d bad", t, service.Count(f.Rows, "row"), f.Size, f.LegacyJSONRows, f.BadRows)
 		}
+	}
+	if len(r.Collections) > 0 {
+		var names []string
+		for _, c := range r.Collections[:min(len(r.Collections), summaryCollections)] {
+			names = append(names, fmt.Sprintf("%s (%s)", display.Quote(c.Name), service.Count(c.Embeddings, "embedding")))
+		}
+		if n := len(r.Collections) - summaryCollections; n > 0 {
+			names = append(names, fmt.Sprintf("and %d more (see collections)", n))
+		}
+		fmt.Fprintf(&b, "\nCollections: %s.", strings.Join(names, ", "))
 	}
 	if p := r.Plan; p != nil {
 		var steps []string
@@ -53,7 +71,7 @@ func summarizeInspect(r *schemas.InspectResult) string {
 			t.OnlyInBackup, t.OnlyInDatabase, t.Changed, t.Identical)
 	}
 	for _, p := range r.Problems {
-		fmt.Fprintf(&b, "\nProblem: %s", p)
+		fmt.Fprintf(&b, "\nProblem: %s", display.Escape(p))
 	}
 	return b.String()
 }

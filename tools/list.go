@@ -10,6 +10,7 @@ import (
 
 	"github.com/mark3labs/mcp-go/mcp"
 
+	"github.com/vectorops/pgvector-backup-mcp/display"
 	"github.com/vectorops/pgvector-backup-mcp/layout"
 	"github.com/vectorops/pgvector-backup-mcp/schemas"
 	"github.com/vectorops/pgvector-backup-mcp/service"
@@ -30,9 +31,10 @@ Example: {"task_id": "task_20250721_213627", "limit": 10}`,
 	}, summarizeList)
 }
 
-// summarizeList is the text a model reads: counts, then one line per set.
-// summaryLines bounds the sets a summary names: the page's newest. The
-// structured content holds the whole page.
+// summarizeList is the text a model reads: counts, then one line per set,
+// its folder quoted (folder names come from the backup root). summaryLines
+// bounds the sets a summary names: the page's newest. The structured
+// content holds the whole page.
 const summaryLines = 10
 
 func summarizeList(r *schemas.ListResult) string {
@@ -49,7 +51,7 @@ func summarizeList(r *schemas.ListResult) string {
 				kind = "pre-restore snapshot; "
 			}
 			lines = append(lines, line{set.Timestamp, fmt.Sprintf("\n- backup_path=%s timestamp=%s (%s%s; embeddings %s%s)",
-				loc.RelativePath, set.Timestamp, kind, set.BackupDate, set.EmbeddingSize, rowCounts(set.RowCounts))})
+				display.Quote(loc.RelativePath), display.Escape(set.Timestamp), kind, display.Escape(set.BackupDate), display.Escape(set.EmbeddingSize), rowCounts(set.RowCounts))})
 		}
 	}
 	slices.SortStableFunc(lines, func(a, b line) int { return strings.Compare(b.ts, a.ts) })
@@ -63,7 +65,7 @@ func summarizeList(r *schemas.ListResult) string {
 		fmt.Fprintf(&b, "\n%s cannot be restored (see incomplete).", service.Count(s.IncompleteSets, "incomplete set"))
 	}
 	if r.NextCursor != "" {
-		fmt.Fprintf(&b, "\nMore sets remain: call again with cursor=%q.", r.NextCursor)
+		fmt.Fprintf(&b, "\nMore sets remain: call again with cursor=%s.", display.Quote(r.NextCursor))
 	}
 	return b.String()
 }
@@ -79,7 +81,7 @@ func rowCounts(counts map[string]int64) string {
 	sort.Strings(tables)
 	parts := make([]string, len(tables))
 	for i, t := range tables {
-		parts[i] = strings.TrimPrefix(t, "langchain_pg_") + " " + service.Count(counts[t], "row")
+		parts[i] = display.Escape(strings.TrimPrefix(t, "langchain_pg_")) + " " + service.Count(counts[t], "row") // names from a log
 	}
 	return "; " + strings.Join(parts, ", ")
 }

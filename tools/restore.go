@@ -10,6 +10,7 @@ import (
 	"github.com/mark3labs/mcp-go/server"
 
 	"github.com/vectorops/pgvector-backup-mcp/apierr"
+	"github.com/vectorops/pgvector-backup-mcp/display"
 	"github.com/vectorops/pgvector-backup-mcp/layout"
 	"github.com/vectorops/pgvector-backup-mcp/schemas"
 	"github.com/vectorops/pgvector-backup-mcp/service"
@@ -52,17 +53,27 @@ func (h *handlers) restoreAsking(ctx context.Context, req mcp.CallToolRequest, a
 	return res, err
 }
 
+// summarizeRestore is the text a model reads: what the restore did, or for
+// a dry run, first that nothing was changed and then what a restore would
+// do. The folder and the database are quoted.
 func summarizeRestore(r *schemas.RestoreResult) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "Restored set %s from %s into %s in %.1fs.", r.BackupInfo.Timestamp, r.BackupInfo.BackupPath, r.Target, r.Duration)
+	set, from, into := display.Escape(r.BackupInfo.Timestamp), display.Quote(r.BackupInfo.BackupPath), display.Quote(r.Target)
+	truncated, restored, converted := "- %s: truncated %s", "- %s: %s restored", " (%d with legacy metadata converted to JSON)"
+	if r.DryRun {
+		fmt.Fprintf(&b, "Dry run: nothing was changed. A restore of set %s from %s into %s would do this (every row checked, in %.1fs):", set, from, into, r.Duration)
+		truncated, restored, converted = "- %s: would truncate %s", "- %s: would restore %s", " (%d with legacy metadata to convert to JSON)"
+	} else {
+		fmt.Fprintf(&b, "Restored set %s from %s into %s in %.1fs.", set, from, into, r.Duration)
+	}
 	for _, t := range layout.Tables {
 		if tr, ok := r.TruncateResults[t]; ok {
-			fmt.Fprintf(&b, "\n- %s: truncated %s", t, service.Count(tr.RowsBefore, "row"))
+			fmt.Fprintf(&b, "\n"+truncated, t, service.Count(tr.RowsBefore, "row"))
 		}
 		if rr, ok := r.RestoreResults[t]; ok {
-			fmt.Fprintf(&b, "\n- %s: %s restored", t, service.Count(rr.RowsRestored, "row"))
+			fmt.Fprintf(&b, "\n"+restored, t, service.Count(rr.RowsRestored, "row"))
 			if rr.MetadataConverted > 0 {
-				fmt.Fprintf(&b, " (%d with legacy metadata converted to JSON)", rr.MetadataConverted)
+				fmt.Fprintf(&b, converted, rr.MetadataConverted)
 			}
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/mark3labs/mcp-go/server"
 
 	"github.com/vectorops/pgvector-backup-mcp/apierr"
+	"github.com/vectorops/pgvector-backup-mcp/display"
 	"github.com/vectorops/pgvector-backup-mcp/schemas"
 	"github.com/vectorops/pgvector-backup-mcp/service"
 )
@@ -107,9 +108,17 @@ func (h *handlers) errorResult(tool string, err error) *mcp.CallToolResult {
 	obj := e.Fields()
 	obj["message"] = e.Message
 	h.logger.Warn("tool call failed", "tool", tool, "error_type", e.Type, "err", err)
+	// Messages name paths, collections and keys from the caller, the backup
+	// files and the database, not always quoted: the text escapes them, so
+	// that none can start a line of its own. The one message of several
+	// lines, a plan to approve, is the service's own, with its names quoted.
+	text := display.Escape(e.Message)
+	if e.Type == apierr.ConfirmationRequired {
+		text = display.EscapeLines(e.Message)
+	}
 	return &mcp.CallToolResult{
 		IsError:           true,
-		Content:           []mcp.Content{mcp.NewTextContent(string(e.Type) + ": " + e.Message)},
+		Content:           []mcp.Content{mcp.NewTextContent(string(e.Type) + ": " + text)},
 		StructuredContent: obj,
 	}
 }
@@ -122,6 +131,7 @@ func (h *handlers) progress(ctx context.Context, req mcp.CallToolRequest) servic
 	}
 	token := req.Params.Meta.ProgressToken
 	return func(done, total float64, message string) {
+		message = display.Escape(message) // what a restore waits for names the database's sessions
 		err := h.srv.SendNotificationToClient(ctx, string(mcp.MethodNotificationProgress), map[string]any{
 			"progressToken": token,
 			"progress":      done,

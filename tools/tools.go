@@ -43,6 +43,7 @@ func NewServer(svc *service.Service, opts Options) (*server.MCPServer, error) {
 	h := &handlers{svc: svc, validator: v, logger: logger}
 	hooks := &server.Hooks{}
 	hooks.AddAfterListResources(h.listResources)
+	hooks.AddOnRequestInitialization(boundPromptRequest)
 	srv := server.NewMCPServer(ServerName, opts.Version,
 		server.WithToolCapabilities(false),
 		server.WithResourceCapabilities(false, false),

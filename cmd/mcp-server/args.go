@@ -6,8 +6,11 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/spf13/pflag"
+
+	"github.com/vectorops/pgvector-backup-mcp/display"
 )
 
 // toolArgs gives a command one flag per argument of its tool, named as the
@@ -46,8 +49,9 @@ func bindToolArgs(fs *pflag.FlagSet, args any, skip ...string) *toolArgs {
 			v := fs.Int(flag, 0, usage)
 			ta.get[flag] = func() any { return *v }
 		case reflect.Slice:
-			v := fs.StringSlice(flag, nil, usage+" (comma-separated)")
-			ta.get[flag] = func() any { return *v }
+			var v []string
+			fs.Var(&listFlag{values: &v}, flag, usage+` (comma-separated, or the flag repeated; "a,b" in double quotes is one name)`)
+			ta.get[flag] = func() any { return append([]string{}, v...) }
 		case reflect.Pointer: // *bool: an argument whose default is true
 			def := strings.Contains(f.Tag.Get("jsonschema"), "default=true")
 			v := fs.Bool(flag, def, usage)
@@ -92,8 +96,10 @@ func commandLine(command string, args any) string {
 				parts = append(parts, flag)
 			}
 		case reflect.Slice:
-			if f.Len() > 0 {
-				parts = append(parts, flag+" "+shellQuote(strings.Join(f.Interface().([]string), ",")))
+			// One flag per value: it parses back as exactly that value,
+			// whatever commas or quotes it holds.
+			for _, item := range f.Interface().([]string) {
+				parts = append(parts, flag+" "+shellQuote(listItem(item)))
 			}
 		case reflect.Pointer:
 			if !f.IsNil() && !f.Elem().Bool() {
@@ -104,12 +110,44 @@ func commandLine(command string, args any) string {
 	return "mcp-server " + command + " " + strings.Join(parts, " ")
 }
 
-// shellQuote quotes s for a POSIX shell when it needs it.
+// shellQuote quotes s for a shell when it needs it. A value with a control
+// character (or a byte that is not UTF-8) goes in $'...', with those
+// characters as escapes: the printed command shows them as data (no escape
+// sequence reaches the terminal), and bash, zsh, ksh and POSIX.1-2024 sh
+// give back exactly the value. Their bytes are written as \xHH, not \uHHHH,
+// which a shell decodes by its locale.
 func shellQuote(s string) string {
 	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./:,@=") == "" {
 		return s
 	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+	if !display.NeedsEscape(s) {
+		return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+	}
+	var b strings.Builder
+	b.WriteString("$'")
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == '\\' || r == '\'':
+			b.WriteByte('\\')
+			b.WriteByte(byte(r))
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r == '\r':
+			b.WriteString(`\r`)
+		case r == '\t':
+			b.WriteString(`\t`)
+		case size == 1 && r == utf8.RuneError || display.IsControl(r):
+			for _, c := range []byte(s[i : i+size]) {
+				fmt.Fprintf(&b, `\x%02x`, c)
+			}
+		default:
+			b.WriteString(s[i : i+size])
+		}
+		i += size
+	}
+	b.WriteByte('\'')
+	return b.String()
 }
 
 // firstSentence keeps a flag's help to one line.

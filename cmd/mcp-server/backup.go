@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/vectorops/pgvector-backup-mcp/display"
 	"github.com/vectorops/pgvector-backup-mcp/layout"
 	"github.com/vectorops/pgvector-backup-mcp/schemas"
 )
@@ -38,17 +39,20 @@ global_vector_bak; with it, into that task folder's vector_bak.`,
 	return cmd
 }
 
+// printBackup shows a new set; the database and folder names are escaped,
+// as everything printed that came from outside.
 func printBackup(w io.Writer, res *schemas.CreateResult) {
-	fmt.Fprintf(w, "Backed up %s as set %s in %s (%.1fs).\n", res.Source, res.Timestamp, res.BackupDirectory, res.Duration)
+	esc := display.Escape
+	fmt.Fprintf(w, "Backed up %s as set %s in %s (%.1fs).\n", esc(res.Source), esc(res.Timestamp), esc(res.BackupDirectory), res.Duration)
 	var rows []string
 	for _, t := range layout.Tables {
 		if tb, ok := res.TablesBackedUp[t]; ok {
-			rows = append(rows, fmt.Sprintf("%s\t%d\t%s\t%s", t, tb.RowCount, tb.FileSize, tb.BackupFile))
+			rows = append(rows, fmt.Sprintf("%s\t%d\t%s\t%s", t, tb.RowCount, esc(tb.FileSize), esc(tb.BackupFile)))
 		}
 	}
 	table(w, "TABLE\tROWS\tSIZE\tFILE", rows)
 	for _, e := range res.Errors {
-		fmt.Fprintf(w, "Note: %s\n", e)
+		fmt.Fprintf(w, "Note: %s\n", esc(e))
 	}
-	fmt.Fprintf(w, "To restore it: mcp-server restore --backup-path %s --timestamp %s --truncate-before-restore\n", shellQuote(res.BackupDirectory), res.Timestamp)
+	fmt.Fprintf(w, "To restore it: mcp-server restore --backup-path %s --timestamp %s --truncate-before-restore\n", shellQuote(res.BackupDirectory), shellQuote(res.Timestamp))
 }

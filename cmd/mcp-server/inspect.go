@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/vectorops/pgvector-backup-mcp/display"
 	"github.com/vectorops/pgvector-backup-mcp/layout"
 	"github.com/vectorops/pgvector-backup-mcp/schemas"
 	"github.com/vectorops/pgvector-backup-mcp/service"
@@ -54,12 +55,17 @@ Exit status 0: restorable; 1: not (the problems say why).`,
 	return cmd
 }
 
+// printInspect shows what inspect found. File, collection, column and
+// database names, keys, reasons and problems come from the backup files, the
+// database or the caller: each is escaped, as everything printed that came
+// from outside.
 func printInspect(w io.Writer, res *schemas.InspectResult) {
+	esc := display.Escape
 	verdict := "restorable"
 	if !res.Restorable {
 		verdict = "NOT restorable"
 	}
-	fmt.Fprintf(w, "Set %s in %s (%s): %s; checksums: %s.\n\n", res.BackupInfo.Timestamp, res.BackupInfo.BackupPath, res.BackupInfo.BackupDate, verdict, res.ChecksumStatus)
+	fmt.Fprintf(w, "Set %s in %s (%s): %s; checksums: %s.\n\n", esc(res.BackupInfo.Timestamp), esc(res.BackupInfo.BackupPath), esc(res.BackupInfo.BackupDate), verdict, esc(res.ChecksumStatus))
 	var rows []string
 	for _, t := range layout.Tables {
 		f, ok := res.Files[t]
@@ -73,22 +79,22 @@ func printInspect(w io.Writer, res *schemas.InspectResult) {
 				dims = fmt.Sprintf("%d-%d", d.Min, d.Max)
 			}
 		}
-		rows = append(rows, fmt.Sprintf("%s\t%d\t%s\t%d\t%d\t%s", f.File, f.Rows, f.Size, f.LegacyJSONRows, f.BadRows, dims))
+		rows = append(rows, fmt.Sprintf("%s\t%d\t%s\t%d\t%d\t%s", esc(f.File), f.Rows, esc(f.Size), f.LegacyJSONRows, f.BadRows, dims))
 	}
 	table(w, "FILE\tROWS\tSIZE\tLEGACY JSON\tBAD\tDIMENSIONS", rows)
 	for _, t := range layout.Tables {
 		for _, b := range res.Files[t].BadRowSamples {
 			where := fmt.Sprintf("line %d", b.Line)
 			if b.Column != "" {
-				where += ", column " + b.Column
+				where += ", column " + esc(b.Column)
 			}
-			fmt.Fprintf(w, "  bad row: %s %s: %s\n", b.File, where, b.Reason)
+			fmt.Fprintf(w, "  bad row: %s %s: %s\n", esc(b.File), where, esc(b.Reason))
 		}
 	}
 	if len(res.Collections) > 0 {
 		var parts []string
 		for _, c := range res.Collections {
-			parts = append(parts, fmt.Sprintf("%s (%d)", c.Name, c.Embeddings))
+			parts = append(parts, fmt.Sprintf("%s (%d)", esc(c.Name), c.Embeddings))
 		}
 		fmt.Fprintf(w, "\nCollections in the set: %s.\n", strings.Join(parts, ", "))
 	}
@@ -100,12 +106,12 @@ func printInspect(w io.Writer, res *schemas.InspectResult) {
 			case !tr.Exists:
 				parts = append(parts, t+" missing")
 			case tr.VectorType != "":
-				parts = append(parts, fmt.Sprintf("%s %s (%s)", t, service.Count(tr.Rows, "row"), tr.VectorType))
+				parts = append(parts, fmt.Sprintf("%s %s (%s)", t, service.Count(tr.Rows, "row"), esc(tr.VectorType)))
 			default:
 				parts = append(parts, fmt.Sprintf("%s %s", t, service.Count(tr.Rows, "row")))
 			}
 		}
-		fmt.Fprintf(w, "Target %s: %s.\n", tgt.Database, strings.Join(parts, ", "))
+		fmt.Fprintf(w, "Target %s: %s.\n", esc(tgt.Database), strings.Join(parts, ", "))
 	}
 	if p := res.Plan; p != nil {
 		fmt.Fprintf(w, "\n%s", describePlan(p))
@@ -114,38 +120,50 @@ func printInspect(w io.Writer, res *schemas.InspectResult) {
 		printDiff(w, d)
 	}
 	for _, p := range res.Problems {
-		fmt.Fprintf(w, "Problem: %s\n", p)
+		fmt.Fprintf(w, "Problem: %s\n", esc(p))
 	}
 }
 
-// printDiff shows a comparison as a table per collection, then examples.
+// printDiff shows a comparison as a table per collection, then examples;
+// collection names and keys escaped.
 func printDiff(w io.Writer, d *schemas.Diff) {
-	fmt.Fprintf(w, "\nSince the backup (embeddings matched by %s):\n", d.Key)
+	esc := display.Escape
+	fmt.Fprintf(w, "\nSince the backup (embeddings matched by %s):\n", esc(d.Key))
 	rows := make([]string, 0, len(d.Collections)+1)
 	line := func(name string, c schemas.DiffCounts) string {
 		return fmt.Sprintf("  %s\t%d\t%d\t%d\t%d", name, c.OnlyInBackup, c.OnlyInDatabase, c.Changed, c.Identical)
 	}
 	for _, c := range d.Collections {
-		rows = append(rows, line(c.Name, c.DiffCounts))
+		rows = append(rows, line(esc(c.Name), c.DiffCounts))
 	}
 	rows = append(rows, line("(all)", d.Totals))
 	table(w, "  COLLECTION\tONLY IN BACKUP\tONLY IN DATABASE\tCHANGED\tIDENTICAL", rows)
 	ex := d.Totals.Examples
 	if len(ex.OnlyInBackup) > 0 {
-		fmt.Fprintf(w, "  e.g. deleted since (a restore adds them back): %s\n", strings.Join(ex.OnlyInBackup, ", "))
+		fmt.Fprintf(w, "  e.g. deleted since (a restore adds them back): %s\n", escapeAll(ex.OnlyInBackup))
 	}
 	if len(ex.OnlyInDatabase) > 0 {
-		fmt.Fprintf(w, "  e.g. added since (a truncating restore deletes them): %s\n", strings.Join(ex.OnlyInDatabase, ", "))
+		fmt.Fprintf(w, "  e.g. added since (a truncating restore deletes them): %s\n", escapeAll(ex.OnlyInDatabase))
 	}
 	for _, c := range ex.Changed {
-		fmt.Fprintf(w, "  e.g. changed since: %s (%s)\n", c.Key, strings.Join(c.Fields, ", "))
+		fmt.Fprintf(w, "  e.g. changed since: %s (%s)\n", esc(c.Key), escapeAll(c.Fields))
 	}
 }
 
-// describePlan says what a restore does, per table and collection.
+// escapeAll escapes each of a list of names and joins them with commas.
+func escapeAll(names []string) string {
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = display.Escape(n)
+	}
+	return strings.Join(out, ", ")
+}
+
+// describePlan says what a restore does, per table and collection;
+// collection names escaped.
 func describePlan(p *schemas.RestorePlan) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "A restore (%s mode) would:\n", p.Mode)
+	fmt.Fprintf(&b, "A restore (%s mode) would:\n", display.Escape(p.Mode))
 	var rows []string
 	for _, t := range p.Tables {
 		rows = append(rows, fmt.Sprintf("  %s\t%d\t%d", t, p.Delete[t], p.Insert[t]))
@@ -153,7 +171,7 @@ func describePlan(p *schemas.RestorePlan) string {
 	table(&b, "  TABLE\tDELETE\tWRITE", rows)
 	for _, c := range p.Collections {
 		if c.DeleteEmbeddings > 0 || c.InsertEmbeddings > 0 {
-			fmt.Fprintf(&b, "  collection %s: %d embeddings deleted, %d written\n", c.Name, c.DeleteEmbeddings, c.InsertEmbeddings)
+			fmt.Fprintf(&b, "  collection %s: %d embeddings deleted, %d written\n", display.Escape(c.Name), c.DeleteEmbeddings, c.InsertEmbeddings)
 		}
 	}
 	if p.OnConflict == "update" {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/vectorops/pgvector-backup-mcp/display"
 	"github.com/vectorops/pgvector-backup-mcp/layout"
 	"github.com/vectorops/pgvector-backup-mcp/schemas"
 	"github.com/vectorops/pgvector-backup-mcp/service"
@@ -44,7 +45,11 @@ as --backup-path). Sets that cannot be restored are listed after the table.`,
 	return cmd
 }
 
+// printList shows a page of sets. Folder names and reasons come from the
+// backup root's files: escaped, as everything printed that came from
+// outside.
 func printList(w io.Writer, res *schemas.ListResult) {
+	esc := display.Escape
 	var rows []string
 	for _, loc := range res.BackupLocations {
 		for _, b := range loc.Backups {
@@ -52,7 +57,7 @@ func printList(w io.Writer, res *schemas.ListResult) {
 			if n, ok := b.RowCounts[layout.EmbeddingTable]; ok {
 				counts = strconv.FormatInt(n, 10)
 			}
-			rows = append(rows, fmt.Sprintf("%s\t%s\t%s\t%s\t%s\t%s", b.Timestamp, b.BackupDate, b.Kind, b.EmbeddingSize, counts, loc.RelativePath))
+			rows = append(rows, fmt.Sprintf("%s\t%s\t%s\t%s\t%s\t%s", esc(b.Timestamp), esc(b.BackupDate), esc(b.Kind), esc(b.EmbeddingSize), counts, esc(loc.RelativePath)))
 		}
 	}
 	// The page groups sets by folder; a person reads them newest first.
@@ -65,13 +70,13 @@ func printList(w io.Writer, res *schemas.ListResult) {
 	if n := s.IncompleteSets; n > 0 {
 		fmt.Fprintf(w, "%s cannot be restored:\n", service.Count(n, "incomplete set"))
 		for _, inc := range res.Incomplete {
-			fmt.Fprintf(w, "  %s %s: %s\n", inc.RelativePath, inc.Timestamp, inc.Reason)
+			fmt.Fprintf(w, "  %s %s: %s\n", esc(inc.RelativePath), esc(inc.Timestamp), esc(inc.Reason))
 		}
 		if more := n - len(res.Incomplete); more > 0 {
 			fmt.Fprintf(w, "  and %d more\n", more)
 		}
 	}
 	if res.NextCursor != "" {
-		fmt.Fprintf(w, "More sets: run again with --cursor %s\n", res.NextCursor)
+		fmt.Fprintf(w, "More sets: run again with --cursor %s\n", shellQuote(res.NextCursor))
 	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -12,6 +13,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/vectorops/pgvector-backup-mcp/apierr"
+	"github.com/vectorops/pgvector-backup-mcp/display"
 )
 
 // More exit statuses of the operations, as the contract's table gives them.
@@ -68,7 +70,7 @@ func (o output) failure(err error) error {
 			return err
 		}
 	} else {
-		fmt.Fprintf(o.stderr, "%s: %s%s\n", e.Type, e.Message, flagHint(e))
+		fmt.Fprintf(o.stderr, "%s: %s%s\n", e.Type, display.Escape(e.Message), display.Escape(flagHint(e)))
 	}
 	return exitStatus(statusOf(e.Type))
 }
@@ -91,14 +93,24 @@ func flagHint(e *apierr.Error) string {
 	return " (flag " + strings.Join(names, ", ") + ")"
 }
 
+// printJSON writes v as indented JSON. The control characters that
+// encoding/json leaves in strings (DEL, C1, bidirectional) are written as
+// \u escapes: the same values, shown as data on a terminal.
 func (o output) printJSON(v any) error {
-	enc := json.NewEncoder(o.stdout)
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
 	enc.SetIndent("", "  ")
 	enc.SetEscapeHTML(false)
-	return enc.Encode(v)
+	if err := enc.Encode(v); err != nil {
+		return err
+	}
+	_, err := o.stdout.Write(display.EscapeJSON(buf.Bytes()))
+	return err
 }
 
-// table writes aligned columns; rows are tab-separated.
+// table writes aligned columns; rows are tab-separated, their fields
+// escaped by the caller (display.Escape also keeps a tab in a name from
+// adding a column).
 func table(w io.Writer, header string, rows []string) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, header)

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/schollz/progressbar/v3"
+
+	"github.com/vectorops/pgvector-backup-mcp/display"
 	"github.com/vectorops/pgvector-backup-mcp/layout"
 )
 
@@ -34,6 +36,9 @@ func newProgress(w io.Writer, what string) *progress {
 
 // report is a service.Progress: done of total bytes, and what is happening.
 func (p *progress) report(done, total float64, message string) {
+	// What a restore waits for names sessions and tables of the database;
+	// only the bar itself writes escape sequences.
+	message = display.Escape(message)
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.tty {

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/vectorops/pgvector-backup-mcp/apierr"
+	"github.com/vectorops/pgvector-backup-mcp/display"
 	"github.com/vectorops/pgvector-backup-mcp/layout"
 	"github.com/vectorops/pgvector-backup-mcp/schemas"
 	"github.com/vectorops/pgvector-backup-mcp/service"
@@ -82,8 +83,12 @@ type terminalApprover struct {
 	declined bool
 }
 
+// approve shows the plan, then the question. The plan's lines are the
+// service's, with every name in them quoted; any other control character
+// is escaped all the same, so that nothing in it can clear the screen or
+// move the cursor before the question.
 func (t *terminalApprover) approve(ctx context.Context, message string) (bool, error) {
-	fmt.Fprintf(t.out, "%s [y/N] ", strings.TrimRight(message, "\n"))
+	fmt.Fprintf(t.out, "%s [y/N] ", display.EscapeLines(strings.TrimRight(message, "\n")))
 	answer := make(chan string, 1)
 	go func() {
 		line, _ := bufio.NewReader(t.in).ReadString('\n')
@@ -102,12 +107,20 @@ func (t *terminalApprover) approve(ctx context.Context, message string) (bool, e
 	}
 }
 
+// printRestore shows what a restore did, or for a dry run, first that
+// nothing was changed and then what the restore would do. Paths, database
+// and file names are escaped, as everything printed that came from outside.
 func printRestore(w io.Writer, res *schemas.RestoreResult) {
-	verb := "Restored"
+	esc := display.Escape
+	header := "TABLE\tDELETED\tRESTORED\tSKIPPED\tLEGACY JSON CONVERTED"
 	if res.DryRun {
-		verb = "Dry run, nothing written: would restore"
+		fmt.Fprintln(w, "Dry run: nothing was changed.")
+		fmt.Fprintf(w, "A restore of set %s from %s into %s would do this (every row checked, in %.1fs):\n",
+			esc(res.BackupInfo.Timestamp), esc(res.BackupInfo.BackupPath), esc(res.Target), res.Duration)
+		header = "TABLE\tWOULD DELETE\tWOULD RESTORE\tWOULD SKIP\tLEGACY JSON TO CONVERT"
+	} else {
+		fmt.Fprintf(w, "Restored set %s from %s into %s in %.1fs.\n", esc(res.BackupInfo.Timestamp), esc(res.BackupInfo.BackupPath), esc(res.Target), res.Duration)
 	}
-	fmt.Fprintf(w, "%s set %s from %s into %s in %.1fs.\n", verb, res.BackupInfo.Timestamp, res.BackupInfo.BackupPath, res.Target, res.Duration)
 	var rows []string
 	for _, t := range layout.Tables {
 		rr, ok := res.RestoreResults[t]
@@ -120,14 +133,14 @@ func printRestore(w io.Writer, res *schemas.RestoreResult) {
 		}
 		rows = append(rows, fmt.Sprintf("%s\t%s\t%d\t%d\t%d", t, deleted, rr.RowsRestored, rr.RowsSkipped, rr.MetadataConverted))
 	}
-	table(w, "TABLE\tDELETED\tRESTORED\tSKIPPED\tLEGACY JSON CONVERTED", rows)
+	table(w, header, rows)
 	if s := res.Snapshot; s != nil {
-		fmt.Fprintf(w, "The replaced rows were saved first as set %s in %s. To undo:\n  %s\n", s.Timestamp, s.BackupPath, commandLine("restore", s.Undo)+" --yes")
+		fmt.Fprintf(w, "The replaced rows were saved first as set %s in %s. To undo:\n  %s\n", esc(s.Timestamp), esc(s.BackupPath), commandLine("restore", s.Undo)+" --yes")
 		if len(s.Pruned) > 0 {
-			fmt.Fprintf(w, "Older snapshot sets removed (--keep-snapshots): %s\n", strings.Join(s.Pruned, ", "))
+			fmt.Fprintf(w, "Older snapshot sets removed (--keep-snapshots): %s\n", escapeAll(s.Pruned))
 		}
 	}
 	for _, e := range res.Errors {
-		fmt.Fprintf(w, "Note: %s\n", e)
+		fmt.Fprintf(w, "Note: %s\n", esc(e))
 	}
 }

@@ -10,6 +10,8 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+
+	"github.com/vectorops/pgvector-backup-mcp/display"
 )
 
 // Exit statuses, as the contract's table gives them.
@@ -52,10 +54,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	case errors.As(err, &status): // the command printed its outcome
 		return int(status)
 	case errors.As(err, &usage):
-		fmt.Fprintf(stderr, "mcp-server: %v\nRun 'mcp-server --help' for usage.\n", err)
+		fmt.Fprintf(stderr, "mcp-server: %s\nRun 'mcp-server --help' for usage.\n", display.Escape(err.Error()))
 		return exitUsage
 	default:
-		fmt.Fprintf(stderr, "mcp-server: %v\n", err)
+		fmt.Fprintf(stderr, "mcp-server: %s\n", display.Escape(err.Error())) // flag values, paths: the caller's text
 		return exitFailed
 	}
 }
