@@ -128,7 +128,7 @@ type TableResult struct {
 type Snapshot struct {
 	Dir       string
 	Timestamp string
-	Source    *layout.Source // the database the rows came from
+	Source    *layout.Source   // the database the rows came from
 	Rows      map[string]int64 // saved per table
 	Undo      Undo
 }
