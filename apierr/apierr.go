@@ -27,11 +27,14 @@ const (
 	Cancelled             Type = "CANCELLED"
 )
 
-// Types lists every error type, in the contract's order.
-var Types = []Type{
-	MissingRequiredParams, InvalidParams, ResourceNotFound, Forbidden,
-	BackupCorrupt, SchemaMismatch, Conflict, ConfirmationRequired,
-	DatabaseError, StorageError, Cancelled,
+// Types lists every error type, in the contract's order (a new slice each
+// call).
+func Types() []Type {
+	return []Type{
+		MissingRequiredParams, InvalidParams, ResourceNotFound, Forbidden,
+		BackupCorrupt, SchemaMismatch, Conflict, ConfirmationRequired,
+		DatabaseError, StorageError, Cancelled,
+	}
 }
 
 // Error is an error with a contract type, a message written for the caller,

@@ -250,8 +250,8 @@ func TestWriteSet(t *testing.T) {
 			if m.Database != "127.0.0.1:55432/test" {
 				t.Errorf("manifest database %q", m.Database)
 			}
-			if !slices.Equal(m.Tables, layout.Tables) {
-				t.Errorf("manifest tables %v, want %v", m.Tables, layout.Tables)
+			if !slices.Equal(m.Tables, layout.Tables()) {
+				t.Errorf("manifest tables %v, want %v", m.Tables, layout.Tables())
 			}
 			if len(m.Files) != 2 {
 				t.Errorf("manifest files %v, want both tables", m.Files)
@@ -297,7 +297,7 @@ func TestWriteSet(t *testing.T) {
 				lines[4] != "" || lines[5] != "Tables Backup Status:" {
 				t.Errorf("log header is not the old format:\n%s", logText)
 			}
-			for i, table := range layout.Tables {
+			for i, table := range layout.Tables() {
 				_, size := sha(t, filepath.Join(dir, fileOf[table]))
 				want := fmt.Sprintf("✓ %s: %d rows -> %s (%s)", table, wantRows[table], fileOf[table], layout.HumanSize(size))
 				if len(lines) <= 6+i || lines[6+i] != want {
@@ -620,7 +620,7 @@ func TestTablesSubset(t *testing.T) {
 
 	// Asking for the table the set holds no rows of is refused.
 	before := pgtest.Dump(t, db)
-	for _, tables := range [][]string{{layout.CollectionTable}, layout.Tables} {
+	for _, tables := range [][]string{{layout.CollectionTable}, layout.Tables()} {
 		_, err = restore.Run(context.Background(), conn, restore.Request{Set: set, Truncate: true, Tables: tables})
 		e := wantAPIError(t, err, apierr.InvalidParams)
 		if e.Details["param"] != "tables" {

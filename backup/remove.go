@@ -69,7 +69,7 @@ func provenSnapshot(root string, set catalog.Set) error {
 	if !sealed(key, m) {
 		return errors.New("its manifest is not sealed by this server")
 	}
-	for _, table := range layout.Tables {
+	for _, table := range layout.Tables() {
 		want, ok := m.Files[table]
 		if !ok {
 			return fmt.Errorf("its manifest lacks %s", table)

@@ -113,9 +113,9 @@ func Write(ctx context.Context, tx pgx.Tx, req Request) (*Written, error) {
 		Tables:        req.Tables,
 	}
 	if len(m.Tables) == 0 {
-		m.Tables = layout.Tables
+		m.Tables = layout.Tables()
 	}
-	for _, table := range layout.Tables {
+	for _, table := range layout.Tables() {
 		entry, err := copyTable(ctx, tx, table, slices.Contains(m.Tables, table), req.Collections, files[table])
 		if err != nil {
 			return nil, err
@@ -221,7 +221,7 @@ func reserve(ctx context.Context, dir *folder, now time.Time) (string, map[strin
 // false when one exists already.
 func create(dir *folder, ts string) (files map[string]*os.File, ok bool, err error) {
 	files = map[string]*os.File{}
-	for _, table := range layout.Tables {
+	for _, table := range layout.Tables() {
 		f, err := dir.createExclusive(layout.ServerTmpName(layout.FileName(table, ts)), 0o644)
 		if errors.Is(err, fs.ErrExist) {
 			return files, false, nil
@@ -420,7 +420,7 @@ func publish(dir *folder, ts string, files map[string]*os.File, m *layout.Manife
 	if err := dir.writeAtomic(layout.ManifestName(m.Kind, ts), append(b, '\n')); err != nil {
 		return err
 	}
-	for _, table := range layout.Tables {
+	for _, table := range layout.Tables() {
 		// A hard link, unlike rename, never replaces a set another process
 		// published under the same name since this one reserved it. The
 		// file stays open, and so locked, until its temporary name is gone:

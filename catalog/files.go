@@ -33,8 +33,8 @@ func (s Set) Open() (*Files, error) {
 		return nil, err
 	}
 	defer root.Close()
-	f := &Files{Set: s, files: make(map[string]*os.File, len(layout.Tables))}
-	for _, table := range layout.Tables {
+	f := &Files{Set: s, files: make(map[string]*os.File, len(layout.Tables()))}
+	for _, table := range layout.Tables() {
 		file, err := openRegular(root, filepath.Join(rel, s.File(table)))
 		if err != nil {
 			f.Close()

@@ -244,8 +244,8 @@ func detail(sets []*Set) ([]*Set, error) {
 	kept := sets[:0]
 sets:
 	for _, s := range sets {
-		s.Bytes = make(map[string]int64, len(layout.Tables))
-		for _, table := range layout.Tables {
+		s.Bytes = make(map[string]int64, len(layout.Tables()))
+		for _, table := range layout.Tables() {
 			fi, err := os.Stat(s.Path(table))
 			switch {
 			case isNotExist(err):

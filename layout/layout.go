@@ -18,8 +18,9 @@ const (
 )
 
 // Tables lists the tables in restore order: collections before the
-// embeddings that reference them.
-var Tables = []string{CollectionTable, EmbeddingTable}
+// embeddings that reference them. A new slice each call: no importer can
+// change what the others see.
+func Tables() []string { return []string{CollectionTable, EmbeddingTable} }
 
 const (
 	// TimestampLayout is a set's timestamp in its file names.

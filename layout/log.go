@@ -25,7 +25,7 @@ func FormatLog(m *Manifest, task string, took time.Duration) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "=== Vector Table Backup Log ===\nBackup Time: %s\nTask ID: %s\nDuration: %.2fs\n\nTables Backup Status:\n",
 		Date(m.Timestamp), task, took.Seconds())
-	for _, table := range Tables {
+	for _, table := range Tables() {
 		e := m.Files[table]
 		fmt.Fprintf(&b, "✓ %s: %d rows -> %s (%s)\n", table, e.Rows, e.File, HumanSize(e.Bytes))
 	}

@@ -314,7 +314,7 @@ func TestRoundTripCreatedSet(t *testing.T) {
 			if got := e.dump(t); got != want {
 				t.Errorf("tables differ from backup time:\n got %s\nwant %s", got, want)
 			}
-			for _, table := range layout.Tables {
+			for _, table := range layout.Tables() {
 				r := res.RestoreResults[table]
 				if r.RowsRestored != w.Manifest.Files[table].Rows || r.MetadataConverted != 0 || r.FileBytes != w.Manifest.Files[table].Bytes {
 					t.Errorf("%s: %+v, manifest %+v", table, r, w.Manifest.Files[table])
@@ -355,7 +355,7 @@ func TestSnapshotUndo(t *testing.T) {
 			}
 			u := snap.Undo
 			if !u.Truncate ||
-				!slices.Equal(u.Tables, layout.Tables) || len(u.Collections) != 0 {
+				!slices.Equal(u.Tables, layout.Tables()) || len(u.Collections) != 0 {
 				t.Errorf("undo %+v", u)
 			}
 
@@ -743,7 +743,7 @@ func TestDryRun(t *testing.T) {
 	}
 	wantBefore := map[string]int{layout.CollectionTable: len(live.Collections), layout.EmbeddingTable: len(live.Embeddings)}
 	wantRows := map[string]int{layout.CollectionTable: len(other.Collections), layout.EmbeddingTable: len(other.Embeddings)}
-	for _, table := range layout.Tables {
+	for _, table := range layout.Tables() {
 		if got := res.TruncateResults[table].RowsBefore; got != int64(wantBefore[table]) {
 			t.Errorf("%s rows_before %d, want %d", table, got, wantBefore[table])
 		}
@@ -1032,7 +1032,7 @@ func TestLatest(t *testing.T) {
 	// A newer set whose backup did not finish: both CSVs there, but a
 	// .tmp leftover. And a newer one still with a file missing.
 	ts3, ts4 := "20250722_120000", "20250722_130000"
-	for _, table := range layout.Tables {
+	for _, table := range layout.Tables() {
 		src := filepath.Join(e.global, w2.Manifest.Files[table].File)
 		b, err := os.ReadFile(src)
 		if err != nil {

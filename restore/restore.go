@@ -36,7 +36,7 @@ type Request struct {
 	// Files are Set's files, opened by the caller before any lock (see
 	// catalog.Files); Run and MakePlan open them when nil.
 	Files       *catalog.Files
-	Tables      []string // subset of layout.Tables; empty means the set's tables
+	Tables      []string // subset of layout.Tables(); empty means the set's tables
 	Truncate    bool
 	Collections []string      // replace only these collections, by name
 	OnConflict  string        // OnConflictError (default), OnConflictSkip or OnConflictUpdate
@@ -302,16 +302,16 @@ func (j *job) checkAgainstManifest() error {
 // none means both.
 func SelectTables(requested []string) ([]string, error) {
 	if len(requested) == 0 {
-		return layout.Tables, nil
+		return layout.Tables(), nil
 	}
 	for _, t := range requested {
-		if !slices.Contains(layout.Tables, t) {
+		if !slices.Contains(layout.Tables(), t) {
 			return nil, apierr.New(apierr.InvalidParams, "unknown table %q; tables may name %s and %s", t, layout.CollectionTable, layout.EmbeddingTable).
 				With("param", "tables")
 		}
 	}
 	var out []string
-	for _, t := range layout.Tables {
+	for _, t := range layout.Tables() {
 		if slices.Contains(requested, t) {
 			out = append(out, t)
 		}

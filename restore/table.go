@@ -68,7 +68,7 @@ type LiveCollection struct {
 // Describe reads the target's LangChain tables in tx.
 func Describe(ctx context.Context, tx pgx.Tx) (*Live, error) {
 	live := &Live{Tables: map[string]*Table{}, Rows: map[string]int64{}}
-	for _, name := range layout.Tables {
+	for _, name := range layout.Tables() {
 		t, err := loadTable(ctx, tx, name)
 		if apierr.TypeOf(err) == apierr.SchemaMismatch {
 			continue

@@ -22,7 +22,7 @@ func TestPatternWording(t *testing.T) {
 	if !strings.Contains(msg, "like 20250721_215758, or latest") || strings.Contains(msg, `\\`) || strings.Contains(msg, `\d`) {
 		t.Errorf("message %q: want the form in words, no regular expression", msg)
 	}
-	for _, tool := range append(Tools, HTTPBodies...) {
+	for _, tool := range append(Tools(), HTTPBodies()...) {
 		var schema map[string]any
 		if err := json.Unmarshal(Input(tool.Args), &schema); err != nil {
 			t.Fatal(err)

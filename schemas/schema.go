@@ -29,19 +29,22 @@ type Tool struct {
 	Result any // zero value of the result type
 }
 
-// Tools lists every tool's types, in the order tools are served.
-var Tools = []Tool{
-	{Name: ListTool, Args: ListArgs{}, Result: ListResult{}},
-	{Name: InspectTool, Args: InspectArgs{}, Result: InspectResult{}},
-	{Name: RestoreTool, Args: RestoreArgs{}, Result: RestoreResult{}},
-	{Name: CreateTool, Args: CreateArgs{}, Result: CreateResult{}},
+// Tools lists every tool's types, in the order tools are served (a new
+// slice each call).
+func Tools() []Tool {
+	return []Tool{
+		{Name: ListTool, Args: ListArgs{}, Result: ListResult{}},
+		{Name: InspectTool, Args: InspectArgs{}, Result: InspectResult{}},
+		{Name: RestoreTool, Args: RestoreArgs{}, Result: RestoreResult{}},
+		{Name: CreateTool, Args: CreateArgs{}, Result: CreateResult{}},
+	}
 }
 
 // HTTPBodies lists the argument types only the legacy HTTP API takes, by
 // the name the validator knows them under; they are validated like the
 // tools' arguments.
-var HTTPBodies = []Tool{
-	{Name: LegacyBackupBody, Args: LegacyBackupArgs{}},
+func HTTPBodies() []Tool {
+	return []Tool{{Name: LegacyBackupBody, Args: LegacyBackupArgs{}}}
 }
 
 // LegacyBackupBody names the body of POST /api/v0/data_pipeline/vector/backup.
@@ -86,8 +89,8 @@ func errorSchema() *jsonschema.Schema {
 	s.Version = ""
 	s.Description = "Error object of an isError result; fields beyond these carry details (param, missing_params, file, line, ...)."
 	s.AdditionalProperties = jsonschema.TrueSchema
-	types := make([]any, len(apierr.Types))
-	for i, t := range apierr.Types {
+	types := make([]any, len(apierr.Types()))
+	for i, t := range apierr.Types() {
 		types[i] = string(t)
 	}
 	if p, ok := s.Properties.Get("error_type"); ok {

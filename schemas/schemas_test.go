@@ -17,11 +17,11 @@ var update = flag.Bool("update", false, "rewrite the published schema files")
 // changing a type, and review the diff: it is a change to the contract.
 func TestPublishedSchemas(t *testing.T) {
 	files := map[string][]byte{"error.json": schemas.Error()}
-	for _, tool := range schemas.Tools {
+	for _, tool := range schemas.Tools() {
 		files[tool.Name+".input.json"] = schemas.Input(tool.Args)
 		files[tool.Name+".output.json"] = schemas.Output(tool.Result)
 	}
-	for _, body := range schemas.HTTPBodies {
+	for _, body := range schemas.HTTPBodies() {
 		files[body.Name+".input.json"] = schemas.Input(body.Args)
 	}
 	for name, want := range files {

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -31,7 +30,7 @@ type Validator struct {
 // body in HTTPBodies.
 func NewValidator() (*Validator, error) {
 	v := &Validator{compiled: map[string]*jsonschema.Schema{}, props: map[string][]string{}, types: map[string]map[string]string{}}
-	for _, t := range append(slices.Clone(Tools), HTTPBodies...) {
+	for _, t := range append(Tools(), HTTPBodies()...) {
 		raw := Input(t.Args)
 		doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
 		if err != nil {

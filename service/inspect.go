@@ -310,7 +310,7 @@ func inspectColumns(t *restore.Table) backupfile.Columns {
 // targetReport describes the live tables for the report.
 func targetReport(database string, live *restore.Live) *schemas.TargetReport {
 	rep := &schemas.TargetReport{Database: database, Tables: map[string]schemas.TableReport{}, Collections: []schemas.LiveCollection{}}
-	for _, name := range layout.Tables {
+	for _, name := range layout.Tables() {
 		t := live.Tables[name]
 		if t == nil {
 			rep.Tables[name] = schemas.TableReport{Columns: []string{}, MissingColumns: []string{}}

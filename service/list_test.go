@@ -59,7 +59,7 @@ func (w *listWorld) set(t *testing.T, folder, ts, kind string) {
 
 func (w *listWorld) remove(t *testing.T, folder, ts string) {
 	t.Helper()
-	for _, table := range layout.Tables {
+	for _, table := range layout.Tables() {
 		if err := os.Remove(filepath.Join(w.backups, folder, table+"_"+ts+".csv")); err != nil {
 			t.Fatal(err)
 		}

@@ -53,8 +53,8 @@ func TestRetentionRemovesOnlyItsOwn(t *testing.T) {
 			t.Fatal(err)
 		}
 		m := layout.Manifest{FormatVersion: layout.FormatVersion, Kind: layout.KindSnapshot, Timestamp: ts,
-			Tables: layout.Tables, Files: map[string]layout.FileEntry{}}
-		for _, table := range layout.Tables {
+			Tables: layout.Tables(), Files: map[string]layout.FileEntry{}}
+		for _, table := range layout.Tables() {
 			name := layout.FileName(table, ts)
 			b, err := os.ReadFile(filepath.Join(global, name))
 			if err != nil {

@@ -54,7 +54,7 @@ func TestSnapshotRetention(t *testing.T) {
 	// A set named like a snapshot whose manifest says otherwise (a person
 	// renamed a backup's manifest).
 	const decoy = "20200101_000000"
-	for _, table := range layout.Tables {
+	for _, table := range layout.Tables() {
 		if err := os.WriteFile(filepath.Join(global, table+"_"+decoy+".csv"), []byte("x\n"), 0o644); err != nil {
 			t.Fatal(err)
 		}

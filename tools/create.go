@@ -33,7 +33,7 @@ Example: {"task_id": "task_20250721_213627"}`,
 func summarizeCreate(r *schemas.CreateResult) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Backed up %s to backup_path=%s timestamp=%s in %.1fs.", display.Quote(r.Source), display.Quote(r.BackupDirectory), display.Escape(r.Timestamp), r.Duration)
-	for _, t := range layout.Tables {
+	for _, t := range layout.Tables() {
 		if tr, ok := r.TablesBackedUp[t]; ok {
 			fmt.Fprintf(&b, "\n- %s: %s, %s", t, service.Count(tr.RowCount, "row"), display.Escape(tr.FileSize))
 		}

@@ -43,7 +43,7 @@ func summarizeInspect(r *schemas.InspectResult) string {
 		verdict = "NOT restorable"
 	}
 	fmt.Fprintf(&b, "Set %s in %s is %s (checksums: %s).", display.Escape(r.BackupInfo.Timestamp), display.Quote(r.BackupInfo.BackupPath), verdict, display.Escape(r.ChecksumStatus))
-	for _, t := range layout.Tables {
+	for _, t := range layout.Tables() {
 		if f, ok := r.Files[t]; ok {
 			fmt.Fprintf(&b, "\n- %s: %s (%s), %d with legacy metadata, %d bad", t, service.Count(f.Rows, "row"), f.Size, f.LegacyJSONRows, f.BadRows)
 		}

@@ -66,7 +66,7 @@ func summarizeRestore(r *schemas.RestoreResult) string {
 	} else {
 		fmt.Fprintf(&b, "Restored set %s from %s into %s in %.1fs.", set, from, into, r.Duration)
 	}
-	for _, t := range layout.Tables {
+	for _, t := range layout.Tables() {
 		if tr, ok := r.TruncateResults[t]; ok {
 			fmt.Fprintf(&b, "\n"+truncated, t, service.Count(tr.RowsBefore, "row"))
 		}

@@ -45,7 +45,7 @@ func printBackup(w io.Writer, res *schemas.CreateResult) {
 	esc := display.Escape
 	fmt.Fprintf(w, "Backed up %s as set %s in %s (%.1fs).\n", esc(res.Source), esc(res.Timestamp), esc(res.BackupDirectory), res.Duration)
 	var rows []string
-	for _, t := range layout.Tables {
+	for _, t := range layout.Tables() {
 		if tb, ok := res.TablesBackedUp[t]; ok {
 			rows = append(rows, fmt.Sprintf("%s\t%d\t%s\t%s", t, tb.RowCount, esc(tb.FileSize), esc(tb.BackupFile)))
 		}

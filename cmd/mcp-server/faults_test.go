@@ -1190,7 +1190,7 @@ func (r *faultRig) copyBig(t *testing.T, task string, manifest bool) (string, st
 	if manifest {
 		m := layout.Manifest{
 			FormatVersion: layout.FormatVersion, Timestamp: faultBigTS, CreatedAt: time.Now().UTC().Format(time.RFC3339),
-			Database: "faults", VectorDimension: faultDim, Tables: layout.Tables, Files: map[string]layout.FileEntry{},
+			Database: "faults", VectorDimension: faultDim, Tables: layout.Tables(), Files: map[string]layout.FileEntry{},
 		}
 		for table, name := range map[string]string{layout.CollectionTable: coll, layout.EmbeddingTable: emb} {
 			p := filepath.Join(dir, name)
@@ -1322,7 +1322,7 @@ func (r *faultRig) testPostgresRestart(t *testing.T) {
 func setSize(t *testing.T, dir, ts string) string {
 	t.Helper()
 	var n int64
-	for _, table := range layout.Tables {
+	for _, table := range layout.Tables() {
 		fi, err := os.Stat(filepath.Join(dir, table+"_"+ts+".csv"))
 		if err != nil {
 			t.Fatal(err)

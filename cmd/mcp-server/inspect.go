@@ -67,7 +67,7 @@ func printInspect(w io.Writer, res *schemas.InspectResult) {
 	}
 	fmt.Fprintf(w, "Set %s in %s (%s): %s; checksums: %s.\n\n", esc(res.BackupInfo.Timestamp), esc(res.BackupInfo.BackupPath), esc(res.BackupInfo.BackupDate), verdict, esc(res.ChecksumStatus))
 	var rows []string
-	for _, t := range layout.Tables {
+	for _, t := range layout.Tables() {
 		f, ok := res.Files[t]
 		if !ok {
 			continue
@@ -82,7 +82,7 @@ func printInspect(w io.Writer, res *schemas.InspectResult) {
 		rows = append(rows, fmt.Sprintf("%s\t%d\t%s\t%d\t%d\t%s", esc(f.File), f.Rows, esc(f.Size), f.LegacyJSONRows, f.BadRows, dims))
 	}
 	table(w, "FILE\tROWS\tSIZE\tLEGACY JSON\tBAD\tDIMENSIONS", rows)
-	for _, t := range layout.Tables {
+	for _, t := range layout.Tables() {
 		for _, b := range res.Files[t].BadRowSamples {
 			where := fmt.Sprintf("line %d", b.Line)
 			if b.Column != "" {
@@ -100,7 +100,7 @@ func printInspect(w io.Writer, res *schemas.InspectResult) {
 	}
 	if tgt := res.Target; tgt != nil {
 		var parts []string
-		for _, t := range layout.Tables {
+		for _, t := range layout.Tables() {
 			tr := tgt.Tables[t]
 			switch {
 			case !tr.Exists:

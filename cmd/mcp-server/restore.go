@@ -122,7 +122,7 @@ func printRestore(w io.Writer, res *schemas.RestoreResult) {
 		fmt.Fprintf(w, "Restored set %s from %s into %s in %.1fs.\n", esc(res.BackupInfo.Timestamp), esc(res.BackupInfo.BackupPath), esc(res.Target), res.Duration)
 	}
 	var rows []string
-	for _, t := range layout.Tables {
+	for _, t := range layout.Tables() {
 		rr, ok := res.RestoreResults[t]
 		if !ok {
 			continue

@@ -20,7 +20,7 @@ them.`,
 		Args:    noArgs,
 		RunE: func(*cobra.Command, []string) error {
 			all := map[string]map[string]json.RawMessage{}
-			for _, t := range schemas.Tools {
+			for _, t := range schemas.Tools() {
 				all[t.Name] = map[string]json.RawMessage{"input": schemas.Input(t.Args), "output": schemas.Output(t.Result)}
 			}
 			return output{stdout: a.stdout}.printJSON(all)
