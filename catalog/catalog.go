@@ -146,7 +146,7 @@ func (c *Catalog) resolveError(backupPath, p, root string, err error) error {
 		return apierr.Wrap(apierr.ResourceNotFound, err,
 			"backup folder does not exist: %s; list the backups to see the folders that hold backup sets", backupPath).
 			With("param", "backup_path").With("backup_path", backupPath)
-	case isLoop(err):
+	case isLoop(p, err):
 		return invalidPath("backup_path cannot be resolved: it goes through a symbolic link loop: %s", backupPath).
 			With("backup_path", backupPath)
 	case errors.Is(err, syscall.ENAMETOOLONG):
@@ -209,10 +209,16 @@ func isNotExist(err error) bool {
 	return errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR)
 }
 
-// isLoop reports whether err comes from a symlink loop. filepath.EvalSymlinks
-// reports one with a plain error after 255 links, so match its text too.
-func isLoop(err error) bool {
-	return errors.Is(err, syscall.ELOOP) || strings.Contains(err.Error(), "too many links")
+// isLoop reports whether resolving p failed on a symlink loop (or a chain
+// too long to follow). filepath.EvalSymlinks reports one with an error of
+// no type of its own, so the kernel is asked: stat follows the same links
+// and fails with ELOOP.
+func isLoop(p string, err error) bool {
+	if errors.Is(err, syscall.ELOOP) {
+		return true
+	}
+	_, statErr := os.Stat(p)
+	return errors.Is(statErr, syscall.ELOOP)
 }
 
 // RelativePath returns dir as callers name it in backup_path.
@@ -262,7 +268,7 @@ func (c *Catalog) TaskDir(taskID string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	bak := filepath.Join(dir, "vector_bak")
+	bak := filepath.Join(dir, backupDir)
 	if _, err := os.Lstat(bak); err == nil {
 		return c.Resolve(bak)
 	}

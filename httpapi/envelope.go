@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/vectorops/pgvector-backup-mcp/apierr"
+	"github.com/vectorops/pgvector-backup-mcp/layout"
 	"github.com/vectorops/pgvector-backup-mcp/target"
 )
 
@@ -99,7 +100,7 @@ func legacyResponse(e *apierr.Error) string {
 	case e.Type == apierr.ResourceNotFound && str("param") == "task_id":
 		return "指定的任务目录不存在: " + str("task_id")
 	case e.Type == apierr.ResourceNotFound && str("param") == "timestamp" && str("timestamp") != "latest":
-		return "备份文件不存在: " + strings.TrimSuffix(str("backup_path"), "/") + "/langchain_pg_collection_" + str("timestamp") + ".csv"
+		return "备份文件不存在: " + strings.TrimSuffix(str("backup_path"), "/") + "/" + layout.FileName(layout.CollectionTable, str("timestamp"))
 	case e.Type == apierr.DatabaseError && str("reason") == target.ReasonUnreachable:
 		return "数据库连接失败，请检查连接配置"
 	}
