@@ -44,6 +44,14 @@ type Error struct {
 	Message string
 	Details map[string]any
 	Err     error // the underlying cause, for logs; never shown to callers
+
+	// The details that callers decide on, typed: the argument to fix, the
+	// missing ones, and the reason within the type. They are also in
+	// Details, under "param", "missing_params" and "reason", which is how
+	// the contract's error object names them.
+	Param   string
+	Missing []string
+	Reason  string
 }
 
 // Error is the type and the message. The cause is not repeated: messages
@@ -90,6 +98,19 @@ func (e *Error) With(key string, value any) *Error {
 		e.Details = make(map[string]any)
 	}
 	e.Details[key] = value
+	switch v := value.(type) {
+	case string:
+		switch key {
+		case "param":
+			e.Param = v
+		case "reason":
+			e.Reason = v
+		}
+	case []string:
+		if key == "missing_params" {
+			e.Missing = v
+		}
+	}
 	return e
 }
 

@@ -93,15 +93,14 @@ func legacyResponse(e *apierr.Error) string {
 	str := func(key string) string { s, _ := e.Details[key].(string); return s }
 	switch {
 	case e.Type == apierr.MissingRequiredParams:
-		missing, _ := e.Details["missing_params"].([]string)
-		return "缺少必需参数: " + strings.Join(missing, ", ")
-	case e.Type == apierr.ResourceNotFound && str("param") == "backup_path":
+		return "缺少必需参数: " + strings.Join(e.Missing, ", ")
+	case e.Type == apierr.ResourceNotFound && e.Param == "backup_path":
 		return "备份目录不存在: " + str("backup_path")
-	case e.Type == apierr.ResourceNotFound && str("param") == "task_id":
+	case e.Type == apierr.ResourceNotFound && e.Param == "task_id":
 		return "指定的任务目录不存在: " + str("task_id")
-	case e.Type == apierr.ResourceNotFound && str("param") == "timestamp" && str("timestamp") != "latest":
+	case e.Type == apierr.ResourceNotFound && e.Param == "timestamp" && str("timestamp") != "latest":
 		return "备份文件不存在: " + strings.TrimSuffix(str("backup_path"), "/") + "/" + layout.FileName(layout.CollectionTable, str("timestamp"))
-	case e.Type == apierr.DatabaseError && str("reason") == target.ReasonUnreachable:
+	case e.Type == apierr.DatabaseError && e.Reason == target.ReasonUnreachable:
 		return "数据库连接失败，请检查连接配置"
 	}
 	return ""

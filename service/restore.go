@@ -102,7 +102,7 @@ func (s *Service) resolveRestore(args schemas.RestoreArgs, opts RestoreOptions) 
 			With("param", "pg_conn")
 	}
 	files, db, err := s.resolve(args.BackupPath, args.Timestamp, args.Connection())
-	if e, ok := apierr.As(err); ok && e.Details["param"] == "db_connection" && args.DBConnection == "" {
+	if e, ok := apierr.As(err); ok && e.Param == "db_connection" && args.DBConnection == "" {
 		// Name the argument the caller used.
 		return nil, e.Replace("param", "pg_conn")
 	}
@@ -263,11 +263,13 @@ func (s *Service) seekApproval(ctx context.Context, conn *pgx.Conn, call *restor
 	if err != nil {
 		return fmt.Errorf("seal confirmation token: %w", err)
 	}
+	planned := planOut(plan)
 	return &ApprovalRequired{
 		Err: apierr.New(apierr.ConfirmationRequired,
 			"%s\nNothing was changed. Show this plan to the user; if they approve, call restore_vector_backup again with the same arguments plus confirm_token (valid until %s).",
 			message, expires.UTC().Format(time.RFC3339)).
-			With("plan", planOut(plan)).With("confirm_token", token).With("expires_at", expires.UTC().Format(time.RFC3339)),
+			With("plan", planned).With("confirm_token", token).With("expires_at", expires.UTC().Format(time.RFC3339)),
+		Plan:     planned,
 		Question: message + "\n\nApprove this restore?",
 		Token:    token,
 	}
@@ -279,6 +281,7 @@ func (s *Service) seekApproval(ctx context.Context, conn *pgx.Conn, call *restor
 // the question and the token that approves it.
 type ApprovalRequired struct {
 	Err      *apierr.Error
+	Plan     *schemas.RestorePlan // what the person is asked to approve
 	Question string
 	Token    string
 }

@@ -79,9 +79,9 @@ func (o output) failure(err error) error {
 // messages speak of arguments, as the tools do.
 func flagHint(e *apierr.Error) string {
 	var names []string
-	if missing, ok := e.Details["missing_params"].([]string); ok {
+	if missing := e.Missing; len(missing) > 0 {
 		names = slices.Clone(missing)
-	} else if param, ok := e.Details["param"].(string); ok && e.Type == apierr.InvalidParams {
+	} else if param := e.Param; param != "" && e.Type == apierr.InvalidParams {
 		names = []string{param}
 	}
 	if len(names) == 0 {

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -59,9 +60,9 @@ changes nothing and exits 4. Progress goes to stderr.`,
 				fmt.Fprintln(a.stderr, "Declined: nothing was changed.")
 				return exitStatus(exitRefused)
 			case apierr.TypeOf(err) == apierr.ConfirmationRequired && !op.json:
-				e, _ := apierr.As(err)
-				if plan, ok := e.Details["plan"].(*schemas.RestorePlan); ok {
-					fmt.Fprint(a.stdout, describePlan(plan))
+				var approval *service.ApprovalRequired
+				if errors.As(err, &approval) {
+					fmt.Fprint(a.stdout, describePlan(approval.Plan))
 				}
 				fmt.Fprintln(a.stderr, "Nothing was changed: this restore deletes or overwrites rows, so it needs approval. Run it on a terminal to be asked, or add --yes.")
 				return exitStatus(exitRefused)
