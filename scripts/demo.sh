@@ -14,7 +14,9 @@ pg_start
 bin=$(mktemp -d)
 trap 'rm -rf "$bin"; pg_stop' EXIT
 go build -o "$bin/mcp-server" ./cmd/mcp-server
-psql -q "$PG_URL" -c "CREATE DATABASE vectordemo" >/dev/null 2>&1 || true
+# Marked as the demo's own: mcp-demo drops and recreates the tables only in
+# a database that carries the mark.
+pg_create_demo_db vectordemo
 export DATABASE_URL="postgres://postgres@127.0.0.1:$PG_PORT/vectordemo?sslmode=disable"
 go run ./cmd/mcp-demo -server "$bin/mcp-server" -project "$bin/project"
 

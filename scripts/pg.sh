@@ -6,6 +6,11 @@
 # After pg_start: PGDATA_DIR, PG_SOCKET_DIR, PG_PORT and PG_URL are set.
 # PostgreSQL refuses to run as root, so as root the cluster runs as the
 # unprivileged "postgres" user (created when missing).
+#
+# pg_start is built from pg_os_user, pg_init and pg_launch, which
+# scripts/sample-db.sh also uses for its lasting cluster (in a folder of its
+# own, with no EXIT trap); pg_create_demo_db makes the database cmd/mcp-demo
+# may fill.
 
 PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
 
@@ -17,44 +22,93 @@ pg_run_as() {
   fi
 }
 
-pg_start() {
+# pg_os_user sets PG_OS_USER, the user the server runs as: the current one,
+# or as root "postgres" (created when missing).
+pg_os_user() {
   PG_OS_USER=$(id -un)
   if [[ $(id -u) -eq 0 ]]; then
     PG_OS_USER=postgres
     id -u "$PG_OS_USER" >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin "$PG_OS_USER"
   fi
-  PG_TMP=$(mktemp -d "${TMPDIR:-/tmp}/vector-pg.XXXXXX")
-  chmod 755 "$PG_TMP"
-  PGDATA_DIR=$PG_TMP/data
-  PG_SOCKET_DIR=$PG_TMP/sock
-  mkdir -p "$PGDATA_DIR" "$PG_SOCKET_DIR"
-  chown -R "$PG_OS_USER" "$PG_TMP"
-  trap pg_stop EXIT
+}
 
-  pg_run_as "$PG_BIN/initdb" -D "$PGDATA_DIR" -U postgres -A trust -E UTF8 --locale=C.UTF-8 >"$PG_TMP/initdb.log" 2>&1 ||
-    { cat "$PG_TMP/initdb.log" >&2; return 1; }
+# pg_init DIR makes a new cluster in DIR/data (trust authentication, user
+# postgres) with its socket folder DIR/sock, all owned by PG_OS_USER; initdb's
+# output goes to DIR/initdb.log. DIR must exist, and PG_OS_USER must be able
+# to reach it (every parent folder searchable). Sets PGDATA_DIR and
+# PG_SOCKET_DIR.
+pg_init() {
+  local dir=$1
+  PGDATA_DIR=$dir/data
+  PG_SOCKET_DIR=$dir/sock
+  # Each step returns on failure itself: a caller's "pg_init || ..." turns
+  # set -e off in here.
+  mkdir -p "$PGDATA_DIR" "$PG_SOCKET_DIR" || return 1
+  chown -R "$PG_OS_USER" "$dir" || return 1
 
+  pg_run_as "$PG_BIN/initdb" -D "$PGDATA_DIR" -U postgres -A trust -E UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 ||
+    { cat "$dir/initdb.log" >&2; return 1; }
+}
+
+# pg_launch LOG OPTS [PORT] starts the cluster in PGDATA_DIR, listening on
+# 127.0.0.1 only and on PG_SOCKET_DIR, with the extra server options OPTS
+# and its log in LOG (a file PG_OS_USER may write). It tries PORT first when
+# given, then a few random private ports. Sets and exports PG_PORT and PG_URL
+# (database postgres), PG_SOCKET_DIR and PGDATA_DIR.
+pg_launch() {
+  local log=$1 opts=$2 first=${3:-} try
   # Try a few private ports: another cluster (or a parallel run) may hold one.
-  local try
   for try in 1 2 3 4 5 6 7 8; do
     PG_PORT=$((20000 + RANDOM % 20000))
-    if pg_run_as "$PG_BIN/pg_ctl" -D "$PGDATA_DIR" -l "$PG_TMP/server.log" -w -t 60 start \
-      -o "-k $PG_SOCKET_DIR -p $PG_PORT -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" >/dev/null; then
+    if [[ $try -eq 1 && -n $first ]]; then
+      PG_PORT=$first
+    fi
+    if pg_run_as "$PG_BIN/pg_ctl" -D "$PGDATA_DIR" -l "$log" -w -t 60 start \
+      -o "-k $PG_SOCKET_DIR -p $PG_PORT -c listen_addresses=127.0.0.1 $opts" >/dev/null; then
       break
     fi
     PG_PORT=
   done
   if [[ -z $PG_PORT ]]; then
     echo "pg.sh: could not start PostgreSQL; its log:" >&2
-    cat "$PG_TMP/server.log" >&2
+    cat "$log" >&2
     return 1
   fi
   PG_URL="postgres://postgres@127.0.0.1:$PG_PORT/postgres?sslmode=disable"
   export PG_URL PG_PORT PG_SOCKET_DIR PGDATA_DIR
 }
 
+pg_start() {
+  pg_os_user
+  PG_TMP=$(mktemp -d "${TMPDIR:-/tmp}/vector-pg.XXXXXX")
+  chmod 755 "$PG_TMP"
+  trap pg_stop EXIT
+  pg_init "$PG_TMP" || return 1
+  # Throwaway: durability off, nothing in it outlives the run.
+  pg_launch "$PG_TMP/server.log" "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
+}
+
 pg_stop() {
   [[ -n ${PGDATA_DIR:-} && -d $PGDATA_DIR ]] || return 0
   pg_run_as "$PG_BIN/pg_ctl" -D "$PGDATA_DIR" -m immediate -w stop >/dev/null 2>&1 || true
   rm -rf "$PG_TMP"
+}
+
+# The comment that marks a database as cmd/mcp-demo's own: mcp-demo drops and
+# recreates the LangChain tables only in a database whose comment starts with
+# "created by mcp-demo" (demoMark in cmd/mcp-demo/main.go).
+PG_DEMO_MARK='created by mcp-demo: sample data; mcp-demo may drop and recreate its LangChain tables'
+
+# pg_create_demo_db NAME [ADMIN_URL] creates database NAME (a plain
+# identifier) on the cluster at ADMIN_URL (default PG_URL) and marks it with
+# PG_DEMO_MARK.
+pg_create_demo_db() {
+  local db=$1 url=${2:-$PG_URL}
+  if [[ ! $db =~ ^[a-z_][a-z0-9_]*$ ]]; then
+    echo "pg.sh: pg_create_demo_db: $db is not a plain database name" >&2
+    return 1
+  fi
+  "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 "$url" \
+    -c "CREATE DATABASE $db" \
+    -c "COMMENT ON DATABASE $db IS '$PG_DEMO_MARK'" >/dev/null
 }

@@ -4,14 +4,24 @@
 // stdio with a real MCP client session, lists the backups and rolls the
 // tables back, printing what the agent reads at each step.
 //
+// With -prepare it only writes the sample project and fills the database,
+// then exits: scripts/sample-db.sh uses that for a lasting sample database.
+//
+// It drops and recreates the LangChain tables only in a database marked as
+// its own (a comment starting "created by mcp-demo", which scripts/demo.sh
+// and scripts/sample-db.sh set when they create it), and refuses a database
+// without the mark that already holds the tables.
+//
 // scripts/demo.sh runs it against a throwaway PostgreSQL.
 package main
 
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -28,14 +38,62 @@ import (
 func main() {
 	serverBin := flag.String("server", "bin/mcp-server", "path of the built mcp-server binary")
 	project := flag.String("project", "", "project root to create (default: a new temp dir)")
+	prepareOnly := flag.Bool("prepare", false, "only write the sample project (-project, required) and create and fill the tables in DATABASE_URL, then exit without starting the server")
 	flag.Parse()
-	if err := run(context.Background(), *serverBin, *project, os.Getenv("DATABASE_URL")); err != nil {
+	ctx := context.Background()
+	dbURL := os.Getenv("DATABASE_URL")
+	var err error
+	if *prepareOnly {
+		err = prepareOnlyCmd(ctx, *project, dbURL)
+	} else {
+		err = run(ctx, *serverBin, *project, dbURL)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "mcp-demo:", err)
 		os.Exit(1)
 	}
 }
 
 const dim = 8
+
+// demoMark starts the comment (COMMENT ON DATABASE) that marks a database as
+// mcp-demo's own: only there does it drop and recreate the LangChain tables.
+// scripts/pg.sh's pg_create_demo_db sets it (PG_DEMO_MARK) when
+// scripts/demo.sh or scripts/sample-db.sh create their database.
+const demoMark = "created by mcp-demo"
+
+// prepareOnlyCmd is -prepare: the sample project and the tables, no server.
+func prepareOnlyCmd(ctx context.Context, project, dbURL string) error {
+	if dbURL == "" {
+		return fmt.Errorf("DATABASE_URL is not set (scripts/sample-db.sh sets it)")
+	}
+	if project == "" {
+		return fmt.Errorf("-prepare needs -project DIR: the sample project it writes outlives it")
+	}
+	if err := prepare(ctx, project, dbURL); err != nil {
+		return err
+	}
+	heading("Database: a bad retraining left this (roll it back with restore_vector_backup)")
+	return printCounts(ctx, dbURL)
+}
+
+// prepare readies a demo: it checks that project has no backup root yet,
+// fills the database with "bad retraining" rows (only in a database that is
+// mcp-demo's own, or holds no LangChain tables), then writes the sample
+// backups into project. Nothing is changed when either check fails.
+func prepare(ctx context.Context, project, dbURL string) error {
+	root := filepath.Join(project, "data_pipeline", "training_data")
+	if _, err := os.Lstat(root); err == nil {
+		return fmt.Errorf("%s already exists: mcp-demo writes its sample backups only into a new project folder, never over a project's own backups", root)
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	if err := badRetraining(ctx, dbURL); err != nil {
+		return err
+	}
+	good := sample.Generate(1, []string{"sql", "ddl", "documentation", "error_sql"}, 12, dim)
+	return layOut(project, good)
+}
 
 func run(ctx context.Context, serverBin, project, dbURL string) error {
 	if dbURL == "" {
@@ -49,11 +107,7 @@ func run(ctx context.Context, serverBin, project, dbURL string) error {
 		defer os.RemoveAll(dir) // a sample project the demo made is its own to delete
 		project = dir
 	}
-	good := sample.Generate(1, []string{"sql", "ddl", "documentation", "error_sql"}, 12, dim)
-	if err := layOut(project, good); err != nil {
-		return err
-	}
-	if err := badRetraining(ctx, dbURL); err != nil {
+	if err := prepare(ctx, project, dbURL); err != nil {
 		return err
 	}
 	heading("Database before: a bad retraining left this")
@@ -165,22 +219,62 @@ func layOut(project string, good *sample.Dataset) error {
 }
 
 // badRetraining creates the tables and fills them with data to roll back.
+// It replaces existing tables only in a database marked as mcp-demo's own
+// (demoMark); in any other database that holds them it refuses, changing
+// nothing. The check and the change are one transaction.
 func badRetraining(ctx context.Context, dbURL string) error {
 	conn, err := pgx.Connect(ctx, dbURL)
 	if err != nil {
 		return err
 	}
 	defer conn.Close(ctx)
-	ddl := "DROP TABLE IF EXISTS langchain_pg_embedding, langchain_pg_collection;\n" + sample.Default.DDL(dim)
-	if _, err := conn.Exec(ctx, ddl); err != nil {
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback(ctx)
+
+	var comment string
+	var tables []string
+	err = tx.QueryRow(ctx, `
+		SELECT coalesce(shobj_description(d.oid, 'pg_database'), ''),
+		       array_remove(ARRAY[
+		         CASE WHEN to_regclass('langchain_pg_collection') IS NOT NULL THEN 'langchain_pg_collection' END,
+		         CASE WHEN to_regclass('langchain_pg_embedding') IS NOT NULL THEN 'langchain_pg_embedding' END], NULL)
+		FROM pg_database d WHERE d.datname = current_database()`).Scan(&comment, &tables)
+	if err != nil {
+		return fmt.Errorf("check database %s: %w", describe(conn), err)
+	}
+	ddl := sample.Default.DDL(dim)
+	if strings.HasPrefix(comment, demoMark) {
+		ddl = "DROP TABLE IF EXISTS langchain_pg_embedding, langchain_pg_collection;\n" + ddl
+	} else if len(tables) > 0 {
+		db := conn.Config().Database
+		return fmt.Errorf("refusing to drop or change %s in database %s: mcp-demo did not create that database "+
+			"(it has no comment starting %q) and these tables may be real data. "+
+			"Point DATABASE_URL at a database made by scripts/demo.sh or scripts/sample-db.sh; "+
+			"if these tables really are disposable, mark the database first: COMMENT ON DATABASE %s IS '%s'",
+			strings.Join(tables, " and "), describe(conn), demoMark, pgx.Identifier{db}.Sanitize(), demoMark)
+	}
+	if _, err := tx.Exec(ctx, ddl); err != nil {
 		return fmt.Errorf("create tables: %w", err)
 	}
-	_, err = conn.Exec(ctx, `
+	_, err = tx.Exec(ctx, `
 		INSERT INTO langchain_pg_collection (uuid, name) VALUES ('00000000-0000-4000-8000-000000000001', 'sql');
 		INSERT INTO langchain_pg_embedding (id, collection_id, embedding, document, cmetadata)
 		SELECT 'bad-' || i, '00000000-0000-4000-8000-000000000001', '[0,0,0,0,0,0,0,1]', 'SELECT * FROM wrong_table', '{"source": "bad retraining"}'
 		FROM generate_series(1, 3) i;`)
-	return err
+	if err != nil {
+		return err
+	}
+	return tx.Commit(ctx)
+}
+
+// describe names the connection's database for messages, with its user and
+// server but never a password: "vectordemo" (user postgres on 127.0.0.1:5432).
+func describe(conn *pgx.Conn) string {
+	c := conn.Config()
+	return fmt.Sprintf("%q (user %s on %s:%d)", c.Database, c.User, c.Host, c.Port)
 }
 
 func printCounts(ctx context.Context, dbURL string) error {
