@@ -37,7 +37,7 @@ func bindToolArgs(fs *pflag.FlagSet, args any, skip ...string) *toolArgs {
 			continue
 		}
 		flag := strings.ReplaceAll(arg, "_", "-")
-		usage := firstSentence(f.Tag.Get("jsonschema_description"))
+		usage := f.Tag.Get("jsonschema_description") // whole: examples included
 		switch f.Type.Kind() {
 		case reflect.String:
 			v := fs.String(flag, "", usage)
@@ -50,7 +50,7 @@ func bindToolArgs(fs *pflag.FlagSet, args any, skip ...string) *toolArgs {
 			ta.get[flag] = func() any { return *v }
 		case reflect.Slice:
 			var v []string
-			fs.Var(&listFlag{values: &v}, flag, usage+` (comma-separated, or the flag repeated; "a,b" in double quotes is one name)`)
+			fs.Var(&listFlag{values: &v}, flag, usage+` Comma-separated, or the flag repeated; "a,b" in double quotes is one name.`)
 			ta.get[flag] = func() any { return append([]string{}, v...) }
 		case reflect.Pointer: // *bool: an argument whose default is true
 			def := strings.Contains(f.Tag.Get("jsonschema"), "default=true")
@@ -148,12 +148,4 @@ func shellQuote(s string) string {
 	}
 	b.WriteByte('\'')
 	return b.String()
-}
-
-// firstSentence keeps a flag's help to one line.
-func firstSentence(s string) string {
-	if i := strings.Index(s, ". "); i > 0 {
-		return s[:i+1]
-	}
-	return s
 }
