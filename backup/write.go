@@ -191,7 +191,7 @@ const wrongClock = 10 * time.Second
 // same set. The files are locked while this process writes them (see
 // removeLeftovers).
 func reserve(ctx context.Context, dir *folder, now time.Time) (string, map[string]*os.File, error) {
-	now = now.Truncate(time.Second)
+	now = layout.WallClock(now)
 	for try := 0; try < 60; try++ {
 		at := next(dir, now)
 		if wait := at.Sub(now) - maxAhead; wait > 0 {
@@ -254,8 +254,8 @@ func next(dir *folder, now time.Time) time.Time {
 		if kind == layout.OtherFile || kind == layout.LogFile {
 			continue
 		}
-		t, err := time.ParseInLocation(layout.TimestampLayout, ts, now.Location())
-		if err == nil && t.After(newest) && t.Before(now.Add(wrongClock)) {
+		t, ok := layout.ParseTimestamp(ts)
+		if ok && t.After(newest) && t.Before(now.Add(wrongClock)) {
 			newest = t
 		}
 	}

@@ -86,6 +86,14 @@ func ParseTimestamp(ts string) (time.Time, bool) {
 	return t, true
 }
 
+// WallClock is t's local wall-clock time to the second, in the frame
+// ParseTimestamp reads timestamps into (UTC standing for "no zone"): the
+// time a new set is stamped with, comparable with the stamps of the sets
+// already written.
+func WallClock(t time.Time) time.Time {
+	return time.Date(t.Year(), t.Month(), t.Day(), t.Hour(), t.Minute(), t.Second(), 0, time.UTC)
+}
+
 // ValidTimestamp reports whether ts is YYYYMMDD_HHMMSS and a real date and
 // time.
 func ValidTimestamp(ts string) bool {

@@ -7,7 +7,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"time"
+
+	"github.com/vectorops/pgvector-backup-mcp/layout"
 )
 
 // WriteLegacy writes d as a backup set in dir exactly as the old Python
@@ -117,9 +118,9 @@ func AppendPythonRow(b []byte, fields []string, eol string) []byte {
 }
 
 func (d *Dataset) writeLog(dir, timestamp, collFile, embFile string) error {
-	t, err := time.Parse("20060102_150405", timestamp)
-	if err != nil {
-		return err
+	t, ok := layout.ParseTimestamp(timestamp)
+	if !ok {
+		return fmt.Errorf("sample: %q is no set timestamp", timestamp)
 	}
 	size := func(name string) string {
 		st, err := os.Stat(filepath.Join(dir, name))
