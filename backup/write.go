@@ -63,9 +63,10 @@ type Written struct {
 	// itself is complete and valid, the log only repeats its row counts.
 	LogError error
 
-	taskID string
-	folder *folder             // open until the set is published or discarded
-	files  map[string]*os.File // a deferred set's files, until Publish or Discard
+	taskID   string
+	sealable bool                // written beneath a backup root, whose key seals the manifest
+	folder   *folder             // open until the set is published or discarded
+	files    map[string]*os.File // a deferred set's files, until Publish or Discard
 }
 
 // Write writes a set from tx's view of the tables. Both files are always
@@ -129,15 +130,8 @@ func Write(ctx context.Context, tx pgx.Tx, req Request) (*Written, error) {
 	if m.Source, err = Identify(ctx, tx, req.Source); err != nil {
 		return nil, err
 	}
-	if req.Root != "" {
-		// Without its key the set is only left unsealed: retention then
-		// keeps it rather than remove what it cannot prove it wrote.
-		if key, err := sealKey(dir.root); err == nil {
-			m.Seal = seal(key, m)
-		}
-	}
 	done = true
-	w := &Written{Dir: req.Dir, Timestamp: ts, ManifestFile: layout.ManifestName(kind, ts), Manifest: m, Duration: time.Since(start), taskID: req.TaskID, folder: dir, files: files}
+	w := &Written{Dir: req.Dir, Timestamp: ts, ManifestFile: layout.ManifestName(kind, ts), Manifest: m, Duration: time.Since(start), taskID: req.TaskID, sealable: req.Root != "", folder: dir, files: files}
 	if !req.Deferred {
 		if err := w.Publish(); err != nil {
 			return nil, err
@@ -156,6 +150,15 @@ func (w *Written) Publish() error {
 	files := w.files
 	w.files = nil
 	defer w.folder.close()
+	if w.sealable {
+		// Sealed only now, so that a set never published leaves nothing
+		// behind, not even the key. Without its key the set is only left
+		// unsealed: retention then keeps it rather than remove what it
+		// cannot prove it wrote.
+		if key, err := sealKey(w.folder.root); err == nil {
+			w.Manifest.Seal = seal(key, w.Manifest)
+		}
+	}
 	if err := publish(w.folder, w.Timestamp, files, w.Manifest); err != nil {
 		closeRemove(w.folder, files)
 		return err
