@@ -7,18 +7,11 @@ import (
 	"io"
 	"mime"
 	"net/http"
-	"strconv"
 
 	"github.com/mark3labs/mcp-go/mcp"
-)
 
-// maxExactID is the largest integer a float64 holds exactly along with all
-// smaller ones (2^53-1, JavaScript's Number.MAX_SAFE_INTEGER). mcp-go
-// decodes JSON-RPC ids and progress tokens into float64 (mcp.RequestId,
-// mcp.ProgressToken, and the id in MCPServer.HandleMessage are
-// float64-backed), so a larger one comes back rounded: 9007199254740993 is
-// answered as 9007199254740992, and the client cannot match its answer.
-const maxExactID = 1<<53 - 1
+	"github.com/vectorops/pgvector-backup-mcp/internal/jsonrpc"
+)
 
 // mcpFront answers, in JSON-RPC, what mcp-go's streamable HTTP transport
 // would answer wrongly or not at all, and hands everything else on:
@@ -59,8 +52,7 @@ func (h *Handler) checkMCPPost(w http.ResponseWriter, r *http.Request) bool {
 	if mediaType, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mediaType != "application/json" {
 		return true // mcp-go answers that it wants application/json
 	}
-	if trimmed := bytes.TrimLeft(raw, " \t\r\n"); len(trimmed) > 0 && trimmed[0] == '[' {
-		// MCP removed batching in protocol 2025-06-18; mcp-go never had it.
+	if jsonrpc.IsBatch(raw) {
 		writeRPCError(w, http.StatusBadRequest, nil, mcp.INVALID_REQUEST,
 			"JSON-RPC batches (a JSON array of messages) are not supported: MCP removed them in protocol version %s; send one request per POST", mcp.ProtocolVersion20250618)
 		return false
@@ -76,9 +68,9 @@ func (h *Handler) checkMCPPost(w http.ResponseWriter, r *http.Request) bool {
 	if json.Unmarshal(raw, &msg) != nil {
 		return true
 	}
-	if !exactNumber(msg.ID) {
+	if !jsonrpc.EchoedExactly(msg.ID) {
 		writeRPCError(w, http.StatusBadRequest, msg.ID, mcp.INVALID_REQUEST,
-			"the request id %s is a number this server cannot echo exactly: use an integer from -%d to %d (2^53-1), or a string id", msg.ID, maxExactID, maxExactID)
+			"the request id %s is a number this server cannot echo exactly: use an integer from -%d to %d (2^53-1), or a string id", msg.ID, jsonrpc.MaxExactInteger, jsonrpc.MaxExactInteger)
 		return false
 	}
 	var params struct {
@@ -87,9 +79,9 @@ func (h *Handler) checkMCPPost(w http.ResponseWriter, r *http.Request) bool {
 	_ = json.Unmarshal(msg.Params, &params) // params that are not an object carry no _meta
 	var meta map[string]json.RawMessage     // as mcp.Meta reads it: the exact key
 	_ = json.Unmarshal(params.Meta, &meta)
-	if token := meta["progressToken"]; !exactNumber(token) {
+	if token := meta["progressToken"]; !jsonrpc.EchoedExactly(token) {
 		writeRPCError(w, http.StatusBadRequest, msg.ID, mcp.INVALID_PARAMS,
-			"the progress token %s is a number this server cannot echo exactly: use an integer from -%d to %d (2^53-1), or a string token", token, maxExactID, maxExactID)
+			"the progress token %s is a number this server cannot echo exactly: use an integer from -%d to %d (2^53-1), or a string token", token, jsonrpc.MaxExactInteger, jsonrpc.MaxExactInteger)
 		return false
 	}
 	var method string
@@ -98,19 +90,6 @@ func (h *Handler) checkMCPPost(w http.ResponseWriter, r *http.Request) bool {
 		return true
 	}
 	return h.sessionKnown(w, r, msg.ID)
-}
-
-// exactNumber reports whether a JSON value is not a number, or is one mcp-go
-// echoes unchanged: an integer written as one (digits, perhaps a minus) no
-// larger than maxExactID. 1.0 and 1e3 are refused too: MCP ids are
-// integers, and mcp-go would answer them as 1 and 1000.
-func exactNumber(raw json.RawMessage) bool {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || raw[0] != '-' && (raw[0] < '0' || raw[0] > '9') {
-		return true
-	}
-	n, err := strconv.ParseInt(string(raw), 10, 64)
-	return err == nil && -maxExactID <= n && n <= maxExactID
 }
 
 // sessionless reports whether a POST is of the 2026-07-28 era, which has no
