@@ -50,7 +50,7 @@ type Service struct {
 }
 
 // DefaultReaders is how many calls read whole sets at once by default.
-const DefaultReaders = 4
+const DefaultReaders = 3
 
 // readSlot waits for a turn to read a whole set; release ends it.
 func (s *Service) readSlot(ctx context.Context) (release func(), err error) {

@@ -11,7 +11,17 @@ import (
 	"syscall"
 )
 
+// defaultMemoryLimit is the Go runtime's soft memory limit when GOMEMLIMIT
+// is not set: the collector works harder as the heap nears it, which keeps
+// the peak of several large reads at once (each bounded by backupfile, and
+// at most service.DefaultReaders of them) well under the server's ceiling.
+// It never refuses memory.
+const defaultMemoryLimit = 320 << 20
+
 func main() {
+	if _, set := os.LookupEnv("GOMEMLIMIT"); !set {
+		debug.SetMemoryLimit(defaultMemoryLimit)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	os.Exit(run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr, os.LookupEnv))
