@@ -12,7 +12,6 @@ import (
 
 	"github.com/vectorops/pgvector-backup-mcp/apierr"
 	"github.com/vectorops/pgvector-backup-mcp/backup"
-	"github.com/vectorops/pgvector-backup-mcp/catalog"
 	"github.com/vectorops/pgvector-backup-mcp/confirm"
 	"github.com/vectorops/pgvector-backup-mcp/layout"
 	"github.com/vectorops/pgvector-backup-mcp/restore"
@@ -178,39 +177,22 @@ func (c *restoreCall) confirmCall() confirm.Call {
 	}}
 }
 
-// pruneSnapshots keeps, once a restore that wrote a snapshot has committed,
-// that snapshot and the newest KeepSnapshots-1 older ones of the same
-// source database in the snapshot folder, and removes the rest that it can
-// prove it wrote (backup.RemoveSnapshot). Other databases' snapshots are
-// theirs to prune, and newer ones belong to restores still running. The
-// restore is done whatever happens here: a failure is noted in its result,
-// not returned.
+// pruneSnapshots applies retention (backup.Prune) to the snapshot folder
+// once a restore that wrote a snapshot has committed: the newest
+// KeepSnapshots snapshots of the same source database stay. The restore is
+// done whatever happens here: a failure is noted in its result, not
+// returned.
 func (s *Service) pruneSnapshots(res *schemas.RestoreResult, source *layout.Source, log *slog.Logger) {
 	if s.KeepSnapshots <= 0 || source == nil {
 		return
 	}
 	sets, err := s.Catalog.Sets(s.Catalog.GlobalDir())
 	if err == nil {
-		var older []catalog.Set
-		for _, set := range sets { // newest first
-			if set.Kind != layout.KindSnapshot || set.Timestamp >= res.Snapshot.Timestamp {
-				continue
-			}
-			if m, err := set.Manifest(); err == nil && m != nil && m.Source != nil && m.Source.Same(*source) {
-				older = append(older, set)
-			}
-		}
-		for _, set := range older[min(len(older), s.KeepSnapshots-1):] {
-			err = backup.RemoveSnapshot(s.Catalog.BackupRoot, set)
-			if errors.Is(err, backup.ErrNotSnapshot) {
-				log.Warn("a set named as a snapshot is not one; left in place", "err", err)
-				err = nil
-				continue
-			}
-			if err != nil {
-				break
-			}
-			res.Snapshot.Pruned = append(res.Snapshot.Pruned, set.Timestamp)
+		var kept backup.Retention
+		kept, err = backup.Prune(s.Catalog.BackupRoot, sets, s.KeepSnapshots, *source, res.Snapshot.Timestamp)
+		res.Snapshot.Pruned = append(res.Snapshot.Pruned, kept.Removed...)
+		for _, k := range kept.Kept {
+			log.Warn("a set named as a snapshot is not provably one; left in place", "err", k)
 		}
 	}
 	if err != nil {
