@@ -117,7 +117,7 @@ func NewFile(set *catalog.Files, live *restore.Live) (*File, error) {
 		return nil, apierr.New(apierr.SchemaMismatch, "table %s has no single-column primary key, so its rows cannot be matched with the backup's", layout.EmbeddingTable).
 			With("table", layout.EmbeddingTable)
 	}
-	names, err := restore.BackupCollections(set.File(layout.CollectionTable))
+	names, err := backupfile.Collections(set.File(layout.CollectionTable))
 	if err != nil {
 		return nil, err
 	}

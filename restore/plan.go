@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/vectorops/pgvector-backup-mcp/backupfile"
 	"github.com/vectorops/pgvector-backup-mcp/csvstream"
 	"github.com/vectorops/pgvector-backup-mcp/layout"
 )
@@ -175,7 +176,7 @@ func (j *job) collectionPlan(ctx context.Context, q querier, backupPerUUID map[s
 	names := j.scope.backupNames
 	if names == nil {
 		var err error
-		if names, err = BackupCollections(j.req.Files.File(layout.CollectionTable)); err != nil {
+		if names, err = backupfile.Collections(j.req.Files.File(layout.CollectionTable)); err != nil {
 			return nil, err
 		}
 	}

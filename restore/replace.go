@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/vectorops/pgvector-backup-mcp/apierr"
+	"github.com/vectorops/pgvector-backup-mcp/backupfile"
 	"github.com/vectorops/pgvector-backup-mcp/layout"
 )
 
@@ -78,7 +79,7 @@ func (j *job) deleteWhere(ctx context.Context, tx pgx.Tx, table string) (string,
 	if err != nil || !slices.Equal(t.PrimaryKey, []string{"uuid"}) {
 		return "", nil, err
 	}
-	names, err := BackupCollections(j.req.Files.File(layout.CollectionTable))
+	names, err := backupfile.Collections(j.req.Files.File(layout.CollectionTable))
 	if err != nil {
 		return "", nil, err
 	}

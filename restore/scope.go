@@ -5,8 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"io"
-	"os"
 	"slices"
 	"strings"
 
@@ -57,7 +55,7 @@ func (j *job) resolveScope(ctx context.Context, q querier) (scope, error) {
 	if sc.mode != modeCollections {
 		return sc, nil
 	}
-	names, err := BackupCollections(j.req.Files.File(layout.CollectionTable))
+	names, err := backupfile.Collections(j.req.Files.File(layout.CollectionTable))
 	if err != nil {
 		return sc, err
 	}
@@ -232,31 +230,6 @@ func liveCollections(ctx context.Context, q querier, names []string) (map[string
 		out[name] = append(out[name], id)
 	}
 	return out, rows.Err()
-}
-
-// BackupCollections reads a collection file's uuid → name map. Collection
-// files are small (one row per collection).
-func BackupCollections(f *os.File) (map[string]string, error) {
-	r, err := backupfile.Open(f, backupfile.AllText)
-	if err != nil {
-		return nil, err
-	}
-	idCol, nameCol := slices.Index(r.Header(), "uuid"), slices.Index(r.Header(), "name")
-	if idCol < 0 || nameCol < 0 {
-		return nil, apierr.New(apierr.BackupCorrupt, "%s has no uuid and name columns (header: %s)", r.Name(), strings.Join(r.Header(), ", ")).
-			With("file", r.Name())
-	}
-	out := map[string]string{}
-	for {
-		rec, err := r.Next()
-		if err == io.EOF {
-			return out, nil
-		}
-		if err != nil {
-			return nil, r.Corrupt(err)
-		}
-		out[string(rec[idCol].Value)] = string(rec[nameCol].Value)
-	}
 }
 
 func sortedValues(m map[string]string) []string {

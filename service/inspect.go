@@ -205,7 +205,7 @@ func inspectFiles(ctx context.Context, set *catalog.Files, tables []string, live
 			res.Problems = append(res.Problems, fit(name, report, t, target)...)
 		}
 	}
-	names, err := restore.BackupCollections(set.File(layout.CollectionTable))
+	names, err := backupfile.Collections(set.File(layout.CollectionTable))
 	if err != nil {
 		res.Problems = append(res.Problems, apierr.MessageOf(err))
 	}
