@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -13,12 +12,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vectorops/pgvector-backup-mcp/internal/pgtest"
 	"github.com/vectorops/pgvector-backup-mcp/layout"
 	"github.com/vectorops/pgvector-backup-mcp/sample"
 	"github.com/vectorops/pgvector-backup-mcp/schemas"
 	"github.com/vectorops/pgvector-backup-mcp/service"
-	"github.com/vectorops/pgvector-backup-mcp/target"
 )
 
 // TestRetentionRemovesOnlyItsOwn: pruning removes only snapshots this
@@ -34,14 +31,7 @@ func TestRetentionRemovesOnlyItsOwn(t *testing.T) {
 	e.svc.KeepSnapshots = 1
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	other := pgtest.NewDatabase(t)
-	pgtest.Exec(t, other, sample.Default.DDL(dim))
-	u, _ := url.Parse(other)
-	pattern, err := target.ParsePattern("127.0.0.1/" + strings.TrimPrefix(u.Path, "/"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.svc.Policy = target.NewPolicy(e.db, []target.Pattern{pattern})
+	other := e.otherDatabase(t)
 	if _, err := e.restore(ctx, 0); err != nil {
 		t.Fatal(err)
 	}

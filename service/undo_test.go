@@ -26,17 +26,7 @@ func TestUndo(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 
-	other := pgtest.NewDatabase(t)
-	pgtest.Exec(t, other, sample.Default.DDL(dim))
-	u, err := url.Parse(other)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pattern, err := target.ParsePattern("127.0.0.1/" + strings.TrimPrefix(u.Path, "/"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.svc.Policy = target.NewPolicy(e.db, []target.Pattern{pattern})
+	other := e.otherDatabase(t)
 
 	// The default database holds set 0, the other one set 1.
 	if _, err := e.restore(ctx, 0); err != nil {
@@ -118,4 +108,22 @@ func TestUndo(t *testing.T) {
 	}
 	// The snapshot held the other database's rows before set 2: set 1.
 	pgtest.Compare(t, e.db, e.sets[1], sample.Default)
+}
+
+// otherDatabase makes a second database with LangChain's tables, empty,
+// and lets calls name it in db_connection; it returns its URL.
+func (e *env) otherDatabase(t *testing.T) string {
+	t.Helper()
+	other := pgtest.NewDatabase(t)
+	pgtest.Exec(t, other, sample.Default.DDL(dim))
+	u, err := url.Parse(other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pattern, err := target.ParsePattern("127.0.0.1/" + strings.TrimPrefix(u.Path, "/"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.svc.Policy = target.NewPolicy(e.db, []target.Pattern{pattern})
+	return other
 }
