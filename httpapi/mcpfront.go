@@ -124,31 +124,11 @@ func (h *Handler) sessionKnown(w http.ResponseWriter, r *http.Request, id json.R
 	return true
 }
 
-// rpcError is a JSON-RPC error response. Its id is the request's own text,
-// not a decoded value, so even an id refused for its size is echoed exactly.
-type rpcError struct {
-	JSONRPC string          `json:"jsonrpc"`
-	ID      json.RawMessage `json:"id"`
-	Error   struct {
-		Code    int    `json:"code"`
-		Message string `json:"message"`
-	} `json:"error"`
-}
-
 // writeRPCError answers a refused MCP request: an HTTP error status (the
 // transport's rule for input the server cannot accept) and a JSON-RPC
 // error naming the request's id, or null when there is none.
 func writeRPCError(w http.ResponseWriter, status int, id json.RawMessage, code int, format string, args ...any) {
-	answer := rpcError{JSONRPC: mcp.JSONRPC_VERSION, ID: id}
-	if len(bytes.TrimSpace(id)) == 0 {
-		answer.ID = json.RawMessage("null")
-	}
-	answer.Error.Code, answer.Error.Message = code, fmt.Sprintf(format, args...)
-	body, err := json.Marshal(answer)
-	if err != nil { // an id that is not valid JSON cannot reach here: the body parsed
-		answer.ID = json.RawMessage("null")
-		body, _ = json.Marshal(answer)
-	}
+	body := jsonrpc.Refusal{ID: id, Code: code, Message: fmt.Sprintf(format, args...)}.Response()
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
