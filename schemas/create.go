@@ -2,9 +2,9 @@ package schemas
 
 // CreateArgs are the arguments of create_vector_backup.
 type CreateArgs struct {
-	TaskID       string   `json:"task_id,omitempty" jsonschema:"minLength=1,maxLength=255,pattern=^[^/\\\\]+$" jsonschema_description:"Write into this existing task folder's vector_bak/ (e.g. task_20250721_213627); omit to write into global_vector_bak/."`
-	Tables       []string `json:"tables,omitempty" jsonschema:"minItems=1,uniqueItems=true,enum=langchain_pg_collection,enum=langchain_pg_embedding" jsonschema_description:"Tables whose rows to back up; default both. A left-out table gets a header-only file, and restores of the set skip it."`
-	DBConnection string   `json:"db_connection,omitempty" jsonschema:"maxLength=4096" jsonschema_description:"Other source database URL; refused unless the operator allowed it. Omit to use the server's database."`
+	TaskID       string   `json:"task_id,omitempty" jsonschema:"minLength=1,maxLength=255,pattern=^[^/\\\\]+$" jsonschema_description:"Write into this existing task folder's vector_bak/ (e.g. task_20250721_213627); default global_vector_bak/."`
+	Tables       []string `json:"tables,omitempty" jsonschema:"minItems=1,uniqueItems=true,enum=langchain_pg_collection,enum=langchain_pg_embedding" jsonschema_description:"Default both; a left-out table gets a header-only file that restores skip."`
+	DBConnection string   `json:"db_connection,omitempty" jsonschema:"maxLength=4096" jsonschema_description:"Other source database URL; refused unless the operator allowed it."`
 }
 
 // LegacyBackupArgs are the body of the old HTTP service's backup endpoint,
@@ -19,13 +19,13 @@ type LegacyBackupArgs struct {
 // CreateResult is the result of create_vector_backup.
 type CreateResult struct {
 	BackupPerformed bool                         `json:"backup_performed"`
-	BackupDirectory string                       `json:"backup_directory" jsonschema_description:"Folder of the new set; pass it as backup_path to restore."`
-	Timestamp       string                       `json:"timestamp" jsonschema_description:"The new set's timestamp; pass it as timestamp to restore."`
-	Source          string                       `json:"source" jsonschema_description:"Database backed up, host:port/database."`
+	BackupDirectory string                       `json:"backup_directory" jsonschema_description:"Pass as backup_path."`
+	Timestamp       string                       `json:"timestamp" jsonschema_description:"Pass as timestamp."`
+	Source          string                       `json:"source" jsonschema_description:"host:port/database."`
 	ManifestFile    string                       `json:"manifest_file"`
 	TablesBackedUp  map[string]TableBackupResult `json:"tables_backed_up"`
 	Errors          []string                     `json:"errors"`
-	Duration        float64                      `json:"duration" jsonschema_description:"Seconds the backup took."`
+	Duration        float64                      `json:"duration" jsonschema_description:"Seconds."`
 }
 
 // TableBackupResult reports one table's file.

@@ -17,11 +17,8 @@ import (
 func createTool(h *handlers) tool {
 	return newTool(h, schemas.CreateTool, about{
 		title: "Create vector backup",
-		description: `Write a new backup set of the vector tables from the live database: both tables as of one instant, with a manifest (row counts, sizes, SHA-256) that restores verify. Never overwrites an existing set.
-Use it before a retraining or any risky change, so it can be undone with restore_vector_backup. Deletes nothing.
-Arguments (all optional): task_id (write into that existing task folder's vector_bak/; default global_vector_bak/), tables (default both), db_connection (other source database, only if the operator allowed it).
-The result's backup_directory and timestamp are restore_vector_backup's backup_path and timestamp.
-Example: {"task_id": "task_20250721_213627"}`,
+		description: `Write a new backup set of the vector tables from the live database: both tables as of one instant, with a manifest (row counts, sizes, SHA-256) that restores verify. Never overwrites a set; deletes nothing.
+Use it before a retraining or any risky change, so it can be undone with restore_vector_backup: the result's backup_directory and timestamp are its backup_path and timestamp.`,
 		hints: hints{},
 	}, func(ctx context.Context, _ mcp.CallToolRequest, args schemas.CreateArgs) (*schemas.CreateResult, error) {
 		return h.svc.Create(ctx, args)

@@ -18,11 +18,9 @@ import (
 func inspectTool(h *handlers) tool {
 	return newTool(h, schemas.InspectTool, about{
 		title: "Inspect vector backup",
-		description: `Read every row of a backup set and check it against the target database, without changing anything: what the files hold (rows, columns, legacy metadata to convert, rows a restore would refuse with file, line and reason, vector dimensions, collections), whether they match their manifest, whether they fit the live tables, and what a restore with the given options would delete and insert. Ends with restorable and problems.
-Use it before restore_vector_backup to see what a restore would do and whether it can succeed. Read-only; takes no lock that blocks the application.
-With diff=true it also says what changed since the backup: the set's embeddings against the live ones, by key, per collection (only_in_backup, only_in_database, changed with what changed, identical, and example keys).
-Arguments: backup_path and timestamp (required, as from list_vector_backups; timestamp may be latest); the restore options to plan for: tables, collections, truncate_before_restore, on_conflict; diff; db_connection (only if the operator allowed it).
-Example: {"backup_path": "./data_pipeline/training_data/global_vector_bak", "timestamp": "latest", "truncate_before_restore": true}`,
+		description: `Read every row of a backup set and check it against the target database, changing nothing and taking no lock that blocks the application: what the files hold (rows, columns, legacy metadata to convert, rows a restore would refuse with file, line and reason, vector dimensions, collections), whether they match their manifest, whether they fit the live tables, and what a restore with the given options would delete and insert. Ends with restorable and problems.
+Use it before restore_vector_backup to see what a restore would do and whether it can succeed.
+With diff=true it also says what changed since the backup: the set's embeddings against the live ones, by key, per collection.`,
 		hints: hints{readOnly: true, idempotent: true},
 	}, func(ctx context.Context, _ mcp.CallToolRequest, args schemas.InspectArgs) (*schemas.InspectResult, error) {
 		return h.svc.Inspect(ctx, args)

@@ -20,11 +20,8 @@ import (
 func listTool(h *handlers) tool {
 	return newTool(h, schemas.ListTool, about{
 		title: "List vector backups",
-		description: `List the backup sets of the vector training data (LangChain PGVector tables), newest first.
-Use it first: to find what can be restored, or to check a backup was written. Changes nothing.
-Each location's relative_path is what restore_vector_backup takes as backup_path, and each set's timestamp is its timestamp. Sets that cannot be restored (a file missing, or a half-written backup) are listed under incomplete.
-Arguments (all optional): global_only (only the global locations), task_id (only that task folder), limit (sets per page, 1-1000, default 50), cursor (next_cursor of the previous page).
-Example: {"task_id": "task_20250721_213627", "limit": 10}`,
+		description: `List the backup sets of the vector training data (LangChain PGVector tables), newest first: use it first, to find what can be restored or to check a backup was written. Changes nothing.
+A location's relative_path and a set's timestamp are what restore_vector_backup takes as backup_path and timestamp. Sets that cannot be restored (a file missing, or a half-written backup) are listed under incomplete.`,
 		hints: hints{readOnly: true, idempotent: true},
 	}, func(ctx context.Context, _ mcp.CallToolRequest, args schemas.ListArgs) (*schemas.ListResult, error) {
 		return h.svc.List(ctx, args)

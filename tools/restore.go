@@ -21,11 +21,10 @@ import (
 func restoreTool(h *handlers) tool {
 	return newTool(h, schemas.RestoreTool, about{
 		title: "Restore vector backup",
-		description: `Restore a backup set into the vector tables, in one transaction: it either completes or leaves the tables exactly as they were.
-Use it to roll the training data back to a backup (truncate_before_restore=true replaces the tables' rows with the backup's), or to append a backup's rows (the default; a row whose key already exists fails the whole restore with CONFLICT).
-Find backup_path and timestamp with list_vector_backups first; inspect_vector_backup or dry_run=true shows what a restore would do.
+		description: `Restore a backup set into the vector tables in one transaction: it either completes or leaves the tables exactly as they were.
+truncate_before_restore=true rolls the tables back to the backup (their rows are replaced by the backup's); by default the backup's rows are appended, and a row whose key exists fails the whole restore with CONFLICT.
+Find backup_path and timestamp with list_vector_backups; inspect_vector_backup or dry_run=true shows what a restore would do.
 A restore that deletes or overwrites rows first answers CONFIRMATION_REQUIRED with the plan and a confirm_token (unless the user approves it directly): show the plan to the user and, if they approve, call again with the same arguments plus confirm_token. By default the replaced rows are saved first as a new backup set (snapshot), and the result says how to undo.
-Arguments: backup_path (required, a relative_path from list_vector_backups), timestamp (required, YYYYMMDD_HHMMSS or latest), tables (subset of langchain_pg_collection, langchain_pg_embedding; default both), truncate_before_restore (default false), collections (replace only these collections by name), on_conflict (error, skip or update, for appends), dry_run, snapshot (default true), online (with truncate_before_restore: the application keeps reading the old rows until the commit, instead of waiting), confirm_token, db_connection (other database, only if the operator allowed it; pg_conn is its legacy alias).
 Example: {"backup_path": "./data_pipeline/training_data/task_20250721_213627/vector_bak", "timestamp": "20250721_215758", "truncate_before_restore": true}`,
 		hints: hints{destructive: true},
 	}, h.restoreAsking, summarizeRestore)

@@ -12,9 +12,11 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/mark3labs/mcp-go/client"
+	"github.com/mark3labs/mcp-go/client/transport"
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
@@ -25,7 +27,7 @@ import (
 var update = flag.Bool("update", false, "rewrite testdata snapshots")
 
 // TestToolSnapshots fails when a tool's name, description, hints or schemas
-// change unnoticed: each tool as tools/list gives it is compared with its
+// change unnoticed: each tool as tools/list sends it is compared with its
 // own snapshot, testdata/<tool>.json, and a change is shown as a diff. Run
 // go test ./tools -run Snapshot -update after an intended change and review
 // the diff. The read-only server must serve exactly the tools whose
@@ -35,13 +37,9 @@ func TestToolSnapshots(t *testing.T) {
 		t.Run(fmt.Sprintf("read_only=%v", readOnly), func(t *testing.T) {
 			for _, protocol := range protocols {
 				c := connect(t, newProject(t), serverConfig{readOnly: readOnly}, protocol)
-				res, err := c.ListTools(context.Background(), mcp.ListToolsRequest{})
-				if err != nil {
-					t.Fatal(err)
-				}
 				var served []string
-				for _, tool := range res.Tools {
-					served = append(served, tool.Name)
+				for _, tool := range servedTools(t, c) {
+					served = append(served, tool.name)
 					checkSnapshot(t, tool, protocol)
 				}
 				if want := snapshotNames(t, readOnly); !slices.Equal(served, want) {
@@ -52,16 +50,62 @@ func TestToolSnapshots(t *testing.T) {
 	}
 }
 
-// checkSnapshot compares tool with testdata/<name>.json, or writes it there
-// with -update.
-func checkSnapshot(t *testing.T, tool mcp.Tool, protocol string) {
+// servedTool is a tool as tools/list sends it: the SDK's client decodes a
+// tool's output schema into a struct that drops all but its top-level
+// properties (oneOf, and so both branches, among them), so the tests read
+// the answer's bytes.
+type servedTool struct {
+	name string
+	raw  json.RawMessage
+}
+
+// servedTools lists the tools c's server serves, as sent.
+func servedTools(t *testing.T, c *client.Client) []servedTool {
 	t.Helper()
-	got, err := json.MarshalIndent(tool, "", "  ")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	res, err := c.GetTransport().SendRequest(ctx, transport.JSONRPCRequest{
+		JSONRPC: mcp.JSONRPC_VERSION, ID: mcp.NewRequestId("raw-tools-list"), Method: string(mcp.MethodToolsList),
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join("testdata", tool.Name+".json")
+	if res.Error != nil {
+		t.Fatalf("tools/list: %+v", res.Error)
+	}
+	var list struct {
+		Tools []json.RawMessage `json:"tools"`
+	}
+	if err := json.Unmarshal(res.Result, &list); err != nil {
+		t.Fatalf("tools/list answer: %v", err)
+	}
+	var out []servedTool
+	for _, raw := range list.Tools {
+		var tool struct {
+			Name string `json:"name"`
+		}
+		if err := json.Unmarshal(raw, &tool); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, servedTool{name: tool.Name, raw: raw})
+	}
+	return out
+}
+
+// checkSnapshot compares tool with testdata/<name>.json, or writes it there
+// with -update.
+func checkSnapshot(t *testing.T, tool servedTool, protocol string) {
+	t.Helper()
+	var gotValue any
+	if err := json.Unmarshal(tool.raw, &gotValue); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join("testdata", tool.name+".json")
 	if *update {
+		got, err := json.MarshalIndent(gotValue, "", "  ")
+		if err != nil {
+			t.Fatal(err)
+		}
 		if err := os.WriteFile(path, append(got, '\n'), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -69,17 +113,14 @@ func checkSnapshot(t *testing.T, tool mcp.Tool, protocol string) {
 	}
 	raw, err := os.ReadFile(path)
 	if err != nil {
-		t.Fatalf("%s: no snapshot (%v); run go test ./tools -run Snapshot -update and review it", tool.Name, err)
+		t.Fatalf("%s: no snapshot (%v); run go test ./tools -run Snapshot -update and review it", tool.name, err)
 	}
-	var gotValue, wantValue any
-	if err := json.Unmarshal(got, &gotValue); err != nil {
-		t.Fatal(err)
-	}
+	var wantValue any
 	if err := json.Unmarshal(raw, &wantValue); err != nil {
 		t.Fatalf("%s: %v", path, err)
 	}
 	if diff := cmp.Diff(wantValue, gotValue); diff != "" {
-		t.Errorf("%s changed (protocol %s; -snapshot +served); if intended, run go test ./tools -run Snapshot -update and review:\n%s", tool.Name, protocol, diff)
+		t.Errorf("%s changed (protocol %s; -snapshot +served); if intended, run go test ./tools -run Snapshot -update and review:\n%s", tool.name, protocol, diff)
 	}
 }
 
@@ -268,6 +309,36 @@ func TestListAndRestore(t *testing.T) {
 			if info := out["backup_info"].(map[string]any); info["timestamp"] != "20250721_215758" || info["backup_date"] != "2025-07-21 21:57:58" {
 				t.Errorf("backup_info %v", info)
 			}
+			if snap, _ := out["snapshot"].(map[string]any); snap == nil || snap["undo"] == nil {
+				t.Errorf("restore result without snapshot.undo: %v", out["snapshot"])
+			}
+
+			// Inspect, with a plan and a diff (the parts the output schema
+			// defines once under $defs), and a new backup: each result
+			// matches its output schema as a client compiles it.
+			res, inspected := call(t, c, "inspect_vector_backup", map[string]any{
+				"backup_path": "./data_pipeline/training_data/vector_bak", "timestamp": "20250720_080000",
+				"truncate_before_restore": true, "diff": true,
+			})
+			if res.IsError {
+				t.Fatalf("inspect: %s", text(res))
+			}
+			validate(t, schemasByTool["inspect_vector_backup"], inspected)
+			for _, part := range []string{"target", "plan", "diff"} {
+				if inspected[part] == nil {
+					t.Errorf("inspect result without %s: %v", part, inspected)
+				}
+			}
+			if diff, _ := inspected["diff"].(map[string]any); diff != nil {
+				if cols, _ := diff["collections"].([]any); len(cols) == 0 {
+					t.Errorf("inspect diff without collections: %v", diff)
+				}
+			}
+			res, created := call(t, c, "create_vector_backup", map[string]any{})
+			if res.IsError {
+				t.Fatalf("create: %s", text(res))
+			}
+			validate(t, schemasByTool["create_vector_backup"], created)
 			mu.Lock()
 			defer mu.Unlock()
 			if len(progress) == 0 {
@@ -277,36 +348,35 @@ func TestListAndRestore(t *testing.T) {
 	}
 }
 
-// outputSchemas compiles each tool's published output schema, as official
-// SDK clients do to check structured content.
+// outputSchemas compiles each tool's output schema as tools/list sends it,
+// as official SDK clients do to check structured content (both branches:
+// the result and the error object).
 func outputSchemas(t *testing.T, c *client.Client) map[string]*jsonschema.Schema {
 	t.Helper()
-	res, err := c.ListTools(context.Background(), mcp.ListToolsRequest{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	out := map[string]*jsonschema.Schema{}
-	for _, tool := range res.Tools {
-		raw, err := json.Marshal(tool.OutputSchema)
-		if len(tool.RawOutputSchema) > 0 {
-			raw = tool.RawOutputSchema
+	for _, tool := range servedTools(t, c) {
+		var def struct {
+			OutputSchema json.RawMessage `json:"outputSchema"`
 		}
-		if err != nil {
+		if err := json.Unmarshal(tool.raw, &def); err != nil {
 			t.Fatal(err)
 		}
-		doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
+		if len(def.OutputSchema) == 0 {
+			t.Fatalf("%s has no output schema", tool.name)
+		}
+		doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(def.OutputSchema))
 		if err != nil {
-			t.Fatalf("%s output schema: %v", tool.Name, err)
+			t.Fatalf("%s output schema: %v", tool.name, err)
 		}
 		comp := jsonschema.NewCompiler()
-		if err := comp.AddResource("mem:///"+tool.Name, doc); err != nil {
+		if err := comp.AddResource("mem:///"+tool.name, doc); err != nil {
 			t.Fatal(err)
 		}
-		s, err := comp.Compile("mem:///" + tool.Name)
+		s, err := comp.Compile("mem:///" + tool.name)
 		if err != nil {
-			t.Fatalf("%s output schema: %v", tool.Name, err)
+			t.Fatalf("%s output schema: %v", tool.name, err)
 		}
-		out[tool.Name] = s
+		out[tool.name] = s
 	}
 	return out
 }
@@ -320,5 +390,41 @@ func validate(t *testing.T, s *jsonschema.Schema, content map[string]any) {
 	}
 	if err := s.Validate(v); err != nil {
 		t.Errorf("structured content does not match the output schema: %v\n%s", err, b)
+	}
+}
+
+// TestOutputSchemasBite: the output schemas a client compiles from
+// tools/list accept the error object and reject what is neither a result
+// nor an error, so that the tests validating results against them test
+// something.
+func TestOutputSchemasBite(t *testing.T) {
+	c := connect(t, newProject(t), serverConfig{}, protocols[0])
+	for name, s := range outputSchemas(t, c) {
+		for _, tc := range []struct {
+			content string
+			valid   bool
+		}{
+			{`{"error_type": "INVALID_PARAMS", "message": "argument limit: want at most 1000", "param": "limit"}`, true},
+			{`{"error_type": "NO_SUCH_TYPE", "message": "x"}`, false},
+			{`{"message": "x"}`, false},
+			{`{}`, false},
+			{`{"nonsense": 1}`, false},
+		} {
+			v, err := jsonschema.UnmarshalJSON(strings.NewReader(tc.content))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Validate(v); (err == nil) != tc.valid {
+				t.Errorf("%s: %s: valid=%v, want %v (%v)", name, tc.content, err == nil, tc.valid, err)
+			}
+		}
+	}
+	_, list := call(t, c, "list_vector_backups", map[string]any{})
+	validate(t, outputSchemas(t, c)["list_vector_backups"], list)
+	list["summary"].(map[string]any)["total_locations"] = "four"
+	b, _ := json.Marshal(list)
+	v, _ := jsonschema.UnmarshalJSON(bytes.NewReader(b))
+	if err := outputSchemas(t, c)["list_vector_backups"].Validate(v); err == nil {
+		t.Errorf("a list result with a string count passed the output schema")
 	}
 }
