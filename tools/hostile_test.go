@@ -178,6 +178,15 @@ func TestDryRunSaysNothingChanged(t *testing.T) {
 	if got := text(res); res.IsError || !strings.HasPrefix(got, "Restored set "+cfWantTime) || strings.Contains(got, "would") {
 		t.Errorf("a restore's text:\n%s", got)
 	}
+	// The undo is in the text the model reads, as the call to make.
+	out = structured(t, res)
+	snap, _ := out["snapshot"].(map[string]any)
+	if snap == nil {
+		t.Fatalf("no snapshot: %v", out)
+	}
+	if got := text(res); !strings.Contains(got, "To undo this restore, call restore_vector_backup with {") || !strings.Contains(got, `"timestamp":"`+snap["timestamp"].(string)+`"`) {
+		t.Errorf("the restore's text does not say how to undo it:\n%s", got)
+	}
 }
 
 // getPrompt gets the rollback prompt with args.

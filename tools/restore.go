@@ -2,6 +2,7 @@ package tools
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -75,6 +76,22 @@ func summarizeRestore(r *schemas.RestoreResult) string {
 				fmt.Fprintf(&b, converted, rr.MetadataConverted)
 			}
 		}
+	}
+	if snap := r.Snapshot; snap != nil {
+		// The undo in the words a model acts on: the call to make, with
+		// the arguments as JSON (quoted: nothing in them can start a line).
+		undo, _ := json.Marshal(snap.Undo)
+		fmt.Fprintf(&b, "\nThe replaced rows were saved first as set %s in %s. To undo this restore, call restore_vector_backup with %s",
+			display.Escape(snap.Timestamp), display.Quote(snap.BackupPath), display.Escape(string(undo)))
+		if snap.Undo.DBConnection != "" {
+			b.WriteString(" (db_connection carries no password: add it if that database needs one)")
+		}
+		b.WriteString(".")
+	} else if !r.DryRun && r.TruncatePerformed {
+		b.WriteString("\nNo snapshot was taken: this server cannot undo this restore.")
+	}
+	for _, e := range r.Errors {
+		fmt.Fprintf(&b, "\nNote: %s", display.Escape(e))
 	}
 	return b.String()
 }
