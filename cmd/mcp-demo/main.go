@@ -204,7 +204,7 @@ func layOut(project string, good *sample.Dataset) error {
 		dir, ts string
 		data    *sample.Dataset
 	}{
-		{"vector_bak", "20250715_090000", older},
+		{"vector_bak", "20250722_010318", older}, // the old quick reference's example set
 		{"global_vector_bak", "20250722_010318", older},
 		{"task_20250721_213627/vector_bak", "20250721_215758", good},
 		{"manual_20250722_101500/vector_bak", "20250722_101500", older},

@@ -16,7 +16,7 @@ import (
 
 // The sets layOut writes, relative to the project root.
 var sampleSets = []string{
-	"data_pipeline/training_data/vector_bak/langchain_pg_embedding_20250715_090000.csv",
+	"data_pipeline/training_data/vector_bak/langchain_pg_embedding_20250722_010318.csv",
 	"data_pipeline/training_data/global_vector_bak/langchain_pg_embedding_20250722_010318.csv",
 	"data_pipeline/training_data/task_20250721_213627/vector_bak/langchain_pg_embedding_20250721_215758.csv",
 	"data_pipeline/training_data/manual_20250722_101500/vector_bak/langchain_pg_embedding_20250722_101500.csv",
@@ -163,7 +163,7 @@ func TestPrepareRefusesExistingBackupRoot(t *testing.T) {
 	mark(t, db)
 	before := pgtest.Dump(t, db)
 	project := t.TempDir()
-	own := filepath.Join(project, "data_pipeline", "training_data", "vector_bak", "langchain_pg_embedding_20250715_090000.csv")
+	own := filepath.Join(project, "data_pipeline", "training_data", "vector_bak", "langchain_pg_embedding_20250722_010318.csv")
 	if err := os.MkdirAll(filepath.Dir(own), 0o755); err != nil {
 		t.Fatal(err)
 	}
