@@ -27,7 +27,7 @@ type Set struct {
 	// The details, which Detail fills in (a Brief scan leaves them out).
 	Bytes     map[string]int64 // table → size of its file
 	LogFile   string           // layout.LogName when that log mentions this set, else ""
-	RowCounts map[string]int64 // table → rows, from the log; nil if unknown
+	RowCounts map[string]int64 // table → rows, from the manifest, else the log; nil if unknown
 
 	hasLog bool   // the folder has a log (which may or may not mention this set)
 	root   string // the backup root, real path, that Dir lies in: files are opened beneath it
@@ -234,9 +234,9 @@ func readDir(dir string) ([]fs.DirEntry, error) {
 }
 
 // detail fills in the details of sets of one folder: the files' sizes and
-// times, and the row counts the folder's log gives. It returns the sets
-// whose files are still there; a set that vanished since its folder was read
-// (a backup being removed) is dropped.
+// times, and their row counts, from each set's manifest or else the
+// folder's log. It returns the sets whose files are still there; a set that
+// vanished since its folder was read (a backup being removed) is dropped.
 func detail(sets []*Set) ([]*Set, error) {
 	if len(sets) == 0 {
 		return sets, nil
@@ -266,7 +266,55 @@ sets:
 			}
 		}
 	}
+	manifestCounts(kept)
 	return kept, nil
+}
+
+// manifestCounts sets the row counts of the sets that have a manifest to the
+// manifest's: a set the server wrote has no log line, and its manifest's
+// counts are the ones every read of the set checks. Only the sets detailed
+// are read (a list's page, not the whole scan). The sets are of one folder
+// (see detail), opened once beneath the backup root, as Set.Manifest opens
+// it; each manifest is then one open in it. A manifest that cannot be read,
+// or describes another set, leaves the counts as they were: it only adds
+// detail here, and inspect and restore report it.
+func manifestCounts(sets []*Set) {
+	var dir *os.Root
+	for _, s := range sets {
+		if s.ManifestFile == "" || s.Dir != sets[0].Dir {
+			continue
+		}
+		if dir == nil {
+			var err error
+			if dir, err = s.openFolder(); err != nil {
+				return
+			}
+			defer dir.Close()
+		}
+		m, err := readManifest(dir, s.ManifestFile)
+		if err != nil || m.Timestamp != s.Timestamp {
+			continue
+		}
+		counts := make(map[string]int64, len(layout.Tables()))
+		for _, table := range layout.Tables() {
+			if f, ok := m.Files[table]; ok {
+				counts[table] = f.Rows
+			}
+		}
+		if len(counts) > 0 {
+			s.RowCounts = counts
+		}
+	}
+}
+
+// openFolder opens the set's folder beneath the backup root.
+func (s Set) openFolder() (*os.Root, error) {
+	root, rel, err := s.openRoot()
+	if err != nil {
+		return nil, err
+	}
+	defer root.Close()
+	return root.OpenRoot(rel)
 }
 
 // Detail fills in the sizes, times and logged row counts of sets, which a

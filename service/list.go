@@ -5,6 +5,9 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
+	"io/fs"
+	"os"
 	"slices"
 	"time"
 
@@ -32,6 +35,17 @@ func (s *Service) List(ctx context.Context, args schemas.ListArgs) (*schemas.Lis
 		return nil, apierr.New(apierr.InvalidParams, "limit must be between 1 and 1000, got %d", limit).With("param", "limit")
 	}
 	return s.list(ctx, args, limit)
+}
+
+// BackupRootMissing reports whether the backup root does not exist. A list
+// then finds no sets because there is no folder to look in: most often the
+// server was started elsewhere than in the project, or with another project
+// root, which callers should say rather than show an empty list. It is
+// not an error: a fresh install has no backups, and the first backup makes
+// the folder.
+func (s *Service) BackupRootMissing() bool {
+	_, err := os.Stat(s.Catalog.BackupRoot)
+	return errors.Is(err, fs.ErrNotExist)
 }
 
 // ListAll returns every set in one answer, as the old HTTP service did for

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"path"
 	"strconv"
 	"strings"
@@ -24,7 +25,14 @@ import (
 // db_connection must match.
 type Policy struct {
 	defaultURL string
-	allow      []Pattern
+	// defaultGiven reports whether anything names the operator's database:
+	// defaultURL, or a libpq variable that picks a server, database or user.
+	// When nothing does, the driver falls back on PostgreSQL's built-in
+	// default (the local socket, a database named as the OS user), and a
+	// failure there means the server was never told where its database
+	// is, not that the database is down.
+	defaultGiven bool
+	allow        []Pattern
 	// template is the configuration requested connections start from (see
 	// newTemplate); nil, with templateErr set, when it could not be made.
 	template    *pgx.ConnConfig
@@ -96,12 +104,26 @@ func (p Pattern) String() string {
 // means libpq's PG* environment variables) and which lets requests name only
 // databases matching allow.
 func NewPolicy(defaultURL string, allow []Pattern) *Policy {
-	p := &Policy{defaultURL: defaultURL, allow: allow}
+	p := &Policy{defaultURL: defaultURL, defaultGiven: defaultURL != "" || databaseInEnvironment(), allow: allow}
 	if len(allow) > 0 {
 		// Made once, now, so that no request ever runs pgx's parser.
 		p.template, p.templateErr = newTemplate()
 	}
 	return p
+}
+
+// databaseInEnvironment reports whether the environment names the
+// operator's database through libpq's variables that say where it is, set
+// and not empty as the driver reads them; the others (PGPASSWORD,
+// PGSSLMODE, ...) say how to connect, not where. It reads the process's
+// environment, as the driver does when it parses the default URL.
+func databaseInEnvironment() bool {
+	for _, name := range []string{"PGHOST", "PGPORT", "PGDATABASE", "PGUSER", "PGSERVICE"} {
+		if os.Getenv(name) != "" {
+			return true
+		}
+	}
+	return false
 }
 
 // Database is a resolved target: a connection configuration and a
@@ -110,6 +132,9 @@ type Database struct {
 	config *pgx.ConnConfig
 	Name   string   // "host:port/database", no user or password
 	req    *request // the request's connection; nil for the operator's
+	// builtIn: the operator's database, named by nothing (see
+	// Policy.defaultGiven), so the driver's built-in default.
+	builtIn bool
 }
 
 // Resolve returns the database a call should use: the operator's default when
@@ -124,7 +149,7 @@ func (p *Policy) Resolve(requested string) (*Database, error) {
 			return nil, apierr.New(apierr.DatabaseError,
 				"the server's database URL is invalid (%s); the operator must fix --database-url or DATABASE_URL", redactErr(err, p.defaultURL))
 		}
-		return &Database{config: cfg, Name: describe(cfg)}, nil
+		return &Database{config: cfg, Name: describe(cfg), builtIn: !p.defaultGiven}, nil
 	}
 	req, apiErr := p.parseRequest(requested)
 	if apiErr != nil {
@@ -172,7 +197,16 @@ func (d *Database) Connect(ctx context.Context) (*pgx.Conn, error) {
 		if ctx.Err() != nil {
 			return nil, apierr.Wrap(apierr.Cancelled, ctx.Err(), "cancelled while connecting to %s", d.Name)
 		}
-		return nil, apierr.Wrap(apierr.DatabaseError, err, "cannot connect to %s: %s", d.Name, redactPassword(err.Error(), d.config.Password)).
+		cause := redactPassword(err.Error(), d.config.Password)
+		if d.builtIn {
+			// What failed is a guess nobody made; what to do is say where
+			// the database is.
+			return nil, apierr.Wrap(apierr.DatabaseError, err, "no database was given: set --database-url or DATABASE_URL=postgres://user@host:5432/db, "+
+				"or libpq's PG* variables (PGHOST, PGPORT, PGDATABASE, PGUSER); "+
+				"PostgreSQL's default, %s, did not answer: %s", d.Name, cause).
+				With("reason", ReasonUnreachable)
+		}
+		return nil, apierr.Wrap(apierr.DatabaseError, err, "cannot connect to %s: %s", d.Name, cause).
 			With("reason", ReasonUnreachable)
 	}
 	return conn, nil

@@ -36,6 +36,7 @@ global_vector_bak; with it, into that task folder's vector_bak.`,
 		},
 	}
 	op.bind(cmd, schemas.CreateTool, schemas.CreateArgs{})
+	a.reads(cmd, flagDatabaseURL, flagAllowDB, flagProjectRoot, flagBackupRoot, flagLogLevel)
 	return cmd
 }
 

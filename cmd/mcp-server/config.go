@@ -43,30 +43,87 @@ const (
 	defaultKeepSnapshots = 10
 )
 
-// bindFlags declares the configuration flags on fs, writing into c.
-func (c *config) bindFlags(fs *pflag.FlagSet) {
-	fs.StringVar(&c.databaseURL, "database-url", "", "target database URL (env DATABASE_URL, else libpq's PG* variables)")
-	fs.StringVar(&c.projectRoot, "project-root", "", "what relative backup_paths start from (env VECTOR_PROJECT_ROOT, default .)")
-	fs.StringVar(&c.backupRoot, "backup-root", "", "where backups live, relative to the project root or absolute (env VECTOR_BACKUP_ROOT, default "+defaultBackupRoot+")")
-	fs.Func("allow-db-connection", "host[:port]/database pattern (* allowed) a request's db_connection may name; repeatable", func(s string) error {
-		p, err := target.ParsePattern(s)
-		if err != nil {
-			return err
+// defaultConfig is the configuration before any flag or variable: the
+// defaults every command starts from, whether or not it has the flag that
+// would change them.
+func defaultConfig() config {
+	return config{
+		confirm:       "token",
+		lockWait:      restore.DefaultLockWait,
+		keepSnaps:     defaultKeepSnapshots,
+		shutdownGrace: defaultShutdownGrace,
+	}
+}
+
+// The configuration flags. Each command registers those it reads (see
+// root.go), so that its help lists no flag that would change nothing.
+const (
+	flagDatabaseURL   = "database-url"
+	flagProjectRoot   = "project-root"
+	flagBackupRoot    = "backup-root"
+	flagAllowDB       = "allow-db-connection"
+	flagReadOnly      = "read-only"
+	flagConfirm       = "confirm"
+	flagLogLevel      = "log-level"
+	flagLockTimeout   = "lock-timeout"
+	flagKeepSnapshots = "keep-snapshots"
+	flagHTTP          = "http"
+	flagAuthToken     = "auth-token"
+	flagAllowOrigin   = "allow-origin"
+	flagShutdownGrace = "shutdown-grace"
+)
+
+// servingFlags are the flags of mcp-server alone and serve: all of them,
+// since the tools they serve read every setting.
+func servingFlags() []string {
+	return []string{flagDatabaseURL, flagProjectRoot, flagBackupRoot, flagAllowDB, flagReadOnly, flagConfirm, flagLogLevel,
+		flagLockTimeout, flagKeepSnapshots, flagHTTP, flagAuthToken, flagAllowOrigin, flagShutdownGrace}
+}
+
+// bindFlags declares the named configuration flags on fs, writing into c.
+// Each flag's default is c's value now (see defaultConfig).
+func (c *config) bindFlags(fs *pflag.FlagSet, names ...string) {
+	for _, name := range names {
+		switch name {
+		case flagDatabaseURL:
+			fs.StringVar(&c.databaseURL, name, c.databaseURL, "target database URL (env DATABASE_URL, else libpq's PG* variables)")
+		case flagProjectRoot:
+			fs.StringVar(&c.projectRoot, name, c.projectRoot, "what relative backup_paths start from (env VECTOR_PROJECT_ROOT, default .)")
+		case flagBackupRoot:
+			fs.StringVar(&c.backupRoot, name, c.backupRoot, "where backups live, relative to the project root or absolute (env VECTOR_BACKUP_ROOT, default "+defaultBackupRoot+")")
+		case flagAllowDB:
+			fs.Func(name, "host[:port]/database pattern (* allowed) a request's db_connection may name; repeatable", func(s string) error {
+				p, err := target.ParsePattern(s)
+				if err != nil {
+					return err
+				}
+				c.allow = append(c.allow, p)
+				return nil
+			})
+		case flagReadOnly:
+			fs.BoolVar(&c.readOnly, name, c.readOnly, "serve only the read-only tools")
+		case flagConfirm:
+			fs.StringVar(&c.confirm, name, c.confirm, "token: restores that delete or overwrite rows need a person's approval; none: unattended pipelines")
+		case flagLogLevel:
+			fs.Func(name, "debug, info, warn or error (default info)", func(s string) error {
+				return c.logLevel.UnmarshalText([]byte(s))
+			})
+		case flagLockTimeout:
+			fs.DurationVar(&c.lockWait, name, c.lockWait, "how long a restore waits for a lock another session holds before it fails with CONFLICT naming that session")
+		case flagKeepSnapshots:
+			fs.IntVar(&c.keepSnaps, name, c.keepSnaps, "pre-restore snapshot sets kept; after a restore, older ones this server wrote are removed (0 keeps all)")
+		case flagHTTP:
+			fs.StringVar(&c.http, name, c.http, "serve HTTP on this address instead of stdio (host:port; a bare :port means loopback)")
+		case flagAuthToken:
+			fs.StringVar(&c.authToken, name, c.authToken, "bearer token HTTP requests must carry; required off loopback (env MCP_AUTH_TOKEN)")
+		case flagAllowOrigin:
+			fs.StringArrayVar(&c.allowOrigins, name, c.allowOrigins, "web origin (https://host[:port]) allowed to call the HTTP server besides its own; repeatable")
+		case flagShutdownGrace:
+			fs.DurationVar(&c.shutdownGrace, name, c.shutdownGrace, "on SIGTERM, how long running HTTP calls may finish before they are cancelled (and roll back)")
+		default:
+			panic("no configuration flag " + name) // a misspelt name: caught by any test that builds the commands
 		}
-		c.allow = append(c.allow, p)
-		return nil
-	})
-	fs.BoolVar(&c.readOnly, "read-only", false, "serve only the read-only tools")
-	fs.StringVar(&c.confirm, "confirm", "token", "token: restores that delete or overwrite rows need a person's approval; none: unattended pipelines")
-	fs.Func("log-level", "debug, info, warn or error (default info)", func(s string) error {
-		return c.logLevel.UnmarshalText([]byte(s))
-	})
-	fs.DurationVar(&c.lockWait, "lock-timeout", restore.DefaultLockWait, "how long a restore waits for a lock another session holds before it fails with CONFLICT naming that session")
-	fs.IntVar(&c.keepSnaps, "keep-snapshots", defaultKeepSnapshots, "pre-restore snapshot sets kept; after a restore, older ones this server wrote are removed (0 keeps all)")
-	fs.StringVar(&c.http, "http", "", "serve HTTP on this address instead of stdio (host:port; a bare :port means loopback)")
-	fs.StringVar(&c.authToken, "auth-token", "", "bearer token HTTP requests must carry; required off loopback (env MCP_AUTH_TOKEN)")
-	fs.StringArrayVar(&c.allowOrigins, "allow-origin", nil, "web origin (https://host[:port]) allowed to call the HTTP server besides its own; repeatable")
-	fs.DurationVar(&c.shutdownGrace, "shutdown-grace", defaultShutdownGrace, "on SIGTERM, how long running HTTP calls may finish before they are cancelled (and roll back)")
+	}
 }
 
 // resolve fills what the flags left unset from the environment, then the

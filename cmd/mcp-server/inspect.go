@@ -52,6 +52,7 @@ Exit status 0: restorable; 1: not (the problems say why).`,
 		},
 	}
 	op.bind(cmd, schemas.InspectTool, schemas.InspectArgs{})
+	a.reads(cmd, flagDatabaseURL, flagAllowDB, flagProjectRoot, flagBackupRoot, flagLogLevel)
 	return cmd
 }
 

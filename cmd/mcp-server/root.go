@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -32,7 +33,11 @@ type app struct {
 }
 
 // usageError is a mistake in how the command was called: exit status 2.
-type usageError struct{ error }
+type usageError struct {
+	error
+	command string // the command whose help explains the mistake ("mcp-server restore"); "" for mcp-server
+	hint    string // what was probably meant, or ""
+}
 
 func (e usageError) Unwrap() error { return e.error }
 
@@ -54,7 +59,12 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	case errors.As(err, &status): // the command printed its outcome
 		return int(status)
 	case errors.As(err, &usage):
-		fmt.Fprintf(stderr, "mcp-server: %s\nRun 'mcp-server --help' for usage.\n", display.Escape(err.Error()))
+		// Flag names and values are the caller's text: escaped.
+		fmt.Fprintf(stderr, "mcp-server: %s\n", display.Escape(err.Error()))
+		if usage.hint != "" {
+			fmt.Fprintln(stderr, display.Escape(usage.hint))
+		}
+		fmt.Fprintf(stderr, "Run '%s --help' for usage.\n", cmp.Or(usage.command, "mcp-server"))
 		return exitUsage
 	default:
 		fmt.Fprintf(stderr, "mcp-server: %s\n", display.Escape(err.Error())) // flag values, paths: the caller's text
@@ -62,7 +72,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 }
 
+// rootCommand builds the command tree. Each command has the configuration
+// flags it reads, and no others: the help of list does not offer --http.
 func (a *app) rootCommand() *cobra.Command {
+	a.cfg = defaultConfig()
 	root := &cobra.Command{
 		Use:   "mcp-server",
 		Short: "See and roll back the vector training data of a text-to-SQL stack",
@@ -77,31 +90,45 @@ stderr. With --http it serves them over HTTP instead (see serve).`,
 
   # The old REST API and MCP over HTTP, on loopback:
   mcp-server serve --http :8084 --project-root /srv/text2sql`,
-		Args:              noArgs,
-		SilenceErrors:     true,
-		SilenceUsage:      true,
-		PersistentPreRunE: a.configure,
-		RunE:              func(cmd *cobra.Command, _ []string) error { return a.serve(cmd.Context()) },
+		Args:          noArgs,
+		SilenceErrors: true,
+		SilenceUsage:  true,
+		RunE:          a.serve,
 	}
 	root.CompletionOptions.DisableDefaultCmd = true
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	a.cfg.bindFlags(root.PersistentFlags())
+	root.SetFlagErrorFunc(flagError) // the subcommands' too
+	a.reads(root, servingFlags()...)
 	root.AddCommand(a.serveCommand(), a.listCommand(), a.inspectCommand(), a.restoreCommand(), a.backupCommand(),
 		a.schemasCommand(), a.versionCommand())
 	return root
 }
 
-// configure resolves the configuration and sets up logging before any
-// command runs.
+// reads gives cmd the configuration flags it reads (but no others), and
+// has the configuration resolved before it runs.
+func (a *app) reads(cmd *cobra.Command, flags ...string) {
+	a.cfg.bindFlags(cmd.Flags(), flags...)
+	cmd.PreRunE = a.configure
+	if f := cmd.Flags().Lookup(flagLogLevel); f != nil && cmd.Annotations[operationAnnotation] != "" {
+		f.Usage = "debug, info, warn or error (default error: the command's own output says what went wrong)"
+	}
+}
+
+// configure resolves the configuration and sets up logging before a
+// command that reads it runs.
 func (a *app) configure(cmd *cobra.Command, _ []string) error {
 	if err := a.cfg.resolve(a.getenv); err != nil {
-		return usageError{err}
+		return usageError{error: err, command: cmd.CommandPath()}
 	}
 	level := a.cfg.logLevel
-	if cmd.Annotations[operationAnnotation] != "" && !cmd.Flags().Changed("log-level") {
-		// A person at a terminal reads the command's own output; the
-		// server's progress logs would bury it.
-		level = slog.LevelWarn
+	if cmd.Annotations[operationAnnotation] != "" && !cmd.Flags().Changed(flagLogLevel) {
+		// A person at a terminal reads the command's own output. It already
+		// says what the service warns about during an operation (the error,
+		// inspect's problems, restore's notes), in the caller's terms; the
+		// warnings would say it a second time, with the server's paths. The
+		// one warning it does not repeat (a snapshot left in place, not
+		// provably this server's) asks nothing of the person. Only errors
+		// are logged; --log-level shows the rest.
+		level = slog.LevelError
 	}
 	a.logger = slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: level}))
 	return nil
@@ -119,9 +146,9 @@ func noArgs(cmd *cobra.Command, args []string) error {
 		}
 	}
 	if len(names) == 0 {
-		return usageError{fmt.Errorf("unexpected argument %q", args[0])}
+		return usageError{error: fmt.Errorf("unexpected argument %q", args[0]), command: cmd.CommandPath()}
 	}
-	return usageError{fmt.Errorf("unknown command or argument %q; commands: %s", args[0], strings.Join(names, ", "))}
+	return usageError{error: fmt.Errorf("unknown command or argument %q; commands: %s", args[0], strings.Join(names, ", ")), command: cmd.CommandPath()}
 }
 
 // longFlagsWithOneDash rewrites -name to --name for the command's long

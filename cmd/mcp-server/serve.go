@@ -14,7 +14,7 @@ import (
 )
 
 func (a *app) serveCommand() *cobra.Command {
-	return &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve the MCP tools on stdio, or over HTTP with the old REST API",
 		Long: `serve serves the MCP tools on stdio, as mcp-server alone does; with --http
@@ -37,13 +37,16 @@ for --shutdown-grace, then are cancelled: restores roll back.`,
   # Reachable from other machines, with a token:
   MCP_AUTH_TOKEN=$(openssl rand -hex 32) mcp-server serve --http 0.0.0.0:8084`,
 		Args: noArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return a.serve(cmd.Context()) },
+		RunE: a.serve,
 	}
+	a.reads(cmd, servingFlags()...)
+	return cmd
 }
 
-// serve builds the server and serves it on stdio or HTTP until ctx ends or
-// stdin closes.
-func (a *app) serve(ctx context.Context) error {
+// serve builds the server and serves it on stdio or HTTP until the
+// command's context ends or stdin closes.
+func (a *app) serve(cmd *cobra.Command, _ []string) error {
+	ctx := cmd.Context()
 	svc, err := a.cfg.service(a.logger)
 	if err != nil {
 		return err
@@ -60,7 +63,7 @@ func (a *app) serve(ctx context.Context) error {
 	}
 	ln, err := httpapi.Listen(a.cfg.http, a.cfg.authToken)
 	if errors.Is(err, httpapi.ErrTokenRequired) {
-		return usageError{err}
+		return usageError{error: err, command: cmd.CommandPath()}
 	}
 	if err != nil {
 		return err
