@@ -1,7 +1,6 @@
 package httpapi_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -19,6 +18,7 @@ import (
 	"github.com/vectorops/pgvector-backup-mcp/confirm"
 	"github.com/vectorops/pgvector-backup-mcp/httpapi"
 	"github.com/vectorops/pgvector-backup-mcp/internal/pgtest"
+	"github.com/vectorops/pgvector-backup-mcp/internal/testutil"
 	"github.com/vectorops/pgvector-backup-mcp/sample"
 	"github.com/vectorops/pgvector-backup-mcp/service"
 	"github.com/vectorops/pgvector-backup-mcp/target"
@@ -46,7 +46,7 @@ type rig struct {
 	db      string
 	backups string
 	a, b    *sample.Dataset
-	logs    *syncBuffer
+	logs    *testutil.Buffer
 	handler *httpapi.Handler
 	stop    func() error // ends Serve as SIGTERM does, and waits for it
 }
@@ -70,7 +70,7 @@ func newRig(t *testing.T, o rigOptions) *rig {
 	if per == 0 {
 		per = 5
 	}
-	r := &rig{backups: filepath.Join(root, "data_pipeline", "training_data"), logs: &syncBuffer{}}
+	r := &rig{backups: filepath.Join(root, "data_pipeline", "training_data"), logs: &testutil.Buffer{}}
 	r.db = o.dbURL
 	if r.db == "" {
 		r.db = pgtest.NewDatabase(t)
@@ -269,24 +269,6 @@ func (r *rig) snapshots(t *testing.T) []string {
 		out = append(out, e.Name())
 	}
 	return out
-}
-
-// syncBuffer collects the log written by the server's goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 func restoreBody(path, ts string, extra string) string {

@@ -25,6 +25,7 @@ import (
 	"github.com/vectorops/pgvector-backup-mcp/catalog"
 	"github.com/vectorops/pgvector-backup-mcp/confirm"
 	"github.com/vectorops/pgvector-backup-mcp/internal/pgtest"
+	"github.com/vectorops/pgvector-backup-mcp/internal/testutil"
 	"github.com/vectorops/pgvector-backup-mcp/sample"
 	"github.com/vectorops/pgvector-backup-mcp/service"
 	"github.com/vectorops/pgvector-backup-mcp/target"
@@ -57,24 +58,6 @@ func (c *cfClock) skip(d time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.off += d
-}
-
-// cfLog collects the service's log lines.
-type cfLog struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *cfLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *cfLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
 }
 
 // cfElicitor answers elicitation/create as a person would, and records
@@ -145,7 +128,7 @@ type cfServer struct {
 	c      *client.Client
 	sealer *confirm.Sealer
 	clock  *cfClock
-	logs   *cfLog
+	logs   *testutil.Buffer
 	schema *jsonschema.Schema // restore_vector_backup's output schema
 }
 
@@ -165,7 +148,7 @@ func cfConnect(t *testing.T, p project, protocol string, o cfOptions) *cfServer 
 		}
 		allow = append(allow, pat)
 	}
-	s := &cfServer{clock: &cfClock{}, logs: &cfLog{}}
+	s := &cfServer{clock: &cfClock{}, logs: &testutil.Buffer{}}
 	svc := &service.Service{
 		Catalog: cat,
 		Policy:  target.NewPolicy(o.cfg.db, allow),

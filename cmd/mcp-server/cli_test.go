@@ -25,6 +25,7 @@ import (
 	"github.com/creack/pty"
 
 	"github.com/vectorops/pgvector-backup-mcp/internal/pgtest"
+	"github.com/vectorops/pgvector-backup-mcp/internal/testutil"
 	"github.com/vectorops/pgvector-backup-mcp/sample"
 )
 
@@ -244,11 +245,11 @@ func (c *cli) onTerminal(t *testing.T, args []string, prompt, answer string) (st
 		t.Fatal(err)
 	}
 	defer tty.Close()
-	var out syncBuffer
+	var out testutil.Buffer
 	copied := make(chan struct{})
 	go func() { io.Copy(&out, tty); close(copied) }()
 	if prompt != "" {
-		if out.waitFor(0, 30*time.Second, prompt) == "" {
+		if out.WaitFor(0, 30*time.Second, prompt) == "" {
 			cmd.Process.Kill()
 			t.Fatalf("no %q on the terminal:\n%s", prompt, out.String())
 		}
@@ -341,7 +342,7 @@ func TestCLICtrlC(t *testing.T) {
 	cmd := exec.Command(serverBinary(t), "restore", "--backup-path", "./data_pipeline/training_data/global_vector_bak", "--timestamp", "20250801_000000",
 		"--truncate-before-restore", "--yes")
 	cmd.Env = serverEnv(c.db, c.p.root)
-	var stdout, stderr syncBuffer
+	var stdout, stderr testutil.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -940,7 +940,7 @@ func (r *faultRig) testCancel(t *testing.T) {
 				// came, must say CANCELLED.
 				wantError(t, got, "CANCELLED")
 			}
-			switch s.stderr.waitFor(logFrom, 30*time.Second, "restore committed", "tool call failed") {
+			switch s.stderr.WaitFor(logFrom, 30*time.Second, "restore committed", "tool call failed") {
 			case "tool call failed":
 				if logs := s.stderr.String()[logFrom:]; !strings.Contains(logs, "error_type=CANCELLED") {
 					t.Errorf("the cancelled restore should end as CANCELLED:\n%s", logs)
@@ -1135,7 +1135,7 @@ func (r *faultRig) testFileChanges(t *testing.T) {
 				r.checkFiles(t, files, nothingLeft, mutated...)
 				return
 			}
-			if srv.stderr.waitFor(logFrom, 10*time.Second, "restore committed") == "" {
+			if srv.stderr.WaitFor(logFrom, 10*time.Second, "restore committed") == "" {
 				t.Errorf("no commit logged")
 			}
 			emb := out["restore_results"].(map[string]any)[layout.EmbeddingTable].(map[string]any)

@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/vectorops/pgvector-backup-mcp/internal/pgtest"
+	"github.com/vectorops/pgvector-backup-mcp/internal/testutil"
 	"github.com/vectorops/pgvector-backup-mcp/layout"
 	"github.com/vectorops/pgvector-backup-mcp/sample"
 )
@@ -35,7 +36,7 @@ import (
 type httpServer struct {
 	base   string // http://localhost:port, as the quick reference writes it
 	cmd    *exec.Cmd
-	stderr *syncBuffer
+	stderr *testutil.Buffer
 	exited chan struct{} // closed when the process has ended
 	exit   error         // Wait's result, once exited is closed
 }
@@ -49,8 +50,8 @@ func startHTTP(t *testing.T, env []string, args ...string) *httpServer {
 	t.Helper()
 	cmd := exec.Command(serverBinary(t), append([]string{"serve", "--http", "127.0.0.1:0"}, args...)...)
 	cmd.Env = env
-	s := &httpServer{cmd: cmd, stderr: &syncBuffer{}, exited: make(chan struct{})}
-	var stdout syncBuffer
+	s := &httpServer{cmd: cmd, stderr: &testutil.Buffer{}, exited: make(chan struct{})}
+	var stdout testutil.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, s.stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -71,7 +72,7 @@ func startHTTP(t *testing.T, env []string, args ...string) *httpServer {
 			t.Logf("server stderr:\n%s", s.stderr.String())
 		}
 	})
-	if s.stderr.waitFor(0, 20*time.Second, `msg="serving HTTP"`) == "" {
+	if s.stderr.WaitFor(0, 20*time.Second, `msg="serving HTTP"`) == "" {
 		t.Fatalf("the server did not start:\n%s", s.stderr.String())
 	}
 	m := addrRE.FindStringSubmatch(s.stderr.String())

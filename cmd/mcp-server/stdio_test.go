@@ -28,6 +28,7 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 
 	"github.com/vectorops/pgvector-backup-mcp/internal/pgtest"
+	"github.com/vectorops/pgvector-backup-mcp/internal/testutil"
 	"github.com/vectorops/pgvector-backup-mcp/sample"
 )
 
@@ -118,56 +119,12 @@ func serverEnv(db, projectRoot string, extra ...string) []string {
 	return append(env, extra...)
 }
 
-// syncBuffer collects a stream written by one goroutine and read by others.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-func (b *syncBuffer) Len() int {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Len()
-}
-
-// waitFor waits until the text written after offset contains one of subs and
-// returns the one found, or "" after timeout.
-func (b *syncBuffer) waitFor(offset int, timeout time.Duration, subs ...string) string {
-	deadline := time.Now().Add(timeout)
-	for {
-		s := b.String()
-		if offset < len(s) {
-			for _, sub := range subs {
-				if strings.Contains(s[offset:], sub) {
-					return sub
-				}
-			}
-		}
-		if time.Now().After(deadline) {
-			return ""
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // stdioServer is the binary running under mcp-go's stdio client.
 type stdioServer struct {
 	c      *client.Client
 	cmd    *exec.Cmd // the server process, for signals
 	init   *mcp.InitializeResult
-	stderr *syncBuffer // everything the server wrote on stderr
+	stderr *testutil.Buffer // everything the server wrote on stderr
 }
 
 type serverOptions struct {
@@ -199,7 +156,7 @@ func startServer(t *testing.T, protocol string, o serverOptions) *stdioServer {
 	if err := c.Start(context.Background()); err != nil {
 		t.Fatalf("start %s: %v", bin, err)
 	}
-	s := &stdioServer{c: c, cmd: started, stderr: &syncBuffer{}}
+	s := &stdioServer{c: c, cmd: started, stderr: &testutil.Buffer{}}
 	stderrDone := make(chan struct{})
 	go func() {
 		defer close(stderrDone)
@@ -402,7 +359,7 @@ func TestStdioListAndRestore(t *testing.T) {
 				t.Errorf("server declares no tools capability: %+v", s.init.Capabilities)
 			}
 			// Logs go to stderr.
-			if s.stderr.waitFor(0, 10*time.Second, "serving MCP on stdio") == "" {
+			if s.stderr.WaitFor(0, 10*time.Second, "serving MCP on stdio") == "" {
 				t.Errorf("no startup log on stderr:\n%s", s.stderr.String())
 			}
 
@@ -439,7 +396,7 @@ func TestStdioListAndRestore(t *testing.T) {
 				t.Errorf("rows_restored %v, want %d", emb["rows_restored"], len(want.Embeddings))
 			}
 			// The restore is logged on stderr too.
-			if s.stderr.waitFor(0, 5*time.Second, "restore committed") == "" {
+			if s.stderr.WaitFor(0, 5*time.Second, "restore committed") == "" {
 				t.Errorf("no restore log on stderr:\n%s", s.stderr.String())
 			}
 		})
@@ -451,7 +408,7 @@ func TestStdioListAndRestore(t *testing.T) {
 type rawServer struct {
 	cmd    *exec.Cmd
 	stdin  io.WriteCloser
-	stderr *syncBuffer
+	stderr *testutil.Buffer
 	lines  chan []byte // stdout, line by line; closed at EOF
 
 	mu       sync.Mutex
@@ -464,7 +421,7 @@ func startRaw(t *testing.T, env []string, args ...string) *rawServer {
 	t.Helper()
 	cmd := exec.Command(serverBinary(t), args...)
 	cmd.Env = env
-	r := &rawServer{cmd: cmd, stderr: &syncBuffer{}, lines: make(chan []byte, 64), byID: map[string]json.RawMessage{}}
+	r := &rawServer{cmd: cmd, stderr: &testutil.Buffer{}, lines: make(chan []byte, 64), byID: map[string]json.RawMessage{}}
 	cmd.Stderr = r.stderr
 	var err error
 	if r.stdin, err = cmd.StdinPipe(); err != nil {
@@ -852,7 +809,7 @@ func TestStdioReadOnly(t *testing.T) {
 			if _, list := s.call(t, "list_vector_backups", map[string]any{}); len(sets(list)) != 1 {
 				t.Errorf("list under --read-only: %v", list)
 			}
-			if s.stderr.waitFor(0, 5*time.Second, "read_only=true") == "" {
+			if s.stderr.WaitFor(0, 5*time.Second, "read_only=true") == "" {
 				t.Errorf("startup log does not say read_only=true:\n%s", s.stderr.String())
 			}
 		})
@@ -1065,7 +1022,7 @@ func TestStdioCancelRestore(t *testing.T) {
 	// Wait for the server to finish the call, one way or the other, before
 	// looking at the tables: a restore still running could commit later.
 	// Every tool call ends with exactly one of these two log lines.
-	outcome := s.stderr.waitFor(logFrom, 30*time.Second, "restore committed", "tool call failed")
+	outcome := s.stderr.WaitFor(logFrom, 30*time.Second, "restore committed", "tool call failed")
 	finished := time.Since(start)
 	after := pgtest.Dump(t, db)
 	mu.Lock()
@@ -1156,7 +1113,7 @@ func TestStdioSignalMidRestore(t *testing.T) {
 			outcome := ""
 			if sig == syscall.SIGTERM {
 				// Graceful: the server cancels the call, rolls back, logs it.
-				outcome = s.stderr.waitFor(logFrom, 10*time.Second, "restore committed", "tool call failed")
+				outcome = s.stderr.WaitFor(logFrom, 10*time.Second, "restore committed", "tool call failed")
 				if outcome == "" {
 					t.Errorf("no end of the restore logged after SIGTERM:\n%s", s.stderr.String()[logFrom:])
 				}
