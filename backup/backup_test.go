@@ -54,15 +54,7 @@ func seeded(t *testing.T, l sample.Layout, data *sample.Dataset) string {
 	db := pgtest.NewDatabase(t)
 	pgtest.Exec(t, db, l.DDL(data.Dim))
 	root := tempRoot(t)
-	dir := filepath.Join(root, "vector_bak")
-	const legacyTS = "20250721_215758"
-	if err := data.WriteLegacy(dir, legacyTS, l); err != nil {
-		t.Fatal(err)
-	}
-	set := findSet(t, root, dir, legacyTS)
-	if _, err := restore.Run(context.Background(), pgtest.Connect(t, db), restore.Request{Set: set, Truncate: true}); err != nil {
-		t.Fatalf("seed restore: %v", err)
-	}
+	pgtest.Seed(t, db, pgtest.LegacySet(t, root, filepath.Join(root, "vector_bak"), "20250721_215758", data, l))
 	return db
 }
 

@@ -31,30 +31,10 @@ func newEnv(t *testing.T, l sample.Layout, live, backup *sample.Dataset) *env {
 	e := &env{db: pgtest.NewDatabase(t)}
 	pgtest.Exec(t, e.db, l.DDL(backup.Dim))
 	root := t.TempDir()
-	cat, err := catalog.New(root, root)
-	if err != nil {
-		t.Fatal(err)
-	}
 	if live != nil {
-		dir := filepath.Join(root, "live")
-		if err := live.WriteLegacy(dir, ts, l); err != nil {
-			t.Fatal(err)
-		}
-		set, err := cat.FindSet(dir, ts)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := restore.Run(context.Background(), pgtest.Connect(t, e.db), restore.Request{Set: set, Truncate: true}); err != nil {
-			t.Fatal(err)
-		}
+		pgtest.Seed(t, e.db, pgtest.LegacySet(t, root, filepath.Join(root, "live"), ts, live, l))
 	}
-	dir := filepath.Join(root, "vector_bak")
-	if err := backup.WriteLegacy(dir, ts, l); err != nil {
-		t.Fatal(err)
-	}
-	if e.set, err = cat.FindSet(dir, ts); err != nil {
-		t.Fatal(err)
-	}
+	e.set = pgtest.LegacySet(t, root, filepath.Join(root, "vector_bak"), ts, backup, l)
 	return e
 }
 

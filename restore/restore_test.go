@@ -33,17 +33,7 @@ func newFixture(t *testing.T, l sample.Layout, data *sample.Dataset) *fixture {
 	f := &fixture{db: pgtest.NewDatabase(t), data: data, layout: l}
 	pgtest.Exec(t, f.db, l.DDL(data.Dim))
 	root := t.TempDir()
-	dir := filepath.Join(root, "vector_bak")
-	if err := data.WriteLegacy(dir, ts, l); err != nil {
-		t.Fatal(err)
-	}
-	cat, err := catalog.New(root, root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if f.set, err = cat.FindSet(dir, ts); err != nil {
-		t.Fatal(err)
-	}
+	f.set = pgtest.LegacySet(t, root, filepath.Join(root, "vector_bak"), ts, data, l)
 	return f
 }
 

@@ -1,0 +1,38 @@
+package pgtest
+
+import (
+	"context"
+	"testing"
+
+	"github.com/vectorops/pgvector-backup-mcp/catalog"
+	"github.com/vectorops/pgvector-backup-mcp/restore"
+	"github.com/vectorops/pgvector-backup-mcp/sample"
+)
+
+// LegacySet writes d as a set of the old pipeline's, stamped ts, into dir
+// under the backup root root, and returns it as the catalog finds it: the
+// fixture most database tests start from.
+func LegacySet(t testing.TB, root, dir, ts string, d *sample.Dataset, l sample.Layout) catalog.Set {
+	t.Helper()
+	if err := d.WriteLegacy(dir, ts, l); err != nil {
+		t.Fatal(err)
+	}
+	cat, err := catalog.New(root, root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := cat.FindSet(dir, ts)
+	if err != nil {
+		t.Fatalf("find set %s in %s: %v", ts, dir, err)
+	}
+	return set
+}
+
+// Seed fills the tables of the database at dbURL with set's rows, the way
+// users do: a truncating restore.
+func Seed(t testing.TB, dbURL string, set catalog.Set) {
+	t.Helper()
+	if _, err := restore.Run(context.Background(), Connect(t, dbURL), restore.Request{Set: set, Truncate: true}); err != nil {
+		t.Fatalf("seed restore: %v", err)
+	}
+}
