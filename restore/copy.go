@@ -239,7 +239,7 @@ func (j *job) copy(ctx context.Context, tx pgx.Tx, s *stream) (TableResult, erro
 			return TableResult{}, readErr
 		}
 		if pg, ok := pgerr.As(err); ok && pgerr.RowRejected(err) {
-			return TableResult{}, rowRejected(pg, s.file, s.filter.keep, s.binary)
+			return TableResult{}, rowRejected(pg, into, s.file, s.filter.keep, s.binary)
 		}
 		return TableResult{}, fmt.Errorf("copy %s into %s: %w", s.file.Name(), into, err)
 	}

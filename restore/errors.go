@@ -5,8 +5,8 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"regexp"
 	"strconv"
+	"strings"
 
 	"github.com/jackc/pgerrcode"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -54,18 +54,38 @@ func (j *job) commitFailed(ctx context.Context, err error) error {
 		With("reason", "commit_unknown")
 }
 
-// copyLine finds the line number in the context PostgreSQL gives a COPY
-// error ("COPY langchain_pg_embedding, line 3, column ..."): it has no field
-// of its own.
-var copyLine = regexp.MustCompile(`, line (\d+)`)
+// copyLineOf finds the line number in the context PostgreSQL gives a COPY
+// error into table, which has no field of its own. The context is
+// translated with the server's lc_messages ("COPY t, line 3", "COPY t,
+// Zeile 3", "COPY t, ligne 3", "tのCOPY、行 3"), so no word of it is
+// relied on: every translation names the table, says COPY, and gives the
+// line as the first number after them (the column, when given, comes
+// later). The table's name is taken out first, as it may hold digits.
+func copyLineOf(where, table string) (int64, bool) {
+	rest := strings.ReplaceAll(where, table, "")
+	i := strings.LastIndex(rest, "COPY") // the outermost context is the last line
+	if i < 0 {
+		return 0, false
+	}
+	rest = rest[i+len("COPY"):]
+	start := strings.IndexAny(rest, "0123456789")
+	if start < 0 {
+		return 0, false
+	}
+	end := start
+	for end < len(rest) && rest[end] >= '0' && rest[end] <= '9' {
+		end++
+	}
+	n, err := strconv.ParseInt(rest[start:end], 10, 64)
+	return n, err == nil
+}
 
 // rowRejected reports a row PostgreSQL refused during COPY by its line in
 // the backup file.
-func rowRejected(pg *pgconn.PgError, file *backupfile.Reader, keep func([]csvstream.Field) bool, binary bool) *apierr.Error {
+func rowRejected(pg *pgconn.PgError, table string, file *backupfile.Reader, keep func([]csvstream.Field) bool, binary bool) *apierr.Error {
 	where := file.Name() + ": PostgreSQL rejected a row"
 	var line int
-	if m := copyLine.FindStringSubmatch(pg.Where); m != nil {
-		n, _ := strconv.ParseInt(m[1], 10, 64)
+	if n, ok := copyLineOf(pg.Where, table); ok {
 		if l, err := fileLine(file.File(), n, keep, binary); err == nil {
 			line = l
 			where = fmt.Sprintf("%s line %d: PostgreSQL rejected the row", file.Name(), l)
