@@ -42,7 +42,7 @@ func (s Set) Open() (*Files, error) {
 		}
 		f.files[table] = file
 	}
-	if f.manifest, err = s.Manifest(); err != nil {
+	if f.manifest, err = s.manifestIn(root, rel); err != nil {
 		f.Close()
 		return nil, err
 	}

@@ -435,6 +435,15 @@ func (s Set) Manifest() (*layout.Manifest, error) {
 		return nil, err
 	}
 	defer root.Close()
+	return s.manifestIn(root, rel)
+}
+
+// manifestIn reads the set's manifest beneath root, the set's folder being
+// rel in it.
+func (s Set) manifestIn(root *os.Root, rel string) (*layout.Manifest, error) {
+	if s.ManifestFile == "" {
+		return nil, nil
+	}
 	m, err := readManifest(root, filepath.Join(rel, s.ManifestFile))
 	if err == nil && m.Timestamp != s.Timestamp {
 		err = fmt.Errorf("it describes set %s", m.Timestamp)
