@@ -39,26 +39,38 @@ func (e *RecordError) Unwrap() error { return e.Err }
 // cannot be read from it: far beyond any token's life.
 const keepSpent = 24 * time.Hour
 
-func (r spentRecord) open() (*os.Root, error) {
-	root, err := os.OpenRoot(r.parent)
-	if err != nil {
-		return nil, &RecordError{err}
+// open opens the record's parent and checks the record's folder is a
+// folder; with create it makes the folder when missing. Without create,
+// a missing folder is reported as found == false: nothing was spent yet,
+// and a check writes nothing.
+func (r spentRecord) open(create bool) (root *os.Root, found bool, err error) {
+	if root, err = os.OpenRoot(r.parent); err != nil {
+		return nil, false, &RecordError{err}
 	}
-	err = root.MkdirAll(path.Dir(r.name), 0o700)
-	if err == nil {
-		err = root.Mkdir(r.name, 0o700)
-	}
-	if errors.Is(err, fs.ErrExist) {
-		var fi fs.FileInfo
-		if fi, err = root.Lstat(r.name); err == nil && !fi.IsDir() {
-			err = fmt.Errorf("%s is not a folder (a link or a file is in its place): remove it", r.name)
+	if create {
+		err = root.MkdirAll(path.Dir(r.name), 0o700)
+		if err == nil {
+			err = root.Mkdir(r.name, 0o700)
 		}
+		if errors.Is(err, fs.ErrExist) {
+			err = nil
+		}
+	}
+	var fi fs.FileInfo
+	if err == nil {
+		fi, err = root.Lstat(r.name)
+	}
+	switch {
+	case !create && errors.Is(err, fs.ErrNotExist):
+		return root, false, nil
+	case err == nil && !fi.IsDir():
+		err = fmt.Errorf("%s is not a folder (a link or a file is in its place): remove it", r.name)
 	}
 	if err != nil {
 		root.Close()
-		return nil, &RecordError{err}
+		return nil, false, &RecordError{err}
 	}
-	return root, nil
+	return root, true, nil
 }
 
 // validID reports whether id can name a file: ids are base64url.
@@ -72,11 +84,14 @@ func (r spentRecord) spent(id string) (bool, error) {
 	if !validID(id) {
 		return false, &RecordError{fmt.Errorf("token id %q cannot be recorded", id)}
 	}
-	root, err := r.open()
+	root, found, err := r.open(false)
 	if err != nil {
 		return false, err
 	}
 	defer root.Close()
+	if !found {
+		return false, nil
+	}
 	_, err = root.Lstat(path.Join(r.name, id))
 	switch {
 	case err == nil:
@@ -94,7 +109,7 @@ func (r spentRecord) spend(id string, exp int64, now time.Time) error {
 	if !validID(id) {
 		return &RecordError{fmt.Errorf("token id %q cannot be recorded", id)}
 	}
-	root, err := r.open()
+	root, _, err := r.open(true)
 	if err != nil {
 		return err
 	}
