@@ -16,13 +16,13 @@ import (
 	"github.com/vectorops/pgvector-backup-mcp/apierr"
 	"github.com/vectorops/pgvector-backup-mcp/backup"
 	"github.com/vectorops/pgvector-backup-mcp/catalog"
+	"github.com/vectorops/pgvector-backup-mcp/dbaccess"
 	"github.com/vectorops/pgvector-backup-mcp/internal/pgtest"
 	"github.com/vectorops/pgvector-backup-mcp/layout"
 	"github.com/vectorops/pgvector-backup-mcp/restore"
 	"github.com/vectorops/pgvector-backup-mcp/sample"
 	"github.com/vectorops/pgvector-backup-mcp/schemas"
 	"github.com/vectorops/pgvector-backup-mcp/service"
-	"github.com/vectorops/pgvector-backup-mcp/target"
 )
 
 // The tests in this file write backups (create_vector_backup and a
@@ -273,7 +273,7 @@ func TestDiskFullCreate(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		svc := &service.Service{Catalog: cat, Policy: target.NewPolicy(db, nil)}
+		svc := &service.Service{Catalog: cat, Policy: dbaccess.NewPolicy(db, nil)}
 		_, err = svc.Create(context.Background(), schemas.CreateArgs{})
 		wantWriteError(t, err, "space", "disk")
 		wantNoSet(t, cat.GlobalDir())
@@ -307,7 +307,7 @@ func TestUnwritableBackupFolder(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		svc := &service.Service{Catalog: cat, Policy: target.NewPolicy(db, nil)}
+		svc := &service.Service{Catalog: cat, Policy: dbaccess.NewPolicy(db, nil)}
 		_, err = svc.Create(context.Background(), schemas.CreateArgs{})
 		wantWriteError(t, err, "not a directory", "permission")
 		wantNoSet(t, cat.GlobalDir())
@@ -384,7 +384,7 @@ func TestDiskFullPrune(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc := &service.Service{Catalog: cat, Policy: target.NewPolicy(db, nil), KeepSnapshots: 1}
+	svc := &service.Service{Catalog: cat, Policy: dbaccess.NewPolicy(db, nil), KeepSnapshots: 1}
 	args := schemas.RestoreArgs{BackupPath: filepath.Join(root, "vector_bak"), Timestamp: "20250721_215758", TruncateBeforeRestore: true}
 	ctx := context.Background()
 

@@ -12,9 +12,9 @@ import (
 	"time"
 
 	"github.com/vectorops/pgvector-backup-mcp/catalog"
+	"github.com/vectorops/pgvector-backup-mcp/dbaccess"
 	"github.com/vectorops/pgvector-backup-mcp/httpapi"
 	"github.com/vectorops/pgvector-backup-mcp/service"
-	"github.com/vectorops/pgvector-backup-mcp/target"
 	"github.com/vectorops/pgvector-backup-mcp/tools"
 )
 
@@ -51,7 +51,7 @@ func BenchmarkListHTTP(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	svc := &service.Service{Catalog: cat, Policy: target.NewPolicy("", nil)}
+	svc := &service.Service{Catalog: cat, Policy: dbaccess.NewPolicy("", nil)}
 	mcpServer, err := tools.NewServer(svc, tools.Options{Version: "bench"})
 	if err != nil {
 		b.Fatal(err)

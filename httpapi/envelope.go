@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/vectorops/pgvector-backup-mcp/apierr"
+	"github.com/vectorops/pgvector-backup-mcp/dbaccess"
 	"github.com/vectorops/pgvector-backup-mcp/layout"
-	"github.com/vectorops/pgvector-backup-mcp/target"
 )
 
 // envelope is the old service's answer: the HTTP status is always Code.
@@ -100,7 +100,7 @@ func legacyResponse(e *apierr.Error) string {
 		return "指定的任务目录不存在: " + str("task_id")
 	case e.Type == apierr.ResourceNotFound && e.Param == "timestamp" && str("timestamp") != "latest":
 		return "备份文件不存在: " + strings.TrimSuffix(str("backup_path"), "/") + "/" + layout.FileName(layout.CollectionTable, str("timestamp"))
-	case e.Type == apierr.DatabaseError && e.Reason == target.ReasonUnreachable:
+	case e.Type == apierr.DatabaseError && e.Reason == dbaccess.ReasonUnreachable:
 		return "数据库连接失败，请检查连接配置"
 	}
 	return ""

@@ -16,12 +16,12 @@ import (
 
 	"github.com/vectorops/pgvector-backup-mcp/catalog"
 	"github.com/vectorops/pgvector-backup-mcp/confirm"
+	"github.com/vectorops/pgvector-backup-mcp/dbaccess"
 	"github.com/vectorops/pgvector-backup-mcp/httpapi"
 	"github.com/vectorops/pgvector-backup-mcp/internal/pgtest"
 	"github.com/vectorops/pgvector-backup-mcp/internal/testutil"
 	"github.com/vectorops/pgvector-backup-mcp/sample"
 	"github.com/vectorops/pgvector-backup-mcp/service"
-	"github.com/vectorops/pgvector-backup-mcp/target"
 	"github.com/vectorops/pgvector-backup-mcp/tools"
 )
 
@@ -89,16 +89,16 @@ func newRig(t *testing.T, o rigOptions) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var allow []target.Pattern
+	var allow []dbaccess.Pattern
 	for _, a := range o.allow {
-		p, err := target.ParsePattern(a)
+		p, err := dbaccess.ParsePattern(a)
 		if err != nil {
 			t.Fatal(err)
 		}
 		allow = append(allow, p)
 	}
 	logger := slog.New(slog.NewTextHandler(r.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	svc := &service.Service{Catalog: cat, Policy: target.NewPolicy(r.db, allow), Logger: logger}
+	svc := &service.Service{Catalog: cat, Policy: dbaccess.NewPolicy(r.db, allow), Logger: logger}
 	if o.confirm {
 		if svc.Confirm, err = confirm.NewSealer(nil, confirm.DefaultTTL); err != nil {
 			t.Fatal(err)

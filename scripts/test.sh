@@ -28,7 +28,7 @@ go test -count=1 -timeout 15m ./...
 # One line per fuzzer; everything it printed when it finds a failure.
 fuzztime=${FUZZTIME:-100000x}
 fuzzlog=$(mktemp)
-for target in legacyjson:FuzzConvert csvstream:FuzzReader catalog:FuzzResolve target:FuzzResolve; do
+for target in legacyjson:FuzzConvert csvstream:FuzzReader catalog:FuzzResolve dbaccess:FuzzResolve; do
   pkg=${target%%:*} name=${target##*:}
   if go test -run '^$' -fuzz "^$name\$" -fuzztime "$fuzztime" "./$pkg" >"$fuzzlog" 2>&1; then
     last=$(grep -o 'execs: [0-9]*' "$fuzzlog" | tail -n 1)

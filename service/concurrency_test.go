@@ -16,13 +16,13 @@ import (
 	"time"
 
 	"github.com/vectorops/pgvector-backup-mcp/catalog"
+	"github.com/vectorops/pgvector-backup-mcp/dbaccess"
 	"github.com/vectorops/pgvector-backup-mcp/internal/pgtest"
 	"github.com/vectorops/pgvector-backup-mcp/layout"
 	"github.com/vectorops/pgvector-backup-mcp/restore"
 	"github.com/vectorops/pgvector-backup-mcp/sample"
 	"github.com/vectorops/pgvector-backup-mcp/schemas"
 	"github.com/vectorops/pgvector-backup-mcp/service"
-	"github.com/vectorops/pgvector-backup-mcp/target"
 )
 
 const (
@@ -66,7 +66,7 @@ func newEnv(t *testing.T, n int) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.svc = &service.Service{Catalog: cat, Policy: target.NewPolicy(e.db, nil)}
+	e.svc = &service.Service{Catalog: cat, Policy: dbaccess.NewPolicy(e.db, nil)}
 	return e
 }
 

@@ -16,10 +16,10 @@ import (
 	"github.com/vectorops/pgvector-backup-mcp/backupfile"
 	"github.com/vectorops/pgvector-backup-mcp/catalog"
 	"github.com/vectorops/pgvector-backup-mcp/compare"
+	"github.com/vectorops/pgvector-backup-mcp/dbaccess"
 	"github.com/vectorops/pgvector-backup-mcp/layout"
 	"github.com/vectorops/pgvector-backup-mcp/restore"
 	"github.com/vectorops/pgvector-backup-mcp/schemas"
-	"github.com/vectorops/pgvector-backup-mcp/target"
 )
 
 // badRowSamples is how many bad rows inspect describes; the rest are counted.
@@ -355,7 +355,7 @@ func fit(name string, rep schemas.FileReport, t *restore.Table, target *schemas.
 // opens the set's files: before anything connects or locks, and once, so
 // that every later read of the call sees the files it found. The caller
 // closes them.
-func (s *Service) resolve(backupPath, timestamp, dbConnection string) (*catalog.Files, *target.Database, error) {
+func (s *Service) resolve(backupPath, timestamp, dbConnection string) (*catalog.Files, *dbaccess.Database, error) {
 	dir, err := s.Catalog.Resolve(backupPath)
 	if err != nil {
 		return nil, nil, err

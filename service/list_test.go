@@ -10,10 +10,10 @@ import (
 	"testing"
 
 	"github.com/vectorops/pgvector-backup-mcp/catalog"
+	"github.com/vectorops/pgvector-backup-mcp/dbaccess"
 	"github.com/vectorops/pgvector-backup-mcp/layout"
 	"github.com/vectorops/pgvector-backup-mcp/schemas"
 	"github.com/vectorops/pgvector-backup-mcp/service"
-	"github.com/vectorops/pgvector-backup-mcp/target"
 )
 
 // listWorld is a backup root with sets spread over global and task folders,
@@ -34,7 +34,7 @@ func newListWorld(t *testing.T) *listWorld {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w.svc = &service.Service{Catalog: cat, Policy: target.NewPolicy("", nil)}
+	w.svc = &service.Service{Catalog: cat, Policy: dbaccess.NewPolicy("", nil)}
 	return w
 }
 

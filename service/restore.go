@@ -13,10 +13,10 @@ import (
 	"github.com/vectorops/pgvector-backup-mcp/apierr"
 	"github.com/vectorops/pgvector-backup-mcp/backup"
 	"github.com/vectorops/pgvector-backup-mcp/confirm"
+	"github.com/vectorops/pgvector-backup-mcp/dbaccess"
 	"github.com/vectorops/pgvector-backup-mcp/layout"
 	"github.com/vectorops/pgvector-backup-mcp/restore"
 	"github.com/vectorops/pgvector-backup-mcp/schemas"
-	"github.com/vectorops/pgvector-backup-mcp/target"
 )
 
 // Approver asks a person to approve a restore plan, and reports whether they
@@ -87,7 +87,7 @@ func (s *Service) Restore(ctx context.Context, args schemas.RestoreArgs, opts Re
 // request for the core.
 type restoreCall struct {
 	args schemas.RestoreArgs
-	db   *target.Database
+	db   *dbaccess.Database
 	req  restore.Request
 }
 

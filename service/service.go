@@ -14,14 +14,14 @@ import (
 	"github.com/vectorops/pgvector-backup-mcp/apierr"
 	"github.com/vectorops/pgvector-backup-mcp/catalog"
 	"github.com/vectorops/pgvector-backup-mcp/confirm"
+	"github.com/vectorops/pgvector-backup-mcp/dbaccess"
 	"github.com/vectorops/pgvector-backup-mcp/layout"
-	"github.com/vectorops/pgvector-backup-mcp/target"
 )
 
 // Service holds what every operation needs.
 type Service struct {
 	Catalog *catalog.Catalog
-	Policy  *target.Policy
+	Policy  *dbaccess.Policy
 	Logger  *slog.Logger
 
 	// Confirm, when set, makes restores that delete or overwrite rows wait
@@ -100,7 +100,7 @@ func (s *Service) Ping(ctx context.Context) error {
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
 	if err := conn.Ping(ctx); err != nil {
-		return apierr.Wrap(apierr.DatabaseError, err, "%s does not answer: %v", db.Name, err).With("reason", target.ReasonUnreachable)
+		return apierr.Wrap(apierr.DatabaseError, err, "%s does not answer: %v", db.Name, err).With("reason", dbaccess.ReasonUnreachable)
 	}
 	return nil
 }
@@ -115,6 +115,6 @@ func (s *Service) logger() *slog.Logger {
 
 // sourceOf is the target as connected to, for snapshots' manifests and the
 // check that a snapshot goes back into its own database.
-func sourceOf(db *target.Database) layout.Source {
+func sourceOf(db *dbaccess.Database) layout.Source {
 	return layout.Source{Host: db.Host(), Port: int(db.Port())}
 }

@@ -8,11 +8,11 @@ import (
 	"time"
 
 	"github.com/vectorops/pgvector-backup-mcp/apierr"
+	"github.com/vectorops/pgvector-backup-mcp/dbaccess"
 	"github.com/vectorops/pgvector-backup-mcp/internal/pgtest"
 	"github.com/vectorops/pgvector-backup-mcp/sample"
 	"github.com/vectorops/pgvector-backup-mcp/schemas"
 	"github.com/vectorops/pgvector-backup-mcp/service"
-	"github.com/vectorops/pgvector-backup-mcp/target"
 )
 
 // TestUndo runs the undo of every kind of restore exactly as the result
@@ -120,10 +120,10 @@ func (e *env) otherDatabase(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pattern, err := target.ParsePattern("127.0.0.1/" + strings.TrimPrefix(u.Path, "/"))
+	pattern, err := dbaccess.ParsePattern("127.0.0.1/" + strings.TrimPrefix(u.Path, "/"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.svc.Policy = target.NewPolicy(e.db, []target.Pattern{pattern})
+	e.svc.Policy = dbaccess.NewPolicy(e.db, []dbaccess.Pattern{pattern})
 	return other
 }

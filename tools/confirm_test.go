@@ -24,11 +24,11 @@ import (
 
 	"github.com/vectorops/pgvector-backup-mcp/catalog"
 	"github.com/vectorops/pgvector-backup-mcp/confirm"
+	"github.com/vectorops/pgvector-backup-mcp/dbaccess"
 	"github.com/vectorops/pgvector-backup-mcp/internal/pgtest"
 	"github.com/vectorops/pgvector-backup-mcp/internal/testutil"
 	"github.com/vectorops/pgvector-backup-mcp/sample"
 	"github.com/vectorops/pgvector-backup-mcp/service"
-	"github.com/vectorops/pgvector-backup-mcp/target"
 	"github.com/vectorops/pgvector-backup-mcp/tools"
 )
 
@@ -140,9 +140,9 @@ func cfConnect(t *testing.T, p project, protocol string, o cfOptions) *cfServer 
 	if err != nil {
 		t.Fatal(err)
 	}
-	var allow []target.Pattern
+	var allow []dbaccess.Pattern
 	for _, a := range o.cfg.allow {
-		pat, err := target.ParsePattern(a)
+		pat, err := dbaccess.ParsePattern(a)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -151,7 +151,7 @@ func cfConnect(t *testing.T, p project, protocol string, o cfOptions) *cfServer 
 	s := &cfServer{clock: &cfClock{}, logs: &testutil.Buffer{}}
 	svc := &service.Service{
 		Catalog: cat,
-		Policy:  target.NewPolicy(o.cfg.db, allow),
+		Policy:  dbaccess.NewPolicy(o.cfg.db, allow),
 		Logger:  slog.New(slog.NewTextHandler(s.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	}
 	if !o.confirmOff {

@@ -14,10 +14,10 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 
 	"github.com/vectorops/pgvector-backup-mcp/catalog"
+	"github.com/vectorops/pgvector-backup-mcp/dbaccess"
 	"github.com/vectorops/pgvector-backup-mcp/internal/pgtest"
 	"github.com/vectorops/pgvector-backup-mcp/sample"
 	"github.com/vectorops/pgvector-backup-mcp/service"
-	"github.com/vectorops/pgvector-backup-mcp/target"
 	"github.com/vectorops/pgvector-backup-mcp/tools"
 )
 
@@ -262,7 +262,7 @@ func TestRollbackPromptHostileArguments(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := tools.NewServer(&service.Service{Catalog: cat, Policy: target.NewPolicy("", nil)}, tools.Options{Version: "test"})
+	srv, err := tools.NewServer(&service.Service{Catalog: cat, Policy: dbaccess.NewPolicy("", nil)}, tools.Options{Version: "test"})
 	if err != nil {
 		t.Fatal(err)
 	}

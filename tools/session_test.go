@@ -12,9 +12,9 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 
 	"github.com/vectorops/pgvector-backup-mcp/catalog"
+	"github.com/vectorops/pgvector-backup-mcp/dbaccess"
 	"github.com/vectorops/pgvector-backup-mcp/sample"
 	"github.com/vectorops/pgvector-backup-mcp/service"
-	"github.com/vectorops/pgvector-backup-mcp/target"
 	"github.com/vectorops/pgvector-backup-mcp/tools"
 )
 
@@ -60,15 +60,15 @@ func connect(t *testing.T, p project, cfg serverConfig, protocol string, opts ..
 	if err != nil {
 		t.Fatal(err)
 	}
-	var allow []target.Pattern
+	var allow []dbaccess.Pattern
 	for _, a := range cfg.allow {
-		pat, err := target.ParsePattern(a)
+		pat, err := dbaccess.ParsePattern(a)
 		if err != nil {
 			t.Fatal(err)
 		}
 		allow = append(allow, pat)
 	}
-	svc := &service.Service{Catalog: cat, Policy: target.NewPolicy(cfg.db, allow)}
+	svc := &service.Service{Catalog: cat, Policy: dbaccess.NewPolicy(cfg.db, allow)}
 	srv, err := tools.NewServer(svc, tools.Options{ReadOnly: cfg.readOnly, Version: "test"})
 	if err != nil {
 		t.Fatal(err)

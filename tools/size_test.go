@@ -6,8 +6,8 @@ import (
 	"testing"
 
 	"github.com/vectorops/pgvector-backup-mcp/catalog"
+	"github.com/vectorops/pgvector-backup-mcp/dbaccess"
 	"github.com/vectorops/pgvector-backup-mcp/service"
-	"github.com/vectorops/pgvector-backup-mcp/target"
 	"github.com/vectorops/pgvector-backup-mcp/tools"
 )
 
@@ -31,7 +31,7 @@ func TestToolsListSize(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := tools.NewServer(&service.Service{Catalog: cat, Policy: target.NewPolicy("", nil)}, tools.Options{Version: "test"})
+	srv, err := tools.NewServer(&service.Service{Catalog: cat, Policy: dbaccess.NewPolicy("", nil)}, tools.Options{Version: "test"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,9 +10,9 @@ import (
 
 	"github.com/vectorops/pgvector-backup-mcp/catalog"
 	"github.com/vectorops/pgvector-backup-mcp/confirm"
+	"github.com/vectorops/pgvector-backup-mcp/dbaccess"
 	"github.com/vectorops/pgvector-backup-mcp/restore"
 	"github.com/vectorops/pgvector-backup-mcp/service"
-	"github.com/vectorops/pgvector-backup-mcp/target"
 )
 
 // config is the server's configuration: flags first, then environment, then
@@ -21,7 +21,7 @@ type config struct {
 	databaseURL string
 	projectRoot string
 	backupRoot  string
-	allow       []target.Pattern
+	allow       []dbaccess.Pattern
 	readOnly    bool
 	confirm     string // "token" or "none"
 	confirmKey  []byte // 32 bytes, or nil for a key made at start
@@ -93,7 +93,7 @@ func (c *config) bindFlags(fs *pflag.FlagSet, names ...string) {
 			fs.StringVar(&c.backupRoot, name, c.backupRoot, "where backups live, relative to the project root or absolute (env VECTOR_BACKUP_ROOT, default "+defaultBackupRoot+")")
 		case flagAllowDB:
 			fs.Func(name, "host[:port]/database pattern (* allowed) a request's db_connection may name; repeatable", func(s string) error {
-				p, err := target.ParsePattern(s)
+				p, err := dbaccess.ParsePattern(s)
 				if err != nil {
 					return err
 				}
@@ -180,7 +180,7 @@ func (c *config) service(logger *slog.Logger) (*service.Service, error) {
 	}
 	svc := &service.Service{
 		Catalog:       cat,
-		Policy:        target.NewPolicy(c.databaseURL, c.allow),
+		Policy:        dbaccess.NewPolicy(c.databaseURL, c.allow),
 		Logger:        logger,
 		KeepSnapshots: c.keepSnaps,
 		LockWait:      c.lockWait,

@@ -12,8 +12,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/vectorops/pgvector-backup-mcp/dbaccess"
 	"github.com/vectorops/pgvector-backup-mcp/restore"
-	"github.com/vectorops/pgvector-backup-mcp/target"
 )
 
 // parseConfig parses args exactly as the binary does (its root command,
@@ -54,8 +54,8 @@ func TestParseConfig(t *testing.T) {
 		"VECTOR_PROJECT_ROOT": "/env/project",
 		"VECTOR_BACKUP_ROOT":  "env/backups",
 	}
-	mustPattern := func(s string) target.Pattern {
-		p, err := target.ParsePattern(s)
+	mustPattern := func(s string) dbaccess.Pattern {
+		p, err := dbaccess.ParsePattern(s)
 		if err != nil {
 			t.Fatalf("ParsePattern(%q): %v", s, err)
 		}
@@ -141,7 +141,7 @@ func TestParseConfig(t *testing.T) {
 			},
 			want: config{
 				projectRoot: ".", backupRoot: "data_pipeline/training_data",
-				allow: []target.Pattern{
+				allow: []dbaccess.Pattern{
 					mustPattern("db.internal:5432/vectors"),
 					mustPattern("*.staging/*"),
 					mustPattern("[::1]:6543/test_?"),

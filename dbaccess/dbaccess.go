@@ -1,9 +1,9 @@
-// Package target decides which PostgreSQL database a call works on. The
+// Package dbaccess decides which PostgreSQL database a call works on. The
 // operator's database is the default; a request may name another one only when
 // the operator allowed its host and database, and the check happens on the
 // parsed configuration, before anything is dialled. Passwords never leave this
 // package: callers get a description without them.
-package target
+package dbaccess
 
 import (
 	"context"
