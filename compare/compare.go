@@ -30,7 +30,7 @@ import (
 	"github.com/vectorops/pgvector-backup-mcp/csvstream"
 	"github.com/vectorops/pgvector-backup-mcp/layout"
 	"github.com/vectorops/pgvector-backup-mcp/legacyjson"
-	"github.com/vectorops/pgvector-backup-mcp/restore"
+	"github.com/vectorops/pgvector-backup-mcp/livedb"
 )
 
 // Examples is how many example keys are kept of each kind.
@@ -107,7 +107,7 @@ type File struct {
 
 // NewFile starts collecting set's embeddings, matched by the live table's
 // key.
-func NewFile(set *catalog.Files, live *restore.Live) (*File, error) {
+func NewFile(set *catalog.Files, live *livedb.Live) (*File, error) {
 	t := live.Tables[layout.EmbeddingTable]
 	if t == nil {
 		return nil, apierr.New(apierr.SchemaMismatch, "table %s does not exist in the target database, so there is nothing to compare with", layout.EmbeddingTable).
@@ -173,7 +173,7 @@ func (f *File) Add(raw, ready []csvstream.Field) {
 
 // ReadFile collects set's embeddings by reading the file itself, for a
 // caller that does not read it anyway.
-func ReadFile(ctx context.Context, set *catalog.Files, live *restore.Live) (*File, error) {
+func ReadFile(ctx context.Context, set *catalog.Files, live *livedb.Live) (*File, error) {
 	f, err := NewFile(set, live)
 	if err != nil {
 		return nil, err
@@ -210,7 +210,7 @@ func ReadFile(ctx context.Context, set *catalog.Files, live *restore.Live) (*Fil
 
 // Embeddings compares the collected file with the live embedding table
 // (described by live) in tx.
-func Embeddings(ctx context.Context, tx pgx.Tx, f *File, live *restore.Live) (*Diff, error) {
+func Embeddings(ctx context.Context, tx pgx.Tx, f *File, live *livedb.Live) (*Diff, error) {
 	if !f.begun {
 		return nil, apierr.New(apierr.BackupCorrupt, "the set's embedding file could not be read, so it cannot be compared")
 	}
@@ -263,7 +263,7 @@ type backupRow struct {
 
 // readLive reads every live embedding's key, collection name and values'
 // hashes.
-func (c *comparer) readLive(ctx context.Context, tx pgx.Tx, live *restore.Live) (map[string]*liveRow, error) {
+func (c *comparer) readLive(ctx context.Context, tx pgx.Tx, live *livedb.Live) (map[string]*liveRow, error) {
 	t := live.Tables[layout.EmbeddingTable]
 	col := func(name, expr string) string {
 		if _, ok := t.Columns[name]; ok {

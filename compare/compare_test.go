@@ -11,6 +11,7 @@ import (
 	"github.com/vectorops/pgvector-backup-mcp/catalog"
 	"github.com/vectorops/pgvector-backup-mcp/compare"
 	"github.com/vectorops/pgvector-backup-mcp/internal/pgtest"
+	"github.com/vectorops/pgvector-backup-mcp/livedb"
 	"github.com/vectorops/pgvector-backup-mcp/restore"
 	"github.com/vectorops/pgvector-backup-mcp/sample"
 )
@@ -43,7 +44,7 @@ func (e *env) diff(t *testing.T) *compare.Diff {
 	ctx := context.Background()
 	var d *compare.Diff
 	err := restore.ReadOnly(ctx, pgtest.Connect(t, e.db), func(tx pgx.Tx) error {
-		live, err := restore.Describe(ctx, tx)
+		live, err := livedb.Describe(ctx, tx)
 		if err != nil {
 			return err
 		}

@@ -17,6 +17,7 @@ import (
 	"github.com/vectorops/pgvector-backup-mcp/backupfile"
 	"github.com/vectorops/pgvector-backup-mcp/csvstream"
 	"github.com/vectorops/pgvector-backup-mcp/layout"
+	"github.com/vectorops/pgvector-backup-mcp/livedb"
 	"github.com/vectorops/pgvector-backup-mcp/pgerr"
 )
 
@@ -30,7 +31,7 @@ import (
 // output chunk, whatever the file's size.
 type stream struct {
 	file   *backupfile.Reader
-	table  *Table
+	table  *livedb.Table
 	expect *backupfile.Expectation
 	filter rowFilter
 	live   map[string][]byte       // filter.remap's live uuids, ready to send
@@ -52,7 +53,7 @@ type stream struct {
 
 // openStream opens table t's file in the set, mapping its header to t's
 // columns; binary asks for binary COPY when the columns allow it.
-func (j *job) openStream(t *Table, binary bool) (*stream, error) {
+func (j *job) openStream(t *livedb.Table, binary bool) (*stream, error) {
 	f, err := backupfile.Open(j.req.Files.File(t.Name), t.Column)
 	if err != nil {
 		return nil, err
@@ -327,10 +328,10 @@ func columnList(names []string) string {
 // header and first record against it before anything is written; binary
 // asks for binary COPY where the columns allow it. configure, when set, sets
 // each stream up (its tap) before that first record.
-func (j *job) openStreams(ctx context.Context, q querier, binary bool, configure func(*stream)) ([]*stream, error) {
+func (j *job) openStreams(ctx context.Context, q livedb.Querier, binary bool, configure func(*stream)) ([]*stream, error) {
 	var streams []*stream
 	for _, name := range j.tables {
-		t, err := loadTable(ctx, q, name)
+		t, err := livedb.LoadTable(ctx, q, name)
 		if err != nil {
 			return streams, err
 		}

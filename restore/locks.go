@@ -10,7 +10,8 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/vectorops/pgvector-backup-mcp/apierr"
-	"github.com/vectorops/pgvector-backup-mcp/backup"
+	"github.com/vectorops/pgvector-backup-mcp/dblock"
+	"github.com/vectorops/pgvector-backup-mcp/livedb"
 	"github.com/vectorops/pgvector-backup-mcp/pgerr"
 )
 
@@ -55,7 +56,7 @@ func (j *job) lock(ctx context.Context, tx pgx.Tx) error {
 	}
 	deadline := time.Now().Add(j.lockWait())
 	if err := j.acquire(ctx, tx, deadline, "another restore of this database", nil, nil,
-		"SELECT pg_advisory_xact_lock($1)", backup.LockKey); err != nil {
+		dblock.ExclusiveInTx, dblock.Key); err != nil {
 		return err
 	}
 	mode := shareRowExcl
@@ -67,7 +68,7 @@ func (j *job) lock(ctx context.Context, tx pgx.Tx) error {
 	}
 	var tables []string
 	for _, t := range j.tables {
-		ok, err := exists(ctx, tx, t)
+		ok, err := livedb.Exists(ctx, tx, t)
 		if err != nil {
 			return err
 		}
@@ -149,9 +150,9 @@ type Holder struct {
 // lockHolders lists the other sessions holding locks on tables in modes
 // not allowed, or, for tables nil, the restore advisory lock. Query text
 // is left out: it may hold data or secrets.
-func lockHolders(ctx context.Context, q querier, tables, allowed []string) ([]Holder, error) {
+func lockHolders(ctx context.Context, q livedb.Querier, tables, allowed []string) ([]Holder, error) {
 	cond := "l.locktype = 'advisory' AND ((l.classid::bigint << 32) | l.objid::bigint) = $1"
-	args := []any{backup.LockKey}
+	args := []any{dblock.Key}
 	if tables != nil {
 		cond = "l.locktype = 'relation' AND l.relation = ANY($1::regclass[]) AND NOT l.mode = ANY($2::text[])"
 		args = []any{tables, append([]string{}, allowed...)}

@@ -11,6 +11,7 @@ import (
 	"github.com/vectorops/pgvector-backup-mcp/backupfile"
 	"github.com/vectorops/pgvector-backup-mcp/csvstream"
 	"github.com/vectorops/pgvector-backup-mcp/layout"
+	"github.com/vectorops/pgvector-backup-mcp/livedb"
 )
 
 // Plan is what a restore would do.
@@ -163,7 +164,7 @@ func (j *job) readThrough(ctx context.Context, tx pgx.Tx, plan *Plan, binding *B
 }
 
 // deleteCount is how many live rows of table the restore deletes.
-func (s scope) deleteCount(ctx context.Context, q querier, table string) (int64, error) {
+func (s scope) deleteCount(ctx context.Context, q livedb.Querier, table string) (int64, error) {
 	if s.mode == modeAppend {
 		return 0, nil
 	}
@@ -172,7 +173,7 @@ func (s scope) deleteCount(ctx context.Context, q querier, table string) (int64,
 
 // collectionPlan lists, per collection in scope, the live embeddings deleted
 // and the backup embeddings written.
-func (j *job) collectionPlan(ctx context.Context, q querier, backupPerUUID map[string]int64) ([]CollectionPlan, error) {
+func (j *job) collectionPlan(ctx context.Context, q livedb.Querier, backupPerUUID map[string]int64) ([]CollectionPlan, error) {
 	names := j.scope.backupNames
 	if names == nil {
 		var err error
@@ -233,7 +234,7 @@ const conflictBatch = 5000
 // already has, looking keys up in batches as the file streams by. Tables
 // with a composite key are not counted (nil counter).
 type conflictCounter struct {
-	q    querier
+	q    livedb.Querier
 	sql  string
 	col  int
 	keys []string
@@ -241,7 +242,7 @@ type conflictCounter struct {
 	err  error
 }
 
-func newConflictCounter(q querier, s *stream) *conflictCounter {
+func newConflictCounter(q livedb.Querier, s *stream) *conflictCounter {
 	if len(s.table.PrimaryKey) != 1 {
 		return nil
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/vectorops/pgvector-backup-mcp/apierr"
 	"github.com/vectorops/pgvector-backup-mcp/backupfile"
 	"github.com/vectorops/pgvector-backup-mcp/layout"
+	"github.com/vectorops/pgvector-backup-mcp/livedb"
 )
 
 // truncate empties the selected tables in one statement. An online restore
@@ -26,7 +27,7 @@ func (j *job) truncate(ctx context.Context, tx pgx.Tx, res *Result) error {
 	before := make(map[string]int64, len(j.tables))
 	names := make([]string, len(j.tables))
 	for i, name := range j.tables {
-		if before[name], err = countRows(ctx, tx, name); err != nil {
+		if before[name], err = livedb.CountRows(ctx, tx, name); err != nil {
 			return err
 		}
 		names[i] = pgx.Identifier{name}.Sanitize()
@@ -51,7 +52,7 @@ func (j *job) truncate(ctx context.Context, tx pgx.Tx, res *Result) error {
 		}
 	}
 	for _, name := range j.tables {
-		after, err := countRows(ctx, tx, name)
+		after, err := livedb.CountRows(ctx, tx, name)
 		if err != nil {
 			return err
 		}
@@ -71,11 +72,11 @@ func (j *job) deleteWhere(ctx context.Context, tx pgx.Tx, table string) (string,
 	if table != layout.CollectionTable || !j.req.Online {
 		return "", nil, nil
 	}
-	fk, err := hasForeignKey(ctx, tx)
+	fk, err := livedb.HasForeignKey(ctx, tx)
 	if err != nil || !fk {
 		return "", nil, err
 	}
-	t, err := loadTable(ctx, tx, table)
+	t, err := livedb.LoadTable(ctx, tx, table)
 	if err != nil || !slices.Equal(t.PrimaryKey, []string{"uuid"}) {
 		return "", nil, err
 	}
@@ -96,14 +97,14 @@ func (j *job) deleteWhere(ctx context.Context, tx pgx.Tx, table string) (string,
 // they would be orphaned. It returns whether TRUNCATE needs CASCADE, which
 // PostgreSQL demands for a referenced table even when the referencing one is
 // empty.
-func (j *job) checkTruncate(ctx context.Context, q querier) (cascade bool, err error) {
+func (j *job) checkTruncate(ctx context.Context, q livedb.Querier) (cascade bool, err error) {
 	if slices.Contains(j.tables, layout.EmbeddingTable) {
 		return false, nil
 	}
-	if ok, err := exists(ctx, q, layout.EmbeddingTable); err != nil || !ok {
+	if ok, err := livedb.Exists(ctx, q, layout.EmbeddingTable); err != nil || !ok {
 		return false, err
 	}
-	fk, err := hasForeignKey(ctx, q)
+	fk, err := livedb.HasForeignKey(ctx, q)
 	if err != nil {
 		return false, err
 	}

@@ -202,14 +202,17 @@ func (j *job) vacuum(ctx context.Context, conn *pgx.Conn, res *Result) {
 
 // ReadOnly runs fn in a read-only REPEATABLE READ transaction: one snapshot
 // of the tables, and no lock that blocks the application. Plan and Describe
-// run in it.
+// run in it; an error fn returns is classified as a restore's would be.
 func ReadOnly(ctx context.Context, conn *pgx.Conn, fn func(tx pgx.Tx) error) error {
 	tx, err := conn.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
 	if err != nil {
 		return restoreError(ctx, err)
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
-	return fn(tx)
+	if err := fn(tx); err != nil {
+		return restoreError(ctx, err)
+	}
+	return nil
 }
 
 // job is one restore's request, checked, with what it learns on the way.

@@ -14,6 +14,7 @@ import (
 	"github.com/vectorops/pgvector-backup-mcp/backupfile"
 	"github.com/vectorops/pgvector-backup-mcp/csvstream"
 	"github.com/vectorops/pgvector-backup-mcp/layout"
+	"github.com/vectorops/pgvector-backup-mcp/livedb"
 )
 
 // Restore modes: what happens to the live rows.
@@ -43,7 +44,7 @@ func (s scope) replaces() bool {
 }
 
 // resolveScope works out the scope against the set and the live tables.
-func (j *job) resolveScope(ctx context.Context, q querier) (scope, error) {
+func (j *job) resolveScope(ctx context.Context, q livedb.Querier) (scope, error) {
 	sc := scope{mode: modeAppend, tables: j.tables, onConflict: j.req.OnConflict}
 	switch {
 	case j.req.Truncate:
@@ -140,13 +141,13 @@ func (s scope) filterFor(table string, header []string) rowFilter {
 // confirmation can be refused when they changed: a count and a sum of row
 // hashes per table, read in the caller's transaction. A vector is hashed by
 // its binary form: printing it as text would cost more than the rest.
-func (s scope) fingerprint(ctx context.Context, q querier) (string, error) {
+func (s scope) fingerprint(ctx context.Context, q livedb.Querier) (string, error) {
 	if !s.replaces() {
 		return "", nil
 	}
 	var parts []string
 	for _, table := range s.tables {
-		t, err := loadTable(ctx, q, table)
+		t, err := livedb.LoadTable(ctx, q, table)
 		if err != nil {
 			return "", err
 		}
@@ -174,7 +175,7 @@ func (s scope) fingerprint(ctx context.Context, q querier) (string, error) {
 
 // liveRows counts the live rows the restore replaces (for update mode, the
 // rows it may overwrite: the whole selected tables).
-func (s scope) liveRows(ctx context.Context, q querier) (int64, error) {
+func (s scope) liveRows(ctx context.Context, q livedb.Querier) (int64, error) {
 	var total int64
 	for _, table := range s.tables {
 		n, err := s.count(ctx, q, table)
@@ -187,7 +188,7 @@ func (s scope) liveRows(ctx context.Context, q querier) (int64, error) {
 }
 
 // count counts table's rows in scope.
-func (s scope) count(ctx context.Context, q querier, table string) (int64, error) {
+func (s scope) count(ctx context.Context, q livedb.Querier, table string) (int64, error) {
 	where, args := s.where(table)
 	var n int64
 	if err := q.QueryRow(ctx, "SELECT count(*) FROM "+pgx.Identifier{table}.Sanitize()+" "+where, args...).Scan(&n); err != nil {
@@ -215,7 +216,7 @@ func collectionWhere(table string) string {
 
 // liveCollections maps each of names that exists in the target to its uuids
 // (langchain_community does not make names unique).
-func liveCollections(ctx context.Context, q querier, names []string) (map[string][]string, error) {
+func liveCollections(ctx context.Context, q livedb.Querier, names []string) (map[string][]string, error) {
 	rows, err := q.Query(ctx, "SELECT name, uuid::text FROM langchain_pg_collection WHERE name = ANY($1) ORDER BY uuid", names)
 	if err != nil {
 		return nil, fmt.Errorf("look up collections %v: %w", names, err)

@@ -18,6 +18,7 @@ import (
 	"github.com/vectorops/pgvector-backup-mcp/compare"
 	"github.com/vectorops/pgvector-backup-mcp/dbaccess"
 	"github.com/vectorops/pgvector-backup-mcp/layout"
+	"github.com/vectorops/pgvector-backup-mcp/livedb"
 	"github.com/vectorops/pgvector-backup-mcp/restore"
 	"github.com/vectorops/pgvector-backup-mcp/schemas"
 )
@@ -98,7 +99,7 @@ func InspectSet(ctx context.Context, conn *pgx.Conn, req restore.Request, diff b
 	}
 	var res *schemas.InspectResult
 	err = restore.ReadOnly(ctx, conn, func(tx pgx.Tx) error {
-		live, err := restore.Describe(ctx, tx)
+		live, err := livedb.Describe(ctx, tx)
 		if err != nil {
 			return err
 		}
@@ -148,7 +149,7 @@ func InspectSet(ctx context.Context, conn *pgx.Conn, req restore.Request, diff b
 // diffInto compares the set's embeddings, collected as the report read
 // them, with the live ones into res: a comparison that cannot be made is a
 // problem, not a failure.
-func diffInto(ctx context.Context, tx pgx.Tx, f *compare.File, err error, live *restore.Live, res *schemas.InspectResult) error {
+func diffInto(ctx context.Context, tx pgx.Tx, f *compare.File, err error, live *livedb.Live, res *schemas.InspectResult) error {
 	var d *compare.Diff
 	if err == nil {
 		d, err = compare.Embeddings(ctx, tx, f, live)
@@ -169,7 +170,7 @@ func diffInto(ctx context.Context, tx pgx.Tx, f *compare.File, err error, live *
 // live and its report, when known, say how each column is read and what
 // each file must fit; diff, when set, collects the embeddings as they are
 // read.
-func inspectFiles(ctx context.Context, set *catalog.Files, tables []string, live *restore.Live, target *schemas.TargetReport, diff *compare.File) (*schemas.InspectResult, error) {
+func inspectFiles(ctx context.Context, set *catalog.Files, tables []string, live *livedb.Live, target *schemas.TargetReport, diff *compare.File) (*schemas.InspectResult, error) {
 	res := &schemas.InspectResult{
 		Target:         target,
 		BackupInfo:     schemas.BackupInfo{Timestamp: set.Timestamp, BackupDate: set.BackupDate()},
@@ -184,7 +185,7 @@ func inspectFiles(ctx context.Context, set *catalog.Files, tables []string, live
 	}
 	perCollection := map[string]int64{}
 	for _, name := range tables {
-		var t *restore.Table
+		var t *livedb.Table
 		if live != nil {
 			t = live.Tables[name]
 		}
@@ -223,7 +224,7 @@ func inspectFiles(ctx context.Context, set *catalog.Files, tables []string, live
 // against expect at its end. Against a live table it reads the file as a
 // restore would send it (binary, where the columns allow), so it refuses
 // what the restore would. diff, when set, collects the good records.
-func inspectFile(ctx context.Context, f *os.File, t *restore.Table, expect *backupfile.Expectation, perCollection map[string]int64, diff *compare.File) (rep schemas.FileReport, problems []string, mismatch bool) {
+func inspectFile(ctx context.Context, f *os.File, t *livedb.Table, expect *backupfile.Expectation, perCollection map[string]int64, diff *compare.File) (rep schemas.FileReport, problems []string, mismatch bool) {
 	rep = schemas.FileReport{File: filepath.Base(f.Name()), Header: []string{}, BadRowSamples: []schemas.BadRow{}}
 	r, err := backupfile.Open(f, inspectColumns(t))
 	if err != nil {
@@ -290,7 +291,7 @@ func inspectFile(ctx context.Context, f *os.File, t *restore.Table, expect *back
 // dimension: they are compared once, at the end), and a column t lacks (or
 // every column, when t is unknown) by LangChain's names, so the file can
 // still be read through.
-func inspectColumns(t *restore.Table) backupfile.Columns {
+func inspectColumns(t *livedb.Table) backupfile.Columns {
 	return func(name string) (backupfile.Column, error) {
 		if t != nil {
 			if c, ok := t.Columns[name]; ok {
@@ -308,7 +309,7 @@ func inspectColumns(t *restore.Table) backupfile.Columns {
 }
 
 // targetReport describes the live tables for the report.
-func targetReport(database string, live *restore.Live) *schemas.TargetReport {
+func targetReport(database string, live *livedb.Live) *schemas.TargetReport {
 	rep := &schemas.TargetReport{Database: database, Tables: map[string]schemas.TableReport{}, Collections: []schemas.LiveCollection{}}
 	for _, name := range layout.Tables() {
 		t := live.Tables[name]
@@ -330,7 +331,7 @@ func targetReport(database string, live *restore.Live) *schemas.TargetReport {
 
 // fit checks a file against its live table, noting the columns it lacks in
 // the target's report.
-func fit(name string, rep schemas.FileReport, t *restore.Table, target *schemas.TargetReport) []string {
+func fit(name string, rep schemas.FileReport, t *livedb.Table, target *schemas.TargetReport) []string {
 	if t == nil {
 		return []string{fmt.Sprintf("table %s does not exist in the target database", name)}
 	}

@@ -1,4 +1,7 @@
-package restore
+// Package livedb reads what a database's LangChain tables look like now:
+// their columns and keys, row counts and collections. Restores, inspections
+// and diffs all read the live tables through it; it changes nothing.
+package livedb
 
 import (
 	"context"
@@ -65,20 +68,21 @@ type LiveCollection struct {
 	Embeddings int64
 }
 
-// Describe reads the target's LangChain tables in tx.
+// Describe reads the target's LangChain tables in tx. Its errors are the
+// driver's, wrapped; callers classify them.
 func Describe(ctx context.Context, tx pgx.Tx) (*Live, error) {
 	live := &Live{Tables: map[string]*Table{}, Rows: map[string]int64{}}
 	for _, name := range layout.Tables() {
-		t, err := loadTable(ctx, tx, name)
+		t, err := LoadTable(ctx, tx, name)
 		if apierr.TypeOf(err) == apierr.SchemaMismatch {
 			continue
 		}
 		if err != nil {
-			return nil, restoreError(ctx, err)
+			return nil, err
 		}
 		live.Tables[name] = t
-		if live.Rows[name], err = countRows(ctx, tx, name); err != nil {
-			return nil, restoreError(ctx, err)
+		if live.Rows[name], err = CountRows(ctx, tx, name); err != nil {
+			return nil, err
 		}
 	}
 	if live.Tables[layout.CollectionTable] == nil || live.Tables[layout.EmbeddingTable] == nil {
@@ -89,18 +93,18 @@ func Describe(ctx context.Context, tx pgx.Tx) (*Live, error) {
 		LEFT JOIN langchain_pg_embedding e ON e.collection_id = c.uuid
 		GROUP BY c.name ORDER BY c.name`)
 	if err != nil {
-		return nil, restoreError(ctx, fmt.Errorf("count embeddings per collection: %w", err))
+		return nil, fmt.Errorf("count embeddings per collection: %w", err)
 	}
 	live.Collections, err = pgx.CollectRows(rows, pgx.RowToStructByPos[LiveCollection])
 	if err != nil {
-		return nil, restoreError(ctx, fmt.Errorf("count embeddings per collection: %w", err))
+		return nil, fmt.Errorf("count embeddings per collection: %w", err)
 	}
 	return live, nil
 }
 
-// loadTable reads name's columns, or returns SCHEMA_MISMATCH when it does not
+// LoadTable reads name's columns, or returns SCHEMA_MISMATCH when it does not
 // exist.
-func loadTable(ctx context.Context, q querier, name string) (*Table, error) {
+func LoadTable(ctx context.Context, q Querier, name string) (*Table, error) {
 	rows, err := q.Query(ctx, `
 		SELECT a.attname, t.typname, a.atttypmod, format_type(a.atttypid, a.atttypmod)
 		FROM pg_attribute a
@@ -164,9 +168,9 @@ func kindOf(typname string) backupfile.Kind {
 	return backupfile.Opaque
 }
 
-// hasForeignKey reports whether the embedding table references the
+// HasForeignKey reports whether the embedding table references the
 // collection table; some deployments dropped the constraint.
-func hasForeignKey(ctx context.Context, q querier) (bool, error) {
+func HasForeignKey(ctx context.Context, q Querier) (bool, error) {
 	var ok bool
 	err := q.QueryRow(ctx, `
 		SELECT EXISTS (
@@ -179,8 +183,8 @@ func hasForeignKey(ctx context.Context, q querier) (bool, error) {
 	return ok, nil
 }
 
-// exists reports whether table exists.
-func exists(ctx context.Context, q querier, table string) (bool, error) {
+// Exists reports whether table exists.
+func Exists(ctx context.Context, q Querier, table string) (bool, error) {
 	var ok bool
 	if err := q.QueryRow(ctx, "SELECT to_regclass($1) IS NOT NULL", table).Scan(&ok); err != nil {
 		return false, fmt.Errorf("look for %s: %w", table, err)
@@ -188,7 +192,8 @@ func exists(ctx context.Context, q querier, table string) (bool, error) {
 	return ok, nil
 }
 
-func countRows(ctx context.Context, q querier, name string) (int64, error) {
+// CountRows counts name's rows.
+func CountRows(ctx context.Context, q Querier, name string) (int64, error) {
 	var n int64
 	if err := q.QueryRow(ctx, "SELECT count(*) FROM "+pgx.Identifier{name}.Sanitize()).Scan(&n); err != nil {
 		return 0, fmt.Errorf("count rows of %s: %w", name, err)
@@ -196,8 +201,8 @@ func countRows(ctx context.Context, q querier, name string) (int64, error) {
 	return n, nil
 }
 
-// querier is what both *pgx.Conn and pgx.Tx offer.
-type querier interface {
+// Querier is what both *pgx.Conn and pgx.Tx offer.
+type Querier interface {
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
