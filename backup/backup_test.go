@@ -93,7 +93,7 @@ func findSet(t *testing.T, root, dir, ts string) catalog.Set {
 	if err != nil {
 		t.Fatal(err)
 	}
-	set, err := cat.FindSet(dir, ts)
+	set, err := cat.FindSet(context.Background(), pgtest.Key(t, cat, dir), ts)
 	if err != nil {
 		t.Fatalf("FindSet(%s, %s): %v", dir, ts, err)
 	}
@@ -113,7 +113,7 @@ func scanned(t *testing.T, root, dir string) ([]catalog.Set, []catalog.Incomplet
 		t.Fatalf("scan: %v", err)
 	}
 	for _, loc := range s.Locations {
-		if loc.Dir == dir {
+		if filepath.Join(cat.BackupRoot, loc.Dir) == dir {
 			return loc.Sets, loc.Incomplete
 		}
 	}

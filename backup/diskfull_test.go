@@ -59,7 +59,7 @@ func dfSeeded(t *testing.T, data *sample.Dataset) (db string, set catalog.Set) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if set, err = cat.FindSet(dir, legacyTS); err != nil {
+	if set, err = cat.FindSet(context.Background(), pgtest.Key(t, cat, dir), legacyTS); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := restore.Run(context.Background(), pgtest.Connect(t, db), restore.Request{Set: set, Truncate: true}); err != nil {
@@ -174,7 +174,7 @@ func wantNoSet(t *testing.T, dir string) {
 		t.Fatal(err)
 	}
 	// FindSet reads the folder as the catalog does for every location.
-	if set, err := cat.FindSet(dir, "latest"); err == nil {
+	if set, err := cat.FindSet(context.Background(), pgtest.Key(t, cat, dir), "latest"); err == nil {
 		t.Errorf("failed write left complete set %s in %s", set.Timestamp, dir)
 	}
 }
@@ -256,7 +256,7 @@ func TestDiskFullCreate(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		set, err := cat.FindSet(dir, w.Timestamp)
+		set, err := cat.FindSet(context.Background(), pgtest.Key(t, cat, dir), w.Timestamp)
 		if err != nil {
 			t.Fatalf("the set is not complete (%v): %v", err, names)
 		}
@@ -419,10 +419,10 @@ func TestDiskFullPrune(t *testing.T) {
 			t.Errorf("removal on a full disk failed: %s", e)
 		}
 	}
-	if _, err := cat.FindSet(global, first.Snapshot.Timestamp); err == nil {
+	if _, err := cat.FindSet(context.Background(), pgtest.Key(t, cat, global), first.Snapshot.Timestamp); err == nil {
 		t.Error("the first snapshot is still there")
 	}
-	set, err := cat.FindSet(global, second.Snapshot.Timestamp)
+	set, err := cat.FindSet(context.Background(), pgtest.Key(t, cat, global), second.Snapshot.Timestamp)
 	if err != nil {
 		t.Fatalf("the second snapshot is not complete: %v", err)
 	}

@@ -1,15 +1,16 @@
 package backup
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/vectorops/pgvector-backup-mcp/catalog"
 	"github.com/vectorops/pgvector-backup-mcp/layout"
+	"github.com/vectorops/pgvector-backup-mcp/store"
 )
 
 // ErrNotSnapshot is RemoveSnapshot's refusal of a set it cannot prove this
@@ -21,21 +22,17 @@ var ErrNotSnapshot = errors.New("not provably a snapshot this server wrote; left
 // carries the server's seal, and each file has the size and SHA-256 the
 // manifest gives. A set that merely looks like one (a hand-written or
 // renamed manifest, another kind, files that do not match) is never
-// removed. Every delete happens beneath root. The embedding file goes first
-// (it frees the most), the manifest last; a removal cut short leaves an
-// incomplete set, which list shows and restore refuses, never a set that
-// restores wrong rows.
-func RemoveSnapshot(root string, set catalog.Set) error {
-	if err := provenSnapshot(root, set); err != nil {
+// removed. Every delete goes through the set's store. The embedding file
+// goes first (it frees the most), the manifest last; a removal cut short
+// leaves an incomplete set, which list shows and restore refuses, never a
+// set that restores wrong rows.
+func RemoveSnapshot(ctx context.Context, set catalog.Set) error {
+	if err := provenSnapshot(ctx, set); err != nil {
 		return fmt.Errorf("%w: set %s (%v)", ErrNotSnapshot, set.Timestamp, err)
 	}
-	dir, err := openFolder(root, set.Dir)
-	if err != nil {
-		return err
-	}
-	defer dir.close()
+	st := set.Store()
 	for _, name := range []string{set.File(layout.EmbeddingTable), set.File(layout.CollectionTable), set.ManifestFile} {
-		if err := dir.remove(name); err != nil {
+		if err := st.Remove(ctx, store.Join(set.Dir, name)); err != nil {
 			return fmt.Errorf("remove snapshot %s: %w", set.Timestamp, err)
 		}
 	}
@@ -44,11 +41,11 @@ func RemoveSnapshot(root string, set catalog.Set) error {
 
 // provenSnapshot checks that set is a snapshot this server wrote, sealed,
 // with its files as written.
-func provenSnapshot(root string, set catalog.Set) error {
+func provenSnapshot(ctx context.Context, set catalog.Set) error {
 	if set.Kind != layout.KindSnapshot {
 		return errors.New("not named as a snapshot")
 	}
-	files, err := set.Open()
+	files, err := set.Open(ctx)
 	if err != nil {
 		return err
 	}
@@ -57,12 +54,7 @@ func provenSnapshot(root string, set catalog.Set) error {
 	if m == nil || m.Kind != layout.KindSnapshot {
 		return errors.New("its manifest does not say snapshot")
 	}
-	r, err := os.OpenRoot(root)
-	if err != nil {
-		return err
-	}
-	key, err := sealKey(r)
-	r.Close()
+	key, err := sealKey(ctx, set.Store())
 	if err != nil {
 		return err
 	}
@@ -74,9 +66,13 @@ func provenSnapshot(root string, set catalog.Set) error {
 		if !ok {
 			return fmt.Errorf("its manifest lacks %s", table)
 		}
-		f := files.File(table)
+		r, err := files.File(table).NewReader(ctx, 0)
+		if err != nil {
+			return err
+		}
 		h := sha256.New()
-		n, err := io.Copy(h, io.NewSectionReader(f, 0, want.Bytes+1))
+		n, err := io.Copy(h, io.LimitReader(r, want.Bytes+1))
+		r.Close()
 		if err != nil {
 			return err
 		}

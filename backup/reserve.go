@@ -6,14 +6,12 @@ package backup
 import (
 	"context"
 	"errors"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"syscall"
 	"time"
 
 	"github.com/vectorops/pgvector-backup-mcp/apierr"
 	"github.com/vectorops/pgvector-backup-mcp/layout"
+	"github.com/vectorops/pgvector-backup-mcp/store"
 )
 
 // maxAhead bounds how far ahead of the clock a new set may be stamped.
@@ -28,67 +26,109 @@ const maxAhead = 2 * time.Second
 // a wrong clock (or by hand): new sets do not wait for it.
 const wrongClock = 10 * time.Second
 
+// reservation is a set's timestamp, held, and its files being written.
+type reservation struct {
+	ts      string
+	files   map[string]store.Writer // table → its file
+	claim   string                  // a bucket's claim key, "" in a folder
+	st      store.Store
+	dir     string
+	settled bool
+}
+
 // reserve picks the first free timestamp at or after now and after the
-// folder's newest set, and creates the set's temporary files exclusively,
-// so two backups in one second, in one process or two, never write the
-// same set. The files are locked while this process writes them (see
-// removeLeftovers).
-func reserve(ctx context.Context, dir *folder, now time.Time) (string, map[string]*os.File, error) {
+// folder's newest set, and holds it, so two backups in one second, in one
+// process or two, on one machine or two, never write the same set.
+//
+// In a folder, the set's files are created under the server's temporary
+// names exclusively and locked while this process writes them (see
+// store.Folder.RemoveLeftovers). A bucket has no exclusive create until a
+// publish, so the timestamp is first claimed by a conditional create of an
+// empty object under the collection file's temporary name: one writer
+// wins, and the catalog lists the set as half-written until the claim is
+// removed, after its manifest is published.
+func reserve(ctx context.Context, st store.Store, dir string, now time.Time) (*reservation, error) {
 	now = layout.WallClock(now)
 	for try := 0; try < 60; try++ {
-		at := next(dir, now)
+		at := next(ctx, st, dir, now)
 		if wait := at.Sub(now) - maxAhead; wait > 0 {
 			select {
 			case <-time.After(wait):
 			case <-ctx.Done():
-				return "", nil, apierr.Wrap(apierr.Cancelled, ctx.Err(), "cancelled while waiting for a free backup timestamp")
+				return nil, apierr.Wrap(apierr.Cancelled, ctx.Err(), "cancelled while waiting for a free backup timestamp")
 			}
 			now = now.Add(wait)
 		}
 		ts := at.Format(layout.TimestampLayout)
-		files, ok, err := create(dir, ts)
+		if used, err := taken(ctx, st, dir, ts); err != nil || used {
+			if err != nil {
+				return nil, writeError(err, "look at backup folder %s", st.Name(dir))
+			}
+			now = at.Add(time.Second)
+			continue
+		}
+		r, err := hold(ctx, st, dir, ts)
+		if errors.Is(err, store.ErrExist) {
+			now = at.Add(time.Second)
+			continue
+		}
 		if err != nil {
-			return "", nil, err
+			return nil, writeError(err, "create backup file in %s", st.Name(dir))
 		}
 		// Another process may have published this timestamp between the
 		// look and the exclusive creates.
-		if ok && !taken(dir, ts) {
-			return ts, files, nil
+		used, err := taken(ctx, st, dir, ts)
+		if err == nil && !used {
+			return r, nil
 		}
-		closeRemove(dir, files)
+		r.discard(ctx)
+		if err != nil {
+			return nil, writeError(err, "look at backup folder %s", st.Name(dir))
+		}
 	}
-	return "", nil, apierr.New(apierr.Conflict, "no free backup timestamp in %s after 60 tries; other writers keep taking them, retry later", dir.rel)
+	return nil, apierr.New(apierr.Conflict, "no free backup timestamp in %s after 60 tries; other writers keep taking them, retry later", st.Name(dir))
 }
 
-// create creates set ts's temporary files exclusively and locks them; ok is
-// false when one exists already.
-func create(dir *folder, ts string) (files map[string]*os.File, ok bool, err error) {
-	files = map[string]*os.File{}
-	for _, table := range layout.Tables() {
-		f, err := dir.createExclusive(layout.ServerTmpName(layout.FileName(table, ts)), 0o644)
-		if errors.Is(err, fs.ErrExist) {
-			return files, false, nil
+// hold claims ts (in a bucket) and creates its files.
+func hold(ctx context.Context, st store.Store, dir, ts string) (*reservation, error) {
+	r := &reservation{ts: ts, files: map[string]store.Writer{}, st: st, dir: dir}
+	if st.Local() == "" {
+		r.claim = store.Join(dir, layout.ServerTmpName(layout.FileName(layout.CollectionTable, ts)))
+		if err := store.WriteFile(ctx, st, r.claim, nil); err != nil {
+			r.claim = ""
+			return nil, err
 		}
-		if err == nil {
-			err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
-			if err != nil {
-				f.Close()
-			}
-		}
-		if err != nil {
-			closeRemove(dir, files)
-			return nil, false, writeError(err, "create backup file in %s", dir.rel)
-		}
-		files[table] = f
 	}
-	return files, true, nil
+	for _, table := range layout.Tables() {
+		w, err := st.Create(ctx, store.Join(dir, layout.FileName(table, ts)))
+		if err != nil {
+			r.discard(ctx)
+			return nil, err
+		}
+		r.files[table] = w
+	}
+	return r, nil
+}
+
+// discard throws the reservation's files away and frees its timestamp.
+func (r *reservation) discard(ctx context.Context) {
+	if r.settled {
+		return
+	}
+	r.settled = true
+	for _, w := range r.files {
+		w.Abort()
+	}
+	if r.claim != "" {
+		r.st.Remove(context.WithoutCancel(ctx), r.claim)
+	}
 }
 
 // next is now, or the second after the folder's newest set when that is as
 // new or newer (sets stamped by a wrong clock aside).
-func next(dir *folder, now time.Time) time.Time {
+func next(ctx context.Context, st store.Store, dir string, now time.Time) time.Time {
 	newest := now.Add(-time.Second)
-	entries, err := dir.readDir()
+	entries, err := st.List(ctx, dir)
 	if err != nil {
 		return now
 	}
@@ -110,51 +150,33 @@ func next(dir *folder, now time.Time) time.Time {
 const leftoverAge = time.Minute
 
 // removeLeftovers removes what writers of this server that died (a SIGKILL,
-// a crash) left in dir: files under the server's temporary names that no
-// process holds locked. A live writer holds its files locked until it
-// publishes or discards them; the pipeline never writes such names, so
-// nothing it may be writing is touched.
-func removeLeftovers(dir *folder) {
-	entries, err := dir.readDir()
-	if err != nil {
-		return
-	}
-	for _, e := range entries {
-		if !layout.IsServerTmp(e.Name()) || !e.Type().IsRegular() {
-			continue
-		}
-		f, err := dir.openNoFollow(e.Name())
-		if err != nil {
-			continue
-		}
-		fi, err := f.Stat()
-		if err == nil && time.Since(fi.ModTime()) > leftoverAge &&
-			syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) == nil {
-			dir.remove(e.Name())
-		}
-		f.Close()
+// a crash) left in a folder (see store.Folder.RemoveLeftovers). In a bucket
+// a dead writer leaves no object but its claim (an unfinished upload is
+// no object), and the claim keeps that set listed as half-written.
+func removeLeftovers(ctx context.Context, st store.Store, dir string) {
+	if f, ok := st.(*store.Folder); ok {
+		f.RemoveLeftovers(ctx, dir, leftoverAge)
 	}
 }
 
 // taken reports whether any file of set ts exists in dir, the old
-// pipeline's half-written ones included.
-func taken(dir *folder, ts string) bool {
+// pipeline's half-written ones included. A folder that does not exist (or
+// whose parent is a file) holds none: creating the set's files then says
+// why it cannot be written.
+func taken(ctx context.Context, st store.Store, dir, ts string) (bool, error) {
 	for _, name := range []string{
 		layout.FileName(layout.CollectionTable, ts), layout.FileName(layout.EmbeddingTable, ts),
 		layout.ManifestName(layout.KindBackup, ts), layout.ManifestName(layout.KindSnapshot, ts),
 		layout.TmpName(layout.FileName(layout.CollectionTable, ts)), layout.TmpName(layout.FileName(layout.EmbeddingTable, ts)),
 	} {
-		if dir.exists(name) {
-			return true
+		_, err := st.Stat(ctx, store.Join(dir, name))
+		switch {
+		case err == nil:
+			return true, nil
+		case errors.Is(err, store.ErrNotExist), errors.Is(err, syscall.ENOTDIR):
+		default:
+			return false, err
 		}
 	}
-	return false
-}
-
-// closeRemove removes and closes a set's temporary files.
-func closeRemove(dir *folder, files map[string]*os.File) {
-	for _, f := range files {
-		dir.remove(filepath.Base(f.Name()))
-		f.Close()
-	}
+	return false, nil
 }

@@ -1,6 +1,7 @@
 package backup
 
 import (
+	"context"
 	"errors"
 
 	"github.com/vectorops/pgvector-backup-mcp/catalog"
@@ -21,19 +22,19 @@ type Retention struct {
 // (RemoveSnapshot). Other databases' snapshots are theirs to count, and
 // snapshots newer than newest belong to restores still running. It stops at
 // the first failure to remove.
-func Prune(root string, sets []catalog.Set, keep int, source layout.Source, newest string) (Retention, error) {
+func Prune(ctx context.Context, sets []catalog.Set, keep int, source layout.Source, newest string) (Retention, error) {
 	var r Retention
 	var older []catalog.Set
 	for _, set := range sets {
 		if set.Kind != layout.KindSnapshot || set.Timestamp >= newest {
 			continue
 		}
-		if m, err := set.Manifest(); err == nil && m != nil && m.Source != nil && m.Source.Same(source) {
+		if m, err := set.Manifest(ctx); err == nil && m != nil && m.Source != nil && m.Source.Same(source) {
 			older = append(older, set)
 		}
 	}
 	for _, set := range older[min(len(older), max(keep-1, 0)):] {
-		err := RemoveSnapshot(root, set)
+		err := RemoveSnapshot(ctx, set)
 		if errors.Is(err, ErrNotSnapshot) {
 			r.Kept = append(r.Kept, err)
 			continue

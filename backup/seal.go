@@ -1,6 +1,7 @@
 package backup
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -8,58 +9,44 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"io/fs"
-	"os"
-	"path"
-	"syscall"
 
 	"github.com/vectorops/pgvector-backup-mcp/layout"
+	"github.com/vectorops/pgvector-backup-mcp/store"
 )
 
 // sealKeyName is the file beneath the backup root that holds the key this
 // server seals its manifests with. Replicas that share the root share it.
-var sealKeyName = path.Join(layout.StateDir, "manifest_seal_key")
+var sealKeyName = store.Join(layout.StateDir, "manifest_seal_key")
 
 // sealKey returns the key for sealing manifests, creating it (32 random
-// bytes, readable by the server's user only) at first use. It must be a
-// regular file the server made, not a link.
-func sealKey(root *os.Root) ([]byte, error) {
-	key := make([]byte, 32)
-	if err := stateDir(root); err != nil {
-		return nil, err
-	}
-	f, err := root.OpenFile(sealKeyName, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o600)
-	if err == nil {
-		rand.Read(key)
-		_, err = f.Write(key)
+// bytes) at first use with a conditional create: of two servers creating it
+// at once, one wins and both use its key.
+func sealKey(ctx context.Context, st store.Store) ([]byte, error) {
+	for range 2 {
+		data, err := store.ReadAll(ctx, st, sealKeyName, 32)
 		if err == nil {
-			err = f.Sync()
+			if len(data) != 32 {
+				break
+			}
+			return data, nil
 		}
-		if cerr := f.Close(); err == nil {
-			err = cerr
+		if errors.Is(err, store.ErrTooBig) {
+			break
 		}
-		if err != nil {
-			root.Remove(sealKeyName)
+		if !errors.Is(err, store.ErrNotExist) {
+			return nil, fmt.Errorf("read the manifest seal key: %w", err)
+		}
+		key := make([]byte, 32)
+		rand.Read(key)
+		err = store.WriteFile(ctx, st, sealKeyName, key)
+		if err == nil {
+			return key, nil
+		}
+		if !errors.Is(err, store.ErrExist) {
 			return nil, fmt.Errorf("create the manifest seal key: %w", err)
 		}
-		return key, nil
 	}
-	if !errors.Is(err, fs.ErrExist) {
-		return nil, fmt.Errorf("create the manifest seal key: %w", err)
-	}
-	f, err = root.OpenFile(sealKeyName, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
-	if err != nil {
-		return nil, fmt.Errorf("read the manifest seal key: %w", err)
-	}
-	defer f.Close()
-	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() || fi.Size() != int64(len(key)) {
-		return nil, fmt.Errorf("the manifest seal key %s is not a 32-byte file; remove it and the server makes a new one (older snapshots are then kept, not pruned)", sealKeyName)
-	}
-	if _, err := io.ReadFull(f, key); err != nil {
-		return nil, fmt.Errorf("read the manifest seal key: %w", err)
-	}
-	return key, nil
+	return nil, fmt.Errorf("the manifest seal key %s is not a 32-byte file; remove it and the server makes a new one (older snapshots are then kept, not pruned)", sealKeyName)
 }
 
 // seal is the manifest's seal under key: an HMAC of its JSON form without
@@ -83,20 +70,4 @@ func sealed(key []byte, m *layout.Manifest) bool {
 	}
 	got, _ := hex.DecodeString(seal(key, m))
 	return hmac.Equal(got, want)
-}
-
-// stateDir makes sure the server's state folder is a folder beneath root,
-// not a link to one elsewhere.
-func stateDir(root *os.Root) error {
-	err := root.Mkdir(layout.StateDir, 0o700)
-	if errors.Is(err, fs.ErrExist) {
-		var fi fs.FileInfo
-		if fi, err = root.Lstat(layout.StateDir); err == nil && !fi.IsDir() {
-			err = errors.New("it is not a folder (a link or a file is in its place)")
-		}
-	}
-	if err != nil {
-		return fmt.Errorf("the server's state folder %s: %w", layout.StateDir, err)
-	}
-	return nil
 }

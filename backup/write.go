@@ -1,7 +1,8 @@
-// Package backup writes backup sets from the live tables: the old pipeline's
-// file names and log, valid JSON, NULL distinct from empty text (COPY's CSV),
-// .tmp files renamed only when complete, never overwriting a set, and a
-// manifest with each file's row count, size and SHA-256. Create makes a
+// Package backup writes backup sets from the live tables into a backup root
+// (a folder or a bucket, through store): the old pipeline's file names and
+// log, valid JSON, NULL distinct from empty text (COPY's CSV), files
+// published only when complete, never overwriting a set, and a manifest
+// with each file's row count, size and SHA-256. Create makes a
 // backup of both tables as of one instant; restore uses Write for its
 // pre-restore snapshot, inside the restore's own transaction; RemoveSnapshot
 // retires old snapshots.
@@ -16,8 +17,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -26,12 +25,13 @@ import (
 
 	"github.com/vectorops/pgvector-backup-mcp/apierr"
 	"github.com/vectorops/pgvector-backup-mcp/layout"
+	"github.com/vectorops/pgvector-backup-mcp/store"
 )
 
 // Request says what to write.
 type Request struct {
-	Root        string        // the backup root: nothing outside it is written (empty: Dir itself)
-	Dir         string        // folder to write into, inside Root; created when missing
+	Store       store.Store   // the backup root: nothing outside it is written
+	Dir         string        // folder to write into, a key in Store (without Store: a folder's path); created when missing
 	Tables      []string      // tables whose rows are written (default both); the others get a header-only file
 	Collections []string      // when set, only these collections' rows (a snapshot of a per-collection restore)
 	TaskID      string        // for the log
@@ -62,9 +62,8 @@ type Written struct {
 	LogError error
 
 	taskID   string
-	sealable bool                // written beneath a backup root, whose key seals the manifest
-	folder   *folder             // open until the set is published or discarded
-	files    map[string]*os.File // a deferred set's files, until Publish or Discard
+	sealable bool         // written into a backup root, whose key seals the manifest
+	res      *reservation // a deferred set's files, until Publish or Discard
 }
 
 // Write writes a set from tx's view of the tables. Both files are always
@@ -75,27 +74,29 @@ type Written struct {
 // one instant.
 func Write(ctx context.Context, tx pgx.Tx, req Request) (*Written, error) {
 	start := time.Now()
-	dir, err := openFolder(req.Root, req.Dir)
-	if err != nil {
-		return nil, err
+	unsealed := false
+	if req.Store == nil {
+		// A folder of its own: the set is written into it, and nothing
+		// outside it.
+		req.Store, req.Dir = store.NewFolder(req.Dir), ""
+		unsealed = true // no root of the server's: no state folder in it
 	}
 	now := req.Now
 	if now.IsZero() {
 		now = time.Now()
 	}
-	removeLeftovers(dir)
-	ts, files, err := reserve(ctx, dir, now)
+	removeLeftovers(ctx, req.Store, req.Dir)
+	res, err := reserve(ctx, req.Store, req.Dir, now)
 	if err != nil {
-		dir.close()
 		return nil, err
 	}
 	done := false
 	defer func() {
 		if !done {
-			closeRemove(dir, files)
-			dir.close()
+			res.discard(ctx)
 		}
 	}()
+	ts := res.ts
 
 	kind := layout.KindBackup
 	if req.Snapshot {
@@ -115,11 +116,12 @@ func Write(ctx context.Context, tx pgx.Tx, req Request) (*Written, error) {
 		m.Tables = layout.Tables()
 	}
 	for _, table := range layout.Tables() {
-		entry, err := copyTable(ctx, tx, table, slices.Contains(m.Tables, table), req.Collections, files[table])
+		name := layout.FileName(table, ts)
+		entry, err := copyTable(ctx, tx, table, slices.Contains(m.Tables, table), req.Collections, res.files[table], req.Store.Name(store.Join(req.Dir, name)))
 		if err != nil {
 			return nil, err
 		}
-		entry.File = layout.FileName(table, ts)
+		entry.File = name
 		m.Files[table] = entry
 	}
 	if m.VectorDimension, err = declaredDimension(ctx, tx); err != nil {
@@ -129,9 +131,9 @@ func Write(ctx context.Context, tx pgx.Tx, req Request) (*Written, error) {
 		return nil, err
 	}
 	done = true
-	w := &Written{Dir: req.Dir, Timestamp: ts, ManifestFile: layout.ManifestName(kind, ts), Manifest: m, Duration: time.Since(start), taskID: req.TaskID, sealable: req.Root != "", folder: dir, files: files}
+	w := &Written{Dir: req.Dir, Timestamp: ts, ManifestFile: layout.ManifestName(kind, ts), Manifest: m, Duration: time.Since(start), taskID: req.TaskID, res: res, sealable: !unsealed}
 	if !req.Deferred {
-		if err := w.Publish(); err != nil {
+		if err := w.Publish(ctx); err != nil {
 			return nil, err
 		}
 	}
@@ -141,43 +143,40 @@ func Write(ctx context.Context, tx pgx.Tx, req Request) (*Written, error) {
 // Publish makes a set written with Deferred visible and complete (Write
 // publishes the others itself), then writes the folder's log: a failure to
 // write the log is kept in LogError, the set being complete.
-func (w *Written) Publish() error {
-	if w.files == nil {
+func (w *Written) Publish(ctx context.Context) error {
+	if w.res == nil || w.res.settled {
 		return errors.New("backup: set already published or discarded")
 	}
-	files := w.files
-	w.files = nil
-	defer w.folder.close()
+	res := w.res
+	ctx = context.WithoutCancel(ctx) // the rows are committed: finish
+	// Sealed only now, so that a set never published leaves nothing behind,
+	// not even the key. Without its key the set is only left unsealed:
+	// retention then keeps it rather than remove what it cannot prove it
+	// wrote.
 	if w.sealable {
-		// Sealed only now, so that a set never published leaves nothing
-		// behind, not even the key. Without its key the set is only left
-		// unsealed: retention then keeps it rather than remove what it
-		// cannot prove it wrote.
-		if key, err := sealKey(w.folder.root); err == nil {
+		if key, err := sealKey(ctx, res.st); err == nil {
 			w.Manifest.Seal = seal(key, w.Manifest)
 		}
 	}
-	if err := publish(w.folder, w.Timestamp, files, w.Manifest); err != nil {
-		closeRemove(w.folder, files)
+	if err := publish(ctx, res, w.Manifest); err != nil {
+		res.discard(ctx)
 		return err
 	}
-	w.LogError = w.folder.writeAtomic(layout.LogName, []byte(layout.FormatLog(w.Manifest, w.taskID, w.Duration)))
+	w.LogError = writeLog(ctx, res.st, res.dir, []byte(layout.FormatLog(w.Manifest, w.taskID, w.Duration)))
 	return nil
 }
 
 // Discard removes a set written with Deferred and not published.
 func (w *Written) Discard() {
-	if w.files != nil {
-		closeRemove(w.folder, w.files)
-		w.files = nil
-		w.folder.close()
+	if w.res != nil {
+		w.res.discard(context.Background())
 	}
 }
 
 // copyTable streams one table (or its rows of the given collections) into f
 // with COPY TO, hashing and counting on the way.
 // Without rows, only the header is written.
-func copyTable(ctx context.Context, tx pgx.Tx, table string, rows bool, collections []string, f *os.File) (layout.FileEntry, error) {
+func copyTable(ctx context.Context, tx pgx.Tx, table string, rows bool, collections []string, f store.Writer, name string) (layout.FileEntry, error) {
 	cols, err := columns(ctx, tx, table)
 	if err != nil {
 		return layout.FileEntry{}, err
@@ -191,21 +190,18 @@ func copyTable(ctx context.Context, tx pgx.Tx, table string, rows bool, collecti
 	}
 	sql := fmt.Sprintf("COPY (%s) TO STDOUT WITH (FORMAT csv, HEADER)", query)
 	h := sha256.New()
-	buf := bufio.NewWriterSize(&writeback{f: f}, 256<<10)
+	buf := bufio.NewWriterSize(f, 256<<10)
 	counter := &countingWriter{w: io.MultiWriter(buf, h)}
 	tag, err := tx.Conn().PgConn().CopyTo(ctx, counter, sql)
 	if counter.err != nil {
 		// The file, not the database, failed (a full disk): say so.
-		return layout.FileEntry{}, writeError(counter.err, "write %s", f.Name())
+		return layout.FileEntry{}, writeError(counter.err, "write %s", name)
 	}
 	if err != nil {
-		return layout.FileEntry{}, fmt.Errorf("copy %s to %s: %w", table, f.Name(), err)
+		return layout.FileEntry{}, fmt.Errorf("copy %s to %s: %w", table, name, err)
 	}
 	if err := buf.Flush(); err != nil {
-		return layout.FileEntry{}, writeError(err, "write %s", f.Name())
-	}
-	if err := f.Sync(); err != nil {
-		return layout.FileEntry{}, writeError(err, "sync %s", f.Name())
+		return layout.FileEntry{}, writeError(err, "write %s", name)
 	}
 	return layout.FileEntry{
 		Rows:    tag.RowsAffected(),
@@ -267,63 +263,63 @@ func declaredDimension(ctx context.Context, tx pgx.Tx) (int, error) {
 	return dim, nil
 }
 
-// publish makes the set visible: the manifest first, then the CSVs linked
-// from their temporary names, then the folder synced. Until the last link
-// the set is listed as incomplete, never as restorable.
-func publish(dir *folder, ts string, files map[string]*os.File, m *layout.Manifest) error {
+// publish makes the set visible and complete. In a folder, the manifest
+// first, then the CSVs linked from their temporary names (store.Folder's
+// Commit): until the last link the set is listed as incomplete. In a
+// bucket, the CSVs first (each upload completed with a conditional
+// create), the manifest last with a conditional create, then the claim
+// removed: until then the claim lists the set as half-written.
+func publish(ctx context.Context, r *reservation, m *layout.Manifest) error {
 	b, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
 		return err
 	}
-	if err := dir.writeAtomic(layout.ManifestName(m.Kind, ts), append(b, '\n')); err != nil {
-		return err
+	manifest := func() error {
+		err := store.WriteFile(ctx, r.st, store.Join(r.dir, layout.ManifestName(m.Kind, r.ts)), append(b, '\n'))
+		if err != nil {
+			return writeError(err, "publish the manifest of %s", r.ts)
+		}
+		return nil
+	}
+	if r.claim == "" {
+		if err := manifest(); err != nil {
+			return err
+		}
 	}
 	for _, table := range layout.Tables() {
-		// A hard link, unlike rename, never replaces a set another process
-		// published under the same name since this one reserved it. The
-		// file stays open, and so locked, until its temporary name is gone:
-		// removeLeftovers never takes it for a dead writer's.
-		tmp := filepath.Base(files[table].Name())
-		if err := dir.link(tmp, layout.FileName(table, ts)); err != nil {
-			return writeError(err, "publish %s", tmp)
-		}
-		if err := dir.remove(tmp); err != nil {
-			return writeError(err, "publish %s", tmp)
+		err := r.files[table].Commit()
+		delete(r.files, table)
+		if err != nil {
+			return writeError(err, "publish %s", layout.FileName(table, r.ts))
 		}
 	}
-	for _, f := range files {
-		if err := f.Close(); err != nil {
-			return writeError(err, "close %s", filepath.Base(f.Name()))
+	if r.claim != "" {
+		if err := manifest(); err != nil {
+			return err
+		}
+		if err := r.st.Remove(ctx, r.claim); err != nil {
+			return writeError(err, "publish set %s", r.ts)
 		}
 	}
-	return dir.sync()
+	r.settled = true
+	return nil
+}
+
+// writeLog replaces the folder's log: a folder's through a temporary file
+// renamed over it, a bucket's object rewritten whole.
+func writeLog(ctx context.Context, st store.Store, dir string, data []byte) error {
+	return st.Replace(ctx, store.Join(dir, layout.LogName), data)
 }
 
 // writeError reports a failure to write the backup folder (a full disk, a
 // read-only folder, a link that leads out of the root): STORAGE_ERROR, with
 // what the operator must fix.
 func writeError(err error, format string, args ...any) error {
+	if e, ok := apierr.As(err); ok && e.Type != apierr.InvalidParams {
+		return e // the store's own account (a bucket's denial, a full disk)
+	}
 	return apierr.Wrap(apierr.StorageError, err, "cannot write the backup: %v; free disk space or fix the folder's permissions, then retry", err).
 		With("reason", "write_failed").With("doing", fmt.Sprintf(format, args...))
-}
-
-// writeback writes to a file, starting the kernel's writeback every
-// writebackEvery bytes (startWriteback).
-type writeback struct {
-	f                *os.File
-	written, started int64
-}
-
-const writebackEvery = 16 << 20
-
-func (w *writeback) Write(p []byte) (int, error) {
-	n, err := w.f.Write(p)
-	w.written += int64(n)
-	if w.written-w.started >= writebackEvery {
-		startWriteback(w.f, w.started, w.written)
-		w.started = w.written
-	}
-	return n, err
 }
 
 // countingWriter counts what it passes on and remembers a write failure,

@@ -1,6 +1,7 @@
 package backupfile_test
 
 import (
+	"context"
 	"errors"
 	"io"
 	"os"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/vectorops/pgvector-backup-mcp/apierr"
 	"github.com/vectorops/pgvector-backup-mcp/backupfile"
+	"github.com/vectorops/pgvector-backup-mcp/store"
 )
 
 // embeddingColumns maps columns the way inspect and restore do for
@@ -35,7 +37,7 @@ func goodRow(id string) string {
 }
 
 // openText writes content to a file and opens it.
-func openText(t *testing.T, content string) *os.File {
+func openText(t *testing.T, content string) store.Object {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "langchain_pg_embedding_20250721_215758.csv")
 	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
@@ -46,7 +48,17 @@ func openText(t *testing.T, content string) *os.File {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { f.Close() })
-	return f
+	return object(t, f)
+}
+
+// object is an open file as a store.Object.
+func object(t testing.TB, f *os.File) store.Object {
+	t.Helper()
+	obj, err := store.OpenFile(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return obj
 }
 
 // wantCorrupt checks that err is BACKUP_CORRUPT naming the line, with every
@@ -77,7 +89,7 @@ func wantCorrupt(t *testing.T, err error, line int, inMsg ...string) *apierr.Err
 // later call (never io.EOF, which would pass a cut-short file as whole).
 func TestRowWithExtraFields(t *testing.T) {
 	f := openText(t, embeddingHeader+goodRow("1")+"2,\"a\r\nb\",x,y,z,extra,"+strings.Repeat("w", 1<<20)+"\r\n"+goodRow("3"))
-	r, err := backupfile.Open(f, embeddingColumns)
+	r, err := backupfile.Open(context.Background(), f, embeddingColumns)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +116,7 @@ func TestRowWithExtraFields(t *testing.T) {
 // past, as before.
 func TestRowWithFewerFields(t *testing.T) {
 	f := openText(t, embeddingHeader+"1,x\r\n"+goodRow("2"))
-	r, err := backupfile.Open(f, embeddingColumns)
+	r, err := backupfile.Open(context.Background(), f, embeddingColumns)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +142,7 @@ func TestHeaderLimits(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := backupfile.Open(openText(t, tt.header+goodRow("1")), backupfile.AllText)
+			_, err := backupfile.Open(context.Background(), openText(t, tt.header+goodRow("1")), backupfile.AllText)
 			wantCorrupt(t, err, 1, tt.inMsg...)
 		})
 	}
@@ -160,7 +172,7 @@ func TestValueLimits(t *testing.T) {
 	for _, tt := range tests {
 		for _, binary := range []bool{false, true} {
 			t.Run(tt.name+"/binary="+strconv.FormatBool(binary), func(t *testing.T) {
-				r, err := backupfile.Open(openText(t, embeddingHeader+tt.row+goodRow("2")), embeddingColumns)
+				r, err := backupfile.Open(context.Background(), openText(t, embeddingHeader+tt.row+goodRow("2")), embeddingColumns)
 				if err != nil {
 					t.Fatal(err)
 				}

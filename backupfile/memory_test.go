@@ -3,6 +3,7 @@ package backupfile_test
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -272,7 +273,7 @@ func TestHostileMemoryChild(t *testing.T) {
 	}
 	defer f.Close()
 	var res readResult
-	r, err := backupfile.Open(f, embeddingColumns)
+	r, err := backupfile.Open(context.Background(), object(t, f), embeddingColumns)
 	if err == nil {
 		if mode == "binary" {
 			r.EncodeBinary()

@@ -11,19 +11,20 @@
 package backupfile
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash"
 	"io"
-	"os"
-	"path/filepath"
+	"path"
 	"unicode/utf8"
 
 	"github.com/vectorops/pgvector-backup-mcp/apierr"
 	"github.com/vectorops/pgvector-backup-mcp/csvstream"
 	"github.com/vectorops/pgvector-backup-mcp/legacyjson"
+	"github.com/vectorops/pgvector-backup-mcp/store"
 )
 
 // Kind is how a column's text is treated on its way in.
@@ -72,7 +73,8 @@ func (e *RowError) Error() string {
 // in the binary form of its column's type, for COPY FROM (FORMAT binary).
 type Reader struct {
 	name string
-	file *os.File
+	src  store.Object
+	body io.ReadCloser
 	size int64
 	hash hash.Hash
 	csv  *csvstream.Reader
@@ -91,30 +93,34 @@ type Reader struct {
 	maxDim    int
 }
 
-// Open reads f from its start and reads its header, mapping each column
-// through columns. f stays the caller's: it was opened safely (see
-// catalog.Files) and may be read again by another Reader, each reading
-// through its own section of the descriptor. The Reader reads the bytes the
-// file had when it was opened, no more.
-func Open(f *os.File, columns Columns) (*Reader, error) {
-	st, err := f.Stat()
+// Open reads src from its start and reads its header, mapping each column
+// through columns. src stays the caller's: it was opened safely (see
+// catalog.Files) and may be read again by another Reader, each through a
+// stream of its own. The Reader reads the bytes the file had when it was
+// opened, no more. Close it.
+func Open(ctx context.Context, src store.Object, columns Columns) (*Reader, error) {
+	body, err := src.NewReader(ctx, 0)
 	if err != nil {
-		return nil, fmt.Errorf("stat backup file %s: %w", filepath.Base(f.Name()), err)
+		return nil, err
 	}
-	r := &Reader{name: filepath.Base(f.Name()), file: f, size: st.Size(), hash: sha256.New()}
-	r.csv = csvstream.NewReader(io.TeeReader(&positioned{f: f, r: io.NewSectionReader(f, 0, r.size)}, r.hash))
+	r := &Reader{name: path.Base(src.Key()), src: src, body: body, size: src.Size(), hash: sha256.New()}
+	r.csv = csvstream.NewReader(io.TeeReader(io.LimitReader(body, r.size), r.hash))
 	r.csv.MaxFieldBytes = MaxFieldBytes
 	if err := r.readHeader(columns); err != nil {
+		body.Close()
 		return nil, err
 	}
 	return r, nil
 }
 
+// Close ends the Reader's stream.
+func (r *Reader) Close() error { return r.body.Close() }
+
 // Name is the file's name.
 func (r *Reader) Name() string { return r.name }
 
-// File is the descriptor the Reader reads, for a second pass over it.
-func (r *Reader) File() *os.File { return r.file }
+// Source is the file the Reader reads, for a second pass over it.
+func (r *Reader) Source() store.Object { return r.src }
 
 // Size is the file's size when opened.
 func (r *Reader) Size() int64 { return r.size }
@@ -330,23 +336,4 @@ func (r *Reader) parseError(err error) error {
 			With("file", r.Name()).With("line", pe.Line)
 	}
 	return apierr.Wrap(apierr.BackupCorrupt, err, "read %s: %v", r.Name(), err).With("file", r.Name())
-}
-
-// positioned reads f through its own section (pread: readers sharing the
-// descriptor never disturb each other) and moves the descriptor's offset
-// along, so that how far a reader got shows where tools look for it
-// (/proc/PID/fdinfo, progress(1)). With several readers the offset is the
-// last one's: it is only ever shown, never read from.
-type positioned struct {
-	f *os.File
-	r *io.SectionReader
-}
-
-func (p *positioned) Read(b []byte) (int, error) {
-	n, err := p.r.Read(b)
-	if n > 0 {
-		off, _ := p.r.Seek(0, io.SeekCurrent)
-		p.f.Seek(off, io.SeekStart)
-	}
-	return n, err
 }

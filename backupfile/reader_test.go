@@ -1,6 +1,7 @@
 package backupfile_test
 
 import (
+	"context"
 	"io"
 	"os"
 	"path/filepath"
@@ -44,7 +45,7 @@ func BenchmarkReader(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				r, err := backupfile.Open(f, columns)
+				r, err := backupfile.Open(context.Background(), object(b, f), columns)
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -1,19 +1,24 @@
-// Package catalog finds, describes and safely resolves vector backup sets on
-// disk. It never talks to a database: it only knows the layout the pipeline
-// writes under the backup root, and it guarantees that every folder it hands
-// out lies inside that root.
+// Package catalog finds, describes and safely resolves vector backup sets in
+// a backup root (a folder or a bucket, through store). It never talks to a
+// database: it only knows the layout the pipeline writes under the backup
+// root, and it guarantees that every folder it hands out lies inside that
+// root. Folders are handed out as store keys ("task_x/vector_bak").
 package catalog
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"syscall"
 
 	"github.com/vectorops/pgvector-backup-mcp/apierr"
+	"github.com/vectorops/pgvector-backup-mcp/layout"
+	"github.com/vectorops/pgvector-backup-mcp/store"
 )
 
 // maxPathLen bounds a request's backup_path. Linux refuses longer paths
@@ -24,11 +29,19 @@ const maxPathLen = 4096
 // Catalog knows where backups live.
 type Catalog struct {
 	ProjectRoot string // absolute, symlinks resolved
-	BackupRoot  string // absolute, symlinks resolved; inside nothing else is read or written
+	// BackupRoot is the folder (absolute, symlinks resolved), or the
+	// bucket's URL without its query; inside it nothing else is read or
+	// written.
+	BackupRoot string
+	Store      store.Store
 }
 
-// New resolves projectRoot (made absolute) and backupRoot (a relative one is
-// taken from the project root) to absolute paths without symlinks.
+// Bucket reports whether the backup root is a bucket.
+func (c *Catalog) Bucket() bool { return c.Store.Local() == "" }
+
+// New resolves projectRoot (made absolute) and backupRoot: a bucket URL
+// (see store.Open), or a folder (a relative one is taken from the project
+// root) resolved to an absolute path without symlinks.
 //
 // A backup root that does not exist yet is allowed: a fresh install has no
 // backups, and Scan then simply finds none. Its longest existing ancestor is
@@ -49,6 +62,15 @@ func New(projectRoot, backupRoot string) (*Catalog, error) {
 	if backupRoot == "" {
 		return nil, errors.New("backup root is empty")
 	}
+	if store.IsURL(backupRoot) {
+		// Opening a bucket reads the environment's credentials, not the
+		// network: no call's context applies.
+		st, err := store.Open(context.Background(), backupRoot, nil)
+		if err != nil {
+			return nil, err
+		}
+		return &Catalog{ProjectRoot: project, BackupRoot: st.Name(""), Store: st}, nil
+	}
 	root := backupRoot
 	if !filepath.IsAbs(root) {
 		root = filepath.Join(project, root)
@@ -57,7 +79,7 @@ func New(projectRoot, backupRoot string) (*Catalog, error) {
 	if err != nil {
 		return nil, fmt.Errorf("backup root %s: %w", backupRoot, err)
 	}
-	return &Catalog{ProjectRoot: project, BackupRoot: root}, nil
+	return &Catalog{ProjectRoot: project, BackupRoot: root, Store: store.NewFolder(root)}, nil
 }
 
 // resolveExisting resolves the symlinks of the longest existing ancestor of
@@ -76,15 +98,18 @@ func resolveExisting(p string) (string, error) {
 	}
 }
 
-// Resolve turns a request's backup_path into an absolute folder inside the
-// backup root, with symlinks resolved.
+// Resolve turns a request's backup_path into the key of a folder inside the
+// backup root. backup_path is relative to the project root (the legacy
+// "./data_pipeline/training_data/..."), or else to the backup root
+// ("task_20250721_213627/vector_bak"), or absolute.
 //
-// The path is first cleaned and checked lexically, so that nothing outside the
+// In a folder,
+// the path is first cleaned and checked lexically, so that nothing outside the
 // root is ever touched on the caller's behalf; then its symlinks are resolved
 // and the real path is checked again, so a link inside the root cannot lead
 // out of it. A missing path is only reported as missing when its existing part
 // lies inside the root: otherwise the answer would reveal what exists outside.
-func (c *Catalog) Resolve(backupPath string) (string, error) {
+func (c *Catalog) Resolve(ctx context.Context, backupPath string) (string, error) {
 	if strings.TrimSpace(backupPath) == "" {
 		return "", invalidPath("backup_path is empty; give a backup folder such as %s/vector_bak", c.display(c.BackupRoot))
 	}
@@ -95,9 +120,15 @@ func (c *Catalog) Resolve(backupPath string) (string, error) {
 		return "", invalidPath("backup_path is too long (%d bytes, at most %d)", len(backupPath), maxPathLen)
 	}
 
+	if c.Bucket() {
+		return c.resolveKey(ctx, backupPath)
+	}
 	p := backupPath
 	if !filepath.IsAbs(p) {
 		p = filepath.Join(c.ProjectRoot, p)
+		if !inside(c.BackupRoot, p) && relativeToRoot(backupPath) {
+			p = filepath.Join(c.BackupRoot, backupPath)
+		}
 	}
 	p = filepath.Clean(p)
 	if !inside(c.BackupRoot, p) {
@@ -121,7 +152,49 @@ func (c *Catalog) Resolve(backupPath string) (string, error) {
 		return "", invalidPath("backup_path is not a folder: %s; give the folder that holds the backup files", backupPath).
 			With("backup_path", backupPath)
 	}
-	return real, nil
+	rel, err := filepath.Rel(root, real)
+	if err != nil {
+		return "", c.forbidden(backupPath)
+	}
+	if rel == "." {
+		return "", nil
+	}
+	return filepath.ToSlash(rel), nil
+}
+
+// relativeToRoot reports whether backupPath may be taken relative to the
+// backup root: a plain path down from it ("task_x/vector_bak"), not the
+// "./"-prefixed legacy form, which is relative to the project root.
+func relativeToRoot(backupPath string) bool {
+	return filepath.IsLocal(backupPath) && !strings.HasPrefix(backupPath, ".")
+}
+
+// resolveKey resolves backupPath in a bucket: lexically (a bucket has no
+// links), then the folder must hold something.
+func (c *Catalog) resolveKey(ctx context.Context, backupPath string) (string, error) {
+	p := strings.TrimPrefix(path.Clean("/"+filepath.ToSlash(strings.TrimPrefix(backupPath, "./"))), "/")
+	if strings.HasPrefix(backupPath, "/") || strings.HasPrefix(backupPath, "..") || strings.Contains(backupPath, "/../") || strings.HasSuffix(backupPath, "/..") {
+		return "", c.forbidden(backupPath)
+	}
+	if rest, ok := strings.CutPrefix(p+"/", layout.LegacyRoot+"/"); ok {
+		p = strings.TrimSuffix(rest, "/")
+	}
+	if p == "" || p == "." {
+		return "", nil
+	}
+	e, err := c.Store.Stat(ctx, p)
+	switch {
+	case errors.Is(err, store.ErrNotExist):
+		return "", apierr.Wrap(apierr.ResourceNotFound, err,
+			"backup folder does not exist: %s; list the backups to see the folders that hold backup sets", backupPath).
+			With("param", "backup_path").With("backup_path", backupPath)
+	case err != nil:
+		return "", err
+	case !e.Dir:
+		return "", invalidPath("backup_path is not a folder: %s; give the folder that holds the backup files", backupPath).
+			With("backup_path", backupPath)
+	}
+	return p, nil
 }
 
 // resolveError turns a failure to resolve the clean path p into an error for
@@ -221,16 +294,27 @@ func isLoop(p string, err error) bool {
 	return errors.Is(statErr, syscall.ELOOP)
 }
 
-// RelativePath returns dir as callers name it in backup_path.
-func (c *Catalog) RelativePath(dir string) string { return c.display(dir) }
+// RelativePath returns the folder key dir as callers name it in
+// backup_path: "./"-prefixed from the project root (for a bucket, the
+// legacy "./data_pipeline/training_data/..."), or absolute when the folder
+// lies outside the project.
+func (c *Catalog) RelativePath(dir string) string {
+	if c.Bucket() {
+		return "./" + store.Join(layout.LegacyRoot, dir)
+	}
+	return c.display(filepath.Join(c.BackupRoot, filepath.FromSlash(dir)))
+}
+
+// Name is where the folder key dir lies, for logs: a path or a URL.
+func (c *Catalog) Name(dir string) string { return c.Store.Name(dir) }
 
 // GlobalDir is the folder new global sets are written to (the current name).
-func (c *Catalog) GlobalDir() string { return filepath.Join(c.BackupRoot, "global_vector_bak") }
+func (c *Catalog) GlobalDir() string { return layout.GlobalDir }
 
 // LocationDir returns the folder of the location named name, as
 // Location.Name gives it (vector_bak, global_vector_bak, or a task folder),
 // resolved inside the backup root like any backup_path.
-func (c *Catalog) LocationDir(name string) (string, error) {
+func (c *Catalog) LocationDir(ctx context.Context, name string) (string, error) {
 	id, err := cleanTaskID(name)
 	if err == nil && id == "" {
 		err = apierr.New(apierr.InvalidParams, "no location named; give a folder name such as global_vector_bak or task_20250721_213627")
@@ -238,17 +322,25 @@ func (c *Catalog) LocationDir(name string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	dir := filepath.Join(c.BackupRoot, id)
+	dir := id
 	if !isGlobalDir(id) {
-		dir = filepath.Join(dir, backupDir)
+		dir = store.Join(id, backupDir)
 	}
-	return c.Resolve(dir)
+	return c.resolveDir(ctx, dir)
+}
+
+// resolveDir resolves a key the server built from a name it checked.
+func (c *Catalog) resolveDir(ctx context.Context, key string) (string, error) {
+	if c.Bucket() {
+		return c.resolveKey(ctx, key)
+	}
+	return c.Resolve(ctx, filepath.Join(c.BackupRoot, filepath.FromSlash(key)))
 }
 
 // TaskDir returns the vector_bak folder of an existing task folder, for new
 // sets of that task. The task folder must exist; its vector_bak is created by
 // the writer when missing.
-func (c *Catalog) TaskDir(taskID string) (string, error) {
+func (c *Catalog) TaskDir(ctx context.Context, taskID string) (string, error) {
 	id, err := cleanTaskID(taskID)
 	if err != nil {
 		return "", err
@@ -256,7 +348,7 @@ func (c *Catalog) TaskDir(taskID string) (string, error) {
 	if id == "" || isGlobalDir(id) {
 		return "", invalidPath("task_id %q is not a task folder; omit task_id to write a global backup", taskID).With("param", "task_id")
 	}
-	dir, err := c.Resolve(filepath.Join(c.BackupRoot, id))
+	dir, err := c.resolveDir(ctx, id)
 	if e, ok := apierr.As(err); ok {
 		// Resolve speaks of backup_path; the caller named a task.
 		msg := e.Message
@@ -268,9 +360,9 @@ func (c *Catalog) TaskDir(taskID string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	bak := filepath.Join(dir, backupDir)
-	if _, err := os.Lstat(bak); err == nil {
-		return c.Resolve(bak)
+	bak := store.Join(dir, backupDir)
+	if _, err := c.Store.Stat(ctx, bak); err == nil || !errors.Is(err, store.ErrNotExist) {
+		return c.resolveDir(ctx, bak)
 	}
 	return bak, nil
 }

@@ -149,7 +149,7 @@ func TestScan(t *testing.T) {
 		if l.Sets == nil || l.Incomplete == nil {
 			t.Errorf("%s: nil slices", l.RelativePath)
 		}
-		if l.Dir != filepath.Join(c.ProjectRoot, filepath.FromSlash(l.RelativePath)) {
+		if filepath.Join(c.BackupRoot, filepath.FromSlash(l.Dir)) != filepath.Join(c.ProjectRoot, filepath.FromSlash(l.RelativePath)) {
 			t.Errorf("%s: Dir %s", l.RelativePath, l.Dir)
 		}
 		got = append(got, g)
@@ -201,8 +201,8 @@ func TestScanSetDetails(t *testing.T) {
 	if want := time.Date(2025, 7, 21, 21, 57, 58, 0, time.UTC); !logged.Time().Equal(want) || logged.Time().Location() != time.UTC {
 		t.Errorf("Time = %v", logged.Time())
 	}
-	if logged.Path(layout.CollectionTable) != filepath.Join(dir, "langchain_pg_collection_20250721_215758.csv") ||
-		logged.Path(layout.EmbeddingTable) != filepath.Join(dir, "langchain_pg_embedding_20250721_215758.csv") {
+	if logged.Path(layout.CollectionTable) != keyOf(t, c, filepath.Join(dir, "langchain_pg_collection_20250721_215758.csv")) ||
+		logged.Path(layout.EmbeddingTable) != keyOf(t, c, filepath.Join(dir, "langchain_pg_embedding_20250721_215758.csv")) {
 		t.Errorf("paths %s %s", logged.Path(layout.CollectionTable), logged.Path(layout.EmbeddingTable))
 	}
 	// write() makes each file's content its own relative name.
@@ -270,8 +270,7 @@ func TestScanFilter(t *testing.T) {
 			}
 			var got []string
 			for _, l := range s.Locations {
-				rel, _ := filepath.Rel(c.BackupRoot, l.Dir)
-				got = append(got, filepath.ToSlash(rel))
+				got = append(got, l.Dir)
 			}
 			if !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("got %v, want %v", got, tt.want)
@@ -463,7 +462,7 @@ func TestResolve(t *testing.T) {
 			var err error
 			go func() {
 				defer close(done)
-				got, err = c.Resolve(tt.path)
+				got, err = c.Resolve(context.Background(), tt.path)
 			}()
 			select {
 			case <-done:
@@ -484,16 +483,29 @@ func TestResolve(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got != tt.want {
-				t.Errorf("got %s, want %s", got, tt.want)
+			if want := keyOf(t, c, tt.want); got != want {
+				t.Errorf("got %s, want %s", got, want)
 			}
 		})
 	}
 }
 
+// keyOf is the store key of abs, a path inside c's backup root.
+func keyOf(t *testing.T, c *Catalog, abs string) string {
+	t.Helper()
+	rel, err := filepath.Rel(c.BackupRoot, abs)
+	if err != nil || !filepath.IsLocal(rel) && rel != "." {
+		return abs // outside: no key, and no key equals it
+	}
+	if rel == "." {
+		return ""
+	}
+	return filepath.ToSlash(rel)
+}
+
 func TestResolveNotFoundMessage(t *testing.T) {
 	c := newCatalog(t)
-	_, err := c.Resolve("./data_pipeline/training_data/vector_bak")
+	_, err := c.Resolve(context.Background(), "./data_pipeline/training_data/vector_bak")
 	e := wantType(t, err, apierr.ResourceNotFound)
 	if !strings.Contains(e.Message, "backup folder does not exist: ./data_pipeline/training_data/vector_bak") {
 		t.Errorf("message %q", e.Message)
@@ -531,7 +543,7 @@ func TestFindSet(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s, err := c.FindSet(tt.dir, tt.ts)
+			s, err := c.FindSet(context.Background(), keyOf(t, c, tt.dir), tt.ts)
 			if tt.err != "" {
 				e := wantType(t, err, tt.err)
 				for _, m := range tt.msg {
@@ -544,7 +556,7 @@ func TestFindSet(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if s.Timestamp != tt.want || s.Dir != tt.dir {
+			if s.Timestamp != tt.want || s.Dir != keyOf(t, c, tt.dir) {
 				t.Errorf("got %s in %s", s.Timestamp, s.Dir)
 			}
 		})
@@ -605,14 +617,14 @@ func FuzzResolve(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Fuzz(func(t *testing.T, path string) {
-		got, err := c.Resolve(path)
+		got, err := c.Resolve(context.Background(), path)
 		if err != nil {
 			if _, ok := apierr.As(err); !ok {
 				t.Fatalf("Resolve(%q): error without a contract type: %v", path, err)
 			}
 			return
 		}
-		real, err := filepath.EvalSymlinks(got)
+		real, err := filepath.EvalSymlinks(filepath.Join(c.BackupRoot, filepath.FromSlash(got)))
 		if err != nil {
 			t.Fatalf("Resolve(%q) = %s, which does not resolve: %v", path, got, err)
 		}

@@ -1,11 +1,14 @@
 package catalog
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/vectorops/pgvector-backup-mcp/layout"
 )
 
 // Check refuses a backup root the server cannot safely serve: one that is
@@ -13,7 +16,15 @@ import (
 // vector_bak) are links that lead out of it, where backups and snapshots
 // would be written, listed and pruned outside the root. A root
 // that does not exist yet is fine: a fresh install has no backups.
-func (c *Catalog) Check() error {
+//
+// A bucket is checked by listing its root: wrong credentials, a missing
+// bucket or an endpoint that does not answer stop the server at start, with
+// the store's reason, rather than fail every call.
+func (c *Catalog) Check(ctx context.Context) error {
+	if c.Bucket() {
+		_, err := c.Store.List(ctx, "")
+		return err
+	}
 	fi, err := os.Stat(c.BackupRoot)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -28,7 +39,7 @@ func (c *Catalog) Check() error {
 	// global backup is written, so a link out of the root there refuses
 	// the root itself.
 	root := c.realRoot()
-	for _, name := range globalDirs {
+	for _, name := range layout.GlobalDirs() {
 		dir := filepath.Join(c.BackupRoot, name)
 		fi, err := os.Lstat(dir)
 		if err != nil || fi.Mode()&fs.ModeSymlink == 0 {

@@ -105,7 +105,7 @@ func TestDetailCountsFromManifest(t *testing.T) {
 	}
 
 	// FindSet details the one set it finds, from its manifest too.
-	found, err := c.FindSet(filepath.Join(c.BackupRoot, "global_vector_bak"), "latest")
+	found, err := c.FindSet(context.Background(), "global_vector_bak", "latest")
 	if err != nil {
 		t.Fatal(err)
 	}

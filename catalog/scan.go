@@ -3,24 +3,21 @@ package catalog
 import (
 	"context"
 	"errors"
-	"io/fs"
-	"os"
-	"path/filepath"
+	"path"
 	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/vectorops/pgvector-backup-mcp/apierr"
+	"github.com/vectorops/pgvector-backup-mcp/layout"
+	"github.com/vectorops/pgvector-backup-mcp/store"
 )
 
 // backupDir is the folder that holds a task's backups.
-const backupDir = "vector_bak"
-
-// globalDirs are the global locations' folder names: the legacy one and the
-// current one. Sorted, since global locations are listed by name.
-var globalDirs = []string{"global_vector_bak", "vector_bak"}
+const backupDir = layout.TaskBackupDir
 
 // Filter narrows a scan.
 type Filter struct {
@@ -38,7 +35,7 @@ type Location struct {
 	Type         string       // "global" | "task"
 	TaskID       string       // task only: first-level folder name
 	RelativePath string       // "./"-prefixed and "/"-separated from the project root, or absolute when outside it
-	Dir          string       // absolute
+	Dir          string       // its key in the backup root
 	Sets         []Set        // complete sets, newest first
 	Incomplete   []Incomplete // newest first
 }
@@ -49,7 +46,7 @@ func (l *Location) Name() string {
 	if l.TaskID != "" {
 		return l.TaskID
 	}
-	return filepath.Base(l.Dir)
+	return path.Base(l.Dir)
 }
 
 // Scan is the result of scanning the backup root.
@@ -60,8 +57,8 @@ type Scan struct {
 
 // location is a folder that may hold sets, before it is checked and read.
 type location struct {
-	typ, taskID, dir string
-	plainFolder      bool // the task folder is a directory, not a link: the root's read said so
+	typ, taskID, dir string // dir: the folder's key
+	plainFolder      bool   // the task folder is a directory, not a link: the root's read said so
 }
 
 // scanWorkers is how many folders are read at once. Reading a folder is
@@ -81,14 +78,13 @@ func (c *Catalog) Scan(ctx context.Context, f Filter) (*Scan, error) {
 		return nil, cancelled(err)
 	}
 
-	root := c.realRoot()
-	candidates, err := c.candidates(f.GlobalOnly, taskID)
+	candidates, err := c.candidates(ctx, f.GlobalOnly, taskID)
 	if err != nil {
 		return nil, err
 	}
 	found := make([]*Location, len(candidates))
 	err = parallel(ctx, len(candidates), func(i int) (err error) {
-		found[i], err = c.readLocation(candidates[i], root, !f.Brief)
+		found[i], err = c.readLocation(ctx, candidates[i], !f.Brief)
 		return err
 	})
 	if err != nil {
@@ -132,23 +128,21 @@ func parallel(ctx context.Context, n int, fn func(i int) error) error {
 
 // readLocation reads the sets of a candidate folder, or returns nil when it
 // is no location (a task folder without vector_bak, a link out of the root).
-func (c *Catalog) readLocation(loc location, root string, detailed bool) (*Location, error) {
+func (c *Catalog) readLocation(ctx context.Context, loc location, detailed bool) (*Location, error) {
 	var ok bool
 	var err error
 	switch {
 	case loc.typ == "task" && !loc.plainFolder:
-		ok, err = c.isTask(loc.taskID, root)
-	case loc.typ == "task":
-		ok, err = isDir(loc.dir, root) // the vector_bak inside it
+		ok, err = c.isTask(ctx, loc.taskID)
 	default:
-		ok, err = isDir(loc.dir, root)
+		ok, err = c.isDir(ctx, loc.dir) // for a task, the vector_bak inside it
 	}
 	if err != nil || !ok {
 		return nil, err
 	}
-	read, err := readFolder(loc.dir, root)
+	read, err := readFolder(ctx, c.Store, loc.dir)
 	if err != nil {
-		return nil, storageError(err, "scan "+c.display(loc.dir))
+		return nil, storageError(err, "scan "+c.RelativePath(loc.dir))
 	}
 	sets := read.sets
 	if detailed {
@@ -156,7 +150,7 @@ func (c *Catalog) readLocation(loc location, root string, detailed bool) (*Locat
 		for i := range sets {
 			ptrs[i] = &sets[i]
 		}
-		if ptrs, err = detail(ptrs); err != nil {
+		if ptrs, err = detail(ctx, c.Store, ptrs); err != nil {
 			return nil, err
 		}
 		sets = make([]Set, len(ptrs))
@@ -167,7 +161,7 @@ func (c *Catalog) readLocation(loc location, root string, detailed bool) (*Locat
 	return &Location{
 		Type:         loc.typ,
 		TaskID:       loc.taskID,
-		RelativePath: c.display(loc.dir),
+		RelativePath: c.RelativePath(loc.dir),
 		Dir:          loc.dir,
 		Sets:         sets,
 		Incomplete:   read.incomplete,
@@ -176,11 +170,11 @@ func (c *Catalog) readLocation(loc location, root string, detailed bool) (*Locat
 
 // candidates lists the folders that may be locations, in listing order:
 // global folders by name, then first-level folders newest first.
-func (c *Catalog) candidates(globalOnly bool, taskID string) ([]location, error) {
+func (c *Catalog) candidates(ctx context.Context, globalOnly bool, taskID string) ([]location, error) {
 	var locs []location
 	if globalOnly || taskID == "" {
-		for _, name := range globalDirs {
-			locs = append(locs, location{typ: "global", dir: filepath.Join(c.BackupRoot, name)})
+		for _, name := range layout.GlobalDirs() {
+			locs = append(locs, location{typ: "global", dir: name})
 		}
 	}
 	if globalOnly {
@@ -192,18 +186,17 @@ func (c *Catalog) candidates(globalOnly bool, taskID string) ([]location, error)
 	if taskID != "" {
 		names = []string{taskID}
 	} else {
-		entries, err := os.ReadDir(c.BackupRoot)
-		// A root not created yet holds no backups; a root that is a file is
-		// a mistake worth reporting.
-		if errors.Is(err, fs.ErrNotExist) {
-			return locs, nil
-		} else if err != nil {
+		// A root not created yet holds no backups (an empty listing).
+		entries, err := c.Store.List(ctx, "")
+		if err != nil {
 			return nil, storageError(err, "scan the backup root")
 		}
 		for _, e := range entries {
-			if e.IsDir() || e.Type()&fs.ModeSymlink != 0 { // files are no task folders
+			if e.Dir { // files are no task folders
 				names = append(names, e.Name())
-				plain[e.Name()] = e.IsDir()
+				// The listing followed links inside the root already, and
+				// left out the others.
+				plain[e.Name()] = true
 			}
 		}
 	}
@@ -212,7 +205,7 @@ func (c *Catalog) candidates(globalOnly bool, taskID string) ([]location, error)
 	sort.Sort(sort.Reverse(sort.StringSlice(names)))
 	for _, name := range names {
 		if !isGlobalDir(name) {
-			locs = append(locs, location{typ: "task", taskID: name, dir: filepath.Join(c.BackupRoot, name, backupDir), plainFolder: plain[name]})
+			locs = append(locs, location{typ: "task", taskID: name, dir: store.Join(name, backupDir), plainFolder: plain[name]})
 		}
 	}
 	return locs, nil
@@ -220,39 +213,32 @@ func (c *Catalog) candidates(globalOnly bool, taskID string) ([]location, error)
 
 // isTask reports whether the first-level folder name holds a vector_bak
 // folder.
-func (c *Catalog) isTask(name, root string) (bool, error) {
-	folder := filepath.Join(c.BackupRoot, name)
-	if ok, err := isDir(folder, root); err != nil || !ok {
+func (c *Catalog) isTask(ctx context.Context, name string) (bool, error) {
+	if ok, err := c.isDir(ctx, name); err != nil || !ok {
 		return false, err
 	}
-	return isDir(filepath.Join(folder, backupDir), root)
+	return c.isDir(ctx, store.Join(name, backupDir))
 }
 
-// isDir reports whether path is a directory whose real path lies inside root.
-// Missing paths, broken or looping links and links out of the root are not.
-func isDir(path, root string) (bool, error) {
-	fi, err := os.Lstat(path)
-	if isNotExist(err) {
-		return false, nil
-	} else if err != nil {
-		return false, storageError(err, "scan "+filepath.Base(path))
-	}
-	if fi.Mode()&fs.ModeSymlink == 0 {
-		return fi.IsDir(), nil
-	}
-	real, err := filepath.EvalSymlinks(path)
-	if err != nil || !inside(root, real) {
+// isDir reports whether key is a folder inside the root. Missing paths,
+// broken or looping links and links out of the root are not.
+func (c *Catalog) isDir(ctx context.Context, key string) (bool, error) {
+	e, err := c.Store.Stat(ctx, key)
+	switch {
+	case err == nil:
+		return e.Dir, nil
+	case errors.Is(err, store.ErrNotExist), errors.Is(err, syscall.ENOTDIR):
 		return false, nil
 	}
-	fi, err = os.Stat(real)
-	if err != nil {
-		return false, nil
+	if _, typed := apierr.As(err); typed {
+		return false, err
 	}
-	return fi.IsDir(), nil
+	// A link out of the root, a loop: no folder of the root.
+	return false, nil
 }
 
 func isGlobalDir(name string) bool {
-	for _, g := range globalDirs {
+	for _, g := range layout.GlobalDirs() {
 		if name == g {
 			return true
 		}

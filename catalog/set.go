@@ -2,25 +2,23 @@ package catalog
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"io"
 	"io/fs"
-	"os"
-	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/vectorops/pgvector-backup-mcp/apierr"
 	"github.com/vectorops/pgvector-backup-mcp/layout"
+	"github.com/vectorops/pgvector-backup-mcp/store"
 )
 
 // Set is a complete backup set: the two CSV files with one timestamp.
 type Set struct {
 	Timestamp    string // YYYYMMDD_HHMMSS
-	Dir          string // absolute folder
+	Dir          string // its folder's key in the backup root
 	Kind         string // layout.KindSnapshot for a set this server wrote before a restore, else layout.KindBackup
 	ManifestFile string // the set's manifest if present (its name gives the kind), else ""
 
@@ -29,15 +27,19 @@ type Set struct {
 	LogFile   string           // layout.LogName when that log mentions this set, else ""
 	RowCounts map[string]int64 // table → rows, from the manifest, else the log; nil if unknown
 
-	hasLog bool   // the folder has a log (which may or may not mention this set)
-	root   string // the backup root, real path, that Dir lies in: files are opened beneath it
+	hasLog bool        // the folder has a log (which may or may not mention this set)
+	store  store.Store // the backup root the set lies in
+	sizes  map[string]int64
 }
 
 // File is the name of table's file.
 func (s Set) File(table string) string { return layout.FileName(table, s.Timestamp) }
 
-// Path is the path of table's file.
-func (s Set) Path(table string) string { return layout.Path(s.Dir, table, s.Timestamp) }
+// Path is the key of table's file.
+func (s Set) Path(table string) string { return store.Join(s.Dir, s.File(table)) }
+
+// Store is the backup root the set lies in.
+func (s Set) Store() store.Store { return s.store }
 
 // Time is the set's timestamp as wall-clock time in UTC (see
 // layout.ParseTimestamp).
@@ -59,23 +61,20 @@ type Incomplete struct {
 	Reason    string   // e.g. "embedding file missing"
 }
 
-// FindSet returns the complete set with that timestamp in dir, a folder
-// already returned by Resolve, or for "latest" the newest complete set.
-func (c *Catalog) FindSet(dir, timestamp string) (Set, error) {
+// FindSet returns the complete set with that timestamp in dir, a folder key
+// returned by Resolve, or for "latest" the newest complete set.
+func (c *Catalog) FindSet(ctx context.Context, dir, timestamp string) (Set, error) {
 	if timestamp != "latest" && !layout.ValidTimestamp(timestamp) {
 		return Set{}, apierr.New(apierr.InvalidParams,
 			`timestamp must be "latest" or a real date and time as YYYYMMDD_HHMMSS, e.g. 20250721_215758; got %q`, timestamp).
 			With("param", "timestamp")
 	}
-	// Resolve already checked dir; checking again costs nothing and keeps a
-	// careless caller from reading outside the root.
-	root := c.realRoot()
-	if !inside(c.BackupRoot, dir) && !inside(root, dir) {
+	if dir != "" && !fs.ValidPath(dir) {
+		// Resolve hands out keys down from the root only.
 		return Set{}, c.forbidden(dir)
 	}
-
-	folder := c.display(dir)
-	read, err := readFolder(dir, root)
+	folder := c.RelativePath(dir)
+	read, err := readFolder(ctx, c.Store, dir)
 	if isNotExist(err) {
 		// Removed since Resolve saw it.
 		return Set{}, apierr.Wrap(apierr.ResourceNotFound, err, "backup folder does not exist: %s", folder).
@@ -90,7 +89,7 @@ func (c *Catalog) FindSet(dir, timestamp string) (Set, error) {
 		if timestamp != "latest" && read.sets[i].Timestamp != timestamp {
 			continue
 		}
-		kept, err := detail([]*Set{&read.sets[i]})
+		kept, err := detail(ctx, c.Store, []*Set{&read.sets[i]})
 		if err != nil {
 			return Set{}, err
 		}
@@ -138,14 +137,13 @@ func (c *Catalog) FindSet(dir, timestamp string) (Set, error) {
 		With("param", "timestamp").With("timestamp", timestamp).With("backup_path", folder)
 }
 
-// Sets returns the complete sets of dir, a folder inside the backup root,
-// newest first and without details (see Detail).
-func (c *Catalog) Sets(dir string) ([]Set, error) {
-	root := c.realRoot()
-	if !inside(c.BackupRoot, dir) && !inside(root, dir) {
+// Sets returns the complete sets of dir, a folder key, newest first and
+// without details (see Detail).
+func (c *Catalog) Sets(ctx context.Context, dir string) ([]Set, error) {
+	if dir != "" && !fs.ValidPath(dir) {
 		return nil, c.forbidden(dir)
 	}
-	read, err := readFolder(dir, root)
+	read, err := readFolder(ctx, c.Store, dir)
 	if err != nil {
 		return nil, err
 	}
@@ -158,6 +156,7 @@ type group struct {
 	tmps      []string
 	manifest  string
 	files     []string
+	sizes     map[string]int64 // table → size, when the listing gave it
 }
 
 // folder is one backup folder as a directory read shows it: its sets by
@@ -168,12 +167,12 @@ type folder struct {
 	hasLog     bool
 }
 
-// readFolder reads one backup folder by name alone: a single directory read
-// (plus a look at any symlink), so that a listing of thousands of folders
-// stats only the files of the sets it shows (see detail). Files whose real
-// path lies outside root are ignored.
-func readFolder(dir, root string) (*folder, error) {
-	entries, err := readDir(dir)
+// readFolder reads one backup folder by name alone: a single listing, so
+// that a listing of thousands of folders reads only the files of the sets
+// it shows (see detail). The store leaves out what is no file of the root
+// (links out of it, FIFOs).
+func readFolder(ctx context.Context, st store.Store, dir string) (*folder, error) {
+	entries, err := st.List(ctx, dir)
 	if err != nil {
 		return nil, storageError(err, "read a backup folder")
 	}
@@ -183,7 +182,7 @@ func readFolder(dir, root string) (*folder, error) {
 	for _, e := range entries {
 		name := e.Name()
 		kind, ts := layout.Kind(name)
-		if kind == layout.OtherFile || !isRegular(dir, name, e, root) {
+		if kind == layout.OtherFile || e.Dir {
 			continue
 		}
 		if kind == layout.LogFile {
@@ -203,14 +202,16 @@ func readFolder(dir, root string) (*folder, error) {
 			g.tmps = append(g.tmps, name)
 		case layout.CollectionFile:
 			g.coll = true
+			g.size(layout.CollectionTable, e)
 		case layout.EmbeddingFile:
 			g.emb = true
+			g.size(layout.EmbeddingTable, e)
 		}
 	}
 	for ts, g := range groups {
 		switch {
 		case g.coll && g.emb && len(g.tmps) == 0:
-			f.sets = append(f.sets, newSet(root, dir, ts, g, f.hasLog))
+			f.sets = append(f.sets, newSet(st, dir, ts, g, f.hasLog))
 		case g.coll || g.emb || len(g.tmps) > 0:
 			f.incomplete = append(f.incomplete, newIncomplete(ts, g))
 		}
@@ -221,23 +222,22 @@ func readFolder(dir, root string) (*folder, error) {
 	return f, nil
 }
 
-// readDir is os.ReadDir without its sort by name, which a listing of
-// thousands of folders does not need. A FIFO swapped in for the folder is
-// refused, not waited on.
-func readDir(dir string) ([]fs.DirEntry, error) {
-	d, err := os.OpenFile(dir, os.O_RDONLY|syscall.O_DIRECTORY|syscall.O_NONBLOCK, 0)
-	if err != nil {
-		return nil, err
+// size keeps a file's size when the listing gave it (a bucket's does).
+func (g *group) size(table string, e store.Entry) {
+	if !e.Sized {
+		return
 	}
-	defer d.Close()
-	return d.ReadDir(-1)
+	if g.sizes == nil {
+		g.sizes = map[string]int64{}
+	}
+	g.sizes[table] = e.Size
 }
 
 // detail fills in the details of sets of one folder: the files' sizes and
 // times, and their row counts, from each set's manifest or else the
 // folder's log. It returns the sets whose files are still there; a set that
 // vanished since its folder was read (a backup being removed) is dropped.
-func detail(sets []*Set) ([]*Set, error) {
+func detail(ctx context.Context, st store.Store, sets []*Set) ([]*Set, error) {
 	if len(sets) == 0 {
 		return sets, nil
 	}
@@ -246,19 +246,23 @@ sets:
 	for _, s := range sets {
 		s.Bytes = make(map[string]int64, len(layout.Tables()))
 		for _, table := range layout.Tables() {
-			fi, err := os.Stat(s.Path(table))
+			if size, ok := s.sizes[table]; ok {
+				s.Bytes[table] = size
+				continue
+			}
+			e, err := st.Stat(ctx, s.Path(table))
 			switch {
 			case isNotExist(err):
 				continue sets
 			case err != nil:
 				return nil, storageError(err, "read backup set "+s.Timestamp)
 			}
-			s.Bytes[table] = fi.Size()
+			s.Bytes[table] = e.Size
 		}
 		kept = append(kept, s)
 	}
 	if len(kept) > 0 && kept[0].hasLog {
-		if counts := readLog(filepath.Join(kept[0].Dir, layout.LogName)); counts != nil {
+		if counts := readLog(ctx, st, store.Join(kept[0].Dir, layout.LogName)); counts != nil {
 			for _, s := range kept {
 				if rows, ok := counts[s.Timestamp]; ok {
 					s.LogFile, s.RowCounts = layout.LogName, rows
@@ -266,32 +270,22 @@ sets:
 			}
 		}
 	}
-	manifestCounts(kept)
+	manifestCounts(ctx, st, kept)
 	return kept, nil
 }
 
 // manifestCounts sets the row counts of the sets that have a manifest to the
 // manifest's: a set the server wrote has no log line, and its manifest's
 // counts are the ones every read of the set checks. Only the sets detailed
-// are read (a list's page, not the whole scan). The sets are of one folder
-// (see detail), opened once beneath the backup root, as Set.Manifest opens
-// it; each manifest is then one open in it. A manifest that cannot be read,
+// are read (a list's page, not the whole scan). A manifest that cannot be read,
 // or describes another set, leaves the counts as they were: it only adds
 // detail here, and inspect and restore report it.
-func manifestCounts(sets []*Set) {
-	var dir *os.Root
+func manifestCounts(ctx context.Context, st store.Store, sets []*Set) {
 	for _, s := range sets {
-		if s.ManifestFile == "" || s.Dir != sets[0].Dir {
+		if s.ManifestFile == "" {
 			continue
 		}
-		if dir == nil {
-			var err error
-			if dir, err = s.openFolder(); err != nil {
-				return
-			}
-			defer dir.Close()
-		}
-		m, err := readManifest(dir, s.ManifestFile)
+		m, err := readManifest(ctx, st, store.Join(s.Dir, s.ManifestFile))
 		if err != nil || m.Timestamp != s.Timestamp {
 			continue
 		}
@@ -305,16 +299,6 @@ func manifestCounts(sets []*Set) {
 			s.RowCounts = counts
 		}
 	}
-}
-
-// openFolder opens the set's folder beneath the backup root.
-func (s Set) openFolder() (*os.Root, error) {
-	root, rel, err := s.openRoot()
-	if err != nil {
-		return nil, err
-	}
-	defer root.Close()
-	return root.OpenRoot(rel)
 }
 
 // Detail fills in the sizes, times and logged row counts of sets, which a
@@ -333,7 +317,7 @@ func (c *Catalog) Detail(ctx context.Context, sets []*Set) ([]*Set, error) {
 		byDir[i] = append(byDir[i], s)
 	}
 	err := parallel(ctx, len(byDir), func(i int) (err error) {
-		byDir[i], err = detail(byDir[i])
+		byDir[i], err = detail(ctx, c.Store, byDir[i])
 		return err
 	})
 	if err != nil {
@@ -357,12 +341,12 @@ func (c *Catalog) Detail(ctx context.Context, sets []*Set) ([]*Set, error) {
 	return kept, nil
 }
 
-func newSet(root, dir, ts string, g *group, hasLog bool) Set {
+func newSet(st store.Store, dir, ts string, g *group, hasLog bool) Set {
 	kind := layout.KindBackup
 	if g.manifest != "" {
 		kind = layout.ManifestKind(g.manifest)
 	}
-	return Set{Timestamp: ts, Dir: dir, Kind: kind, ManifestFile: g.manifest, hasLog: hasLog, root: root}
+	return Set{Timestamp: ts, Dir: dir, Kind: kind, ManifestFile: g.manifest, hasLog: hasLog, store: st, sizes: g.sizes}
 }
 
 func newIncomplete(ts string, g *group) Incomplete {
@@ -388,36 +372,12 @@ func newIncomplete(ts string, g *group) Incomplete {
 	return inc
 }
 
-// isRegular reports whether a folder entry is a regular file, following a
-// symlink only when it leads to a path inside root: links that are broken,
-// loop or lead out of the root are no files. Only a link costs a system
-// call; the directory read gave the others' types.
-func isRegular(dir, name string, e fs.DirEntry, root string) bool {
-	if e.Type()&fs.ModeSymlink == 0 {
-		return e.Type().IsRegular()
-	}
-	real, err := filepath.EvalSymlinks(filepath.Join(dir, name))
-	if err != nil || !inside(root, real) {
-		return false
-	}
-	fi, err := os.Stat(real)
-	return err == nil && fi.Mode().IsRegular()
-}
-
 // readLog reads a folder's log and returns, for each set it mentions, the
 // row counts it gives (nil when it gives none). A log that cannot be read or
 // is too big to be one is ignored: it only adds detail to a listing.
-func readLog(path string) map[string]map[string]int64 {
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+func readLog(ctx context.Context, st store.Store, key string) map[string]map[string]int64 {
+	data, err := store.ReadAll(ctx, st, key, layout.MaxLogBytes)
 	if err != nil {
-		return nil
-	}
-	defer f.Close()
-	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
-		return nil
-	}
-	data, err := io.ReadAll(io.LimitReader(f, layout.MaxLogBytes+1))
-	if err != nil || len(data) > layout.MaxLogBytes {
 		return nil
 	}
 	return layout.ParseLog(string(data))
@@ -426,27 +386,19 @@ func readLog(path string) map[string]map[string]int64 {
 // Manifest reads the set's manifest: nil when it has none (the old pipeline
 // wrote it), BACKUP_CORRUPT when it cannot be read or describes another set.
 // A call that reads the set's files gets it from Open instead.
-func (s Set) Manifest() (*layout.Manifest, error) {
+func (s Set) Manifest(ctx context.Context) (*layout.Manifest, error) {
 	if s.ManifestFile == "" {
 		return nil, nil
 	}
-	root, rel, err := s.openRoot()
-	if err != nil {
-		return nil, err
+	if s.store == nil {
+		return nil, errors.New("catalog: set not found by a catalog")
 	}
-	defer root.Close()
-	return s.manifestIn(root, rel)
-}
-
-// manifestIn reads the set's manifest beneath root, the set's folder being
-// rel in it.
-func (s Set) manifestIn(root *os.Root, rel string) (*layout.Manifest, error) {
-	if s.ManifestFile == "" {
-		return nil, nil
-	}
-	m, err := readManifest(root, filepath.Join(rel, s.ManifestFile))
+	m, err := readManifest(ctx, s.store, store.Join(s.Dir, s.ManifestFile))
 	if err == nil && m.Timestamp != s.Timestamp {
 		err = fmt.Errorf("it describes set %s", m.Timestamp)
+	}
+	if e, ok := apierr.As(err); ok && e.Type != apierr.BackupCorrupt {
+		return nil, e // the store failed, not the manifest
 	}
 	if err != nil {
 		return nil, apierr.Wrap(apierr.BackupCorrupt, err, "the set's manifest %s is unreadable: %v; remove it to restore the files unchecked", s.ManifestFile, err).

@@ -107,7 +107,7 @@ type File struct {
 
 // NewFile starts collecting set's embeddings, matched by the live table's
 // key.
-func NewFile(set *catalog.Files, live *livedb.Live) (*File, error) {
+func NewFile(ctx context.Context, set *catalog.Files, live *livedb.Live) (*File, error) {
 	t := live.Tables[layout.EmbeddingTable]
 	if t == nil {
 		return nil, apierr.New(apierr.SchemaMismatch, "table %s does not exist in the target database, so there is nothing to compare with", layout.EmbeddingTable).
@@ -117,7 +117,7 @@ func NewFile(set *catalog.Files, live *livedb.Live) (*File, error) {
 		return nil, apierr.New(apierr.SchemaMismatch, "table %s has no single-column primary key, so its rows cannot be matched with the backup's", layout.EmbeddingTable).
 			With("table", layout.EmbeddingTable)
 	}
-	names, err := backupfile.Collections(set.File(layout.CollectionTable))
+	names, err := backupfile.Collections(ctx, set.File(layout.CollectionTable))
 	if err != nil {
 		return nil, err
 	}
@@ -174,11 +174,11 @@ func (f *File) Add(raw, ready []csvstream.Field) {
 // ReadFile collects set's embeddings by reading the file itself, for a
 // caller that does not read it anyway.
 func ReadFile(ctx context.Context, set *catalog.Files, live *livedb.Live) (*File, error) {
-	f, err := NewFile(set, live)
+	f, err := NewFile(ctx, set, live)
 	if err != nil {
 		return nil, err
 	}
-	r, err := backupfile.Open(set.File(layout.EmbeddingTable), func(name string) (backupfile.Column, error) {
+	r, err := backupfile.Open(ctx, set.File(layout.EmbeddingTable), func(name string) (backupfile.Column, error) {
 		if name == "cmetadata" {
 			return backupfile.Column{Kind: backupfile.JSON}, nil
 		}
@@ -187,6 +187,7 @@ func ReadFile(ctx context.Context, set *catalog.Files, live *livedb.Live) (*File
 	if err != nil {
 		return nil, err
 	}
+	defer r.Close()
 	if err := f.Begin(r.Name(), r.Header(), false, false); err != nil {
 		return nil, err
 	}

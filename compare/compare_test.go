@@ -48,7 +48,7 @@ func (e *env) diff(t *testing.T) *compare.Diff {
 		if err != nil {
 			return err
 		}
-		files, err := e.set.Open()
+		files, err := e.set.Open(context.Background())
 		if err != nil {
 			return err
 		}

@@ -1,6 +1,7 @@
 package confirm
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -78,12 +79,12 @@ func (c *Claims) Sums() map[string]string {
 // checked by the restore as it reads them, and the rows' state under its
 // lock). Its errors are the contract's: INVALID_PARAMS with a reason for a
 // token that does not fit the call, CONFLICT when the files changed.
-func (s *Sealer) Verify(token string, call Call) (*Claims, error) {
+func (s *Sealer) Verify(ctx context.Context, token string, call Call) (*Claims, error) {
 	bad := func(reason, msg string) error {
 		return apierr.New(apierr.InvalidParams, "confirm_token %s; call restore_vector_backup again without confirm_token to get a new plan and token", msg).
 			With("param", "confirm_token").With("reason", reason)
 	}
-	c, err := s.Open(token)
+	c, err := s.Open(ctx, token)
 	var record *RecordError
 	switch {
 	case errors.As(err, &record):
@@ -107,7 +108,7 @@ func (s *Sealer) Verify(token string, call Call) (*Claims, error) {
 		if err != nil {
 			return nil, err
 		}
-		if got.Size != want.Size || got.ModTime != want.ModTime {
+		if got.Size != want.Size || got.Identity != want.Identity {
 			return nil, apierr.New(apierr.Conflict, "backup file of %s changed after the plan was confirmed; nothing was changed; call again without confirm_token to get a new plan", table).
 				With("reason", "files_changed")
 		}
@@ -117,10 +118,10 @@ func (s *Sealer) Verify(token string, call Call) (*Claims, error) {
 
 // stamp is table's open file in set as it is now.
 func stamp(set *catalog.Files, table string) (FileStamp, error) {
-	fi, err := set.File(table).Stat()
-	if err != nil {
-		return FileStamp{}, apierr.Wrap(apierr.ResourceNotFound, err, "backup file %s disappeared", set.Set.File(table)).
+	f := set.File(table)
+	if f == nil {
+		return FileStamp{}, apierr.New(apierr.ResourceNotFound, "backup file %s disappeared", set.Set.File(table)).
 			With("file", set.Set.File(table))
 	}
-	return FileStamp{Size: fi.Size(), ModTime: fi.ModTime().UnixNano()}, nil
+	return FileStamp{Size: f.Size(), Identity: f.Identity()}, nil
 }

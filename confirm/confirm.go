@@ -7,6 +7,7 @@
 package confirm
 
 import (
+	"context"
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/rand"
@@ -15,12 +16,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"path"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/vectorops/pgvector-backup-mcp/layout"
+	"github.com/vectorops/pgvector-backup-mcp/store"
 )
 
 // DefaultTTL is how long a token stays valid.
@@ -54,9 +54,9 @@ func Digest(s string) string {
 
 // FileStamp identifies a backup file's content.
 type FileStamp struct {
-	Size    int64  `json:"size"`
-	ModTime int64  `json:"mtime"` // unix nanoseconds
-	SHA256  string `json:"sha256"`
+	Size     int64  `json:"size"`
+	Identity string `json:"id"` // the store's identity of the file: an ETag or generation, a folder file's inode and time
+	SHA256   string `json:"sha256"`
 }
 
 // Errors Open returns; callers word them for the user.
@@ -78,12 +78,11 @@ type Sealer struct {
 	spent *spentRecord     // where spends persist, when set
 }
 
-// PersistSpent keeps the record of spent tokens beneath the backup root
-// (in layout.StateDir) as well as in memory, so that a server restarted
-// with the same key, or another sharing key and root, still refuses a
-// token that was spent.
-func (s *Sealer) PersistSpent(backupRoot string) {
-	s.spent = &spentRecord{parent: backupRoot, name: path.Join(layout.StateDir, "spent_tokens")}
+// PersistSpent keeps the record of spent tokens under the backup root
+// (in its state folder), so that a token is spent once across restarts and
+// across replicas that share the root.
+func (s *Sealer) PersistSpent(st store.Store) {
+	s.spent = newSpentRecord(st)
 }
 
 // CheckKey refuses a key without entropy: all bytes equal (all zero, the
@@ -160,7 +159,7 @@ func (s *Sealer) Seal(c Claims) (string, time.Time, error) {
 }
 
 // Open checks a token and returns its claims.
-func (s *Sealer) Open(token string) (*Claims, error) {
+func (s *Sealer) Open(ctx context.Context, token string) (*Claims, error) {
 	body, ok := strings.CutPrefix(token, tokenPrefix)
 	if !ok {
 		return nil, ErrMalformed
@@ -188,7 +187,7 @@ func (s *Sealer) Open(token string) (*Claims, error) {
 		return nil, ErrUsed
 	}
 	if s.spent != nil {
-		spent, err := s.spent.spent(c.ID)
+		spent, err := s.spent.spent(ctx, c.ID)
 		if err != nil {
 			return nil, err
 		}
@@ -204,7 +203,7 @@ func (s *Sealer) Open(token string) (*Claims, error) {
 // the token was spent already, and another error when the spend cannot be
 // recorded durably. A restore spends its token inside its transaction,
 // just before COMMIT, and does not commit unless Spend succeeded.
-func (s *Sealer) Spend(c *Claims) error {
+func (s *Sealer) Spend(ctx context.Context, c *Claims) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.now()
@@ -217,7 +216,7 @@ func (s *Sealer) Spend(c *Claims) error {
 		return ErrUsed
 	}
 	if s.spent != nil {
-		if err := s.spent.spend(c.ID, c.ExpiresAt, now); err != nil {
+		if err := s.spent.spend(ctx, c.ID, c.ExpiresAt, now); err != nil {
 			return err
 		}
 	}

@@ -2,6 +2,7 @@ package confirm
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"errors"
 	"reflect"
@@ -19,8 +20,8 @@ func testClaims() Claims {
 		SetDir:    "/srv/project/data_pipeline/training_data/global_vector_bak",
 		Timestamp: "20250721_215758",
 		Files: map[string]FileStamp{
-			"langchain_pg_collection": {Size: 209, ModTime: 1753105078123456789, SHA256: strings.Repeat("ab", 32)},
-			"langchain_pg_embedding":  {Size: 782336, ModTime: 1753105078987654321, SHA256: strings.Repeat("cd", 32)},
+			"langchain_pg_collection": {Size: 209, Identity: "ino-1-mtime-1753105078123456789-size-209", SHA256: strings.Repeat("ab", 32)},
+			"langchain_pg_embedding":  {Size: 782336, Identity: "\"9b2cf535f27731c974343645a3985328-3\"-size-782336", SHA256: strings.Repeat("cd", 32)},
 		},
 		State: "langchain_pg_collection:4:123;langchain_pg_embedding:100:-987654321",
 	}
@@ -80,7 +81,7 @@ func TestSealOpenRoundTrip(t *testing.T) {
 	if want := clock.now().Add(10 * time.Minute); !expires.Equal(want) {
 		t.Errorf("expires %v, want %v", expires, want)
 	}
-	got, err := s.Open(token)
+	got, err := s.Open(context.Background(), token)
 	if err != nil {
 		t.Fatalf("open a fresh token: %v", err)
 	}
@@ -96,7 +97,7 @@ func TestSealOpenRoundTrip(t *testing.T) {
 		t.Errorf("claims changed in the round trip:\n got %+v\nwant %+v", *got, want)
 	}
 	// Opening does not use a token up.
-	if _, err := s.Open(token); err != nil {
+	if _, err := s.Open(context.Background(), token); err != nil {
 		t.Errorf("second open: %v", err)
 	}
 	// The token is plain URL-safe text, easy for a model to copy.
@@ -119,7 +120,7 @@ func TestSealMintsDistinctTokens(t *testing.T) {
 			t.Fatalf("the same token twice: %s", token)
 		}
 		seen[token] = true
-		c, err := s.Open(token)
+		c, err := s.Open(context.Background(), token)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -167,21 +168,21 @@ func TestKeyDecides(t *testing.T) {
 	a := mustSealer(t, key(1), time.Minute)
 	token, _ := mustSeal(t, a, testClaims())
 
-	if _, err := mustSealer(t, key(1), time.Minute).Open(token); err != nil {
+	if _, err := mustSealer(t, key(1), time.Minute).Open(context.Background(), token); err != nil {
 		t.Errorf("same key, other sealer: %v", err)
 	}
 	for name, other := range map[string]*Sealer{
 		"other key":  mustSealer(t, key(2), time.Minute),
 		"random key": mustSealer(t, nil, time.Minute),
 	} {
-		if _, err := other.Open(token); !errors.Is(err, ErrForeign) {
+		if _, err := other.Open(context.Background(), token); !errors.Is(err, ErrForeign) {
 			t.Errorf("%s: err %v, want ErrForeign", name, err)
 		}
 	}
 	// Two random-key sealers never share tokens: tokens die with the process.
 	r1, r2 := mustSealer(t, nil, time.Minute), mustSealer(t, nil, time.Minute)
 	tok, _ := mustSeal(t, r1, testClaims())
-	if _, err := r2.Open(tok); !errors.Is(err, ErrForeign) {
+	if _, err := r2.Open(context.Background(), tok); !errors.Is(err, ErrForeign) {
 		t.Errorf("random keys: err %v, want ErrForeign", err)
 	}
 }
@@ -210,7 +211,7 @@ func TestTamperedTokens(t *testing.T) {
 		// low-bit and one high-bit change.
 		for _, step := range []int{1, 33} {
 			b[i] = alphabet[(strings.IndexByte(alphabet, body[i])+step)%len(alphabet)]
-			_, err := s.Open(tokenPrefix + string(b))
+			_, err := s.Open(context.Background(), tokenPrefix + string(b))
 			if refused(err) {
 				continue
 			}
@@ -250,26 +251,26 @@ func TestTamperedTokens(t *testing.T) {
 		"nonce bit flip":           tokenPrefix + base64.RawURLEncoding.EncodeToString(flip(orig, 0)),
 		"tag bit flip":             tokenPrefix + base64.RawURLEncoding.EncodeToString(flip(orig, len(orig)-1)),
 	} {
-		c, err := s.Open(bad)
+		c, err := s.Open(context.Background(), bad)
 		if !refused(err) {
 			t.Errorf("%s: Open = %+v, %v; want ErrForeign or ErrMalformed", name, c, err)
 		}
 	}
 
 	// The prefix decides malformed versus foreign.
-	if _, err := s.Open("vbc2." + body); !errors.Is(err, ErrMalformed) {
+	if _, err := s.Open(context.Background(), "vbc2." + body); !errors.Is(err, ErrMalformed) {
 		t.Errorf("other prefix: %v, want ErrMalformed", err)
 	}
-	if _, err := s.Open(tokenPrefix + base64.RawURLEncoding.EncodeToString(flip(orig, len(orig)/2))); !errors.Is(err, ErrForeign) {
+	if _, err := s.Open(context.Background(), tokenPrefix + base64.RawURLEncoding.EncodeToString(flip(orig, len(orig)/2))); !errors.Is(err, ErrForeign) {
 		t.Errorf("altered ciphertext: %v, want ErrForeign", err)
 	}
 	// Go's base64 skips line breaks, so a token wrapped by a client decodes
 	// to the same bytes: the same token, not an altered one.
-	if c, err := s.Open(token + "\r\n"); err != nil || c == nil {
+	if c, err := s.Open(context.Background(), token + "\r\n"); err != nil || c == nil {
 		t.Errorf("token with a trailing line break: %v", err)
 	}
 	// The real token still opens after all that.
-	if _, err := s.Open(token); err != nil {
+	if _, err := s.Open(context.Background(), token); err != nil {
 		t.Errorf("the untouched token: %v", err)
 	}
 }
@@ -295,17 +296,17 @@ func TestSealedNonClaims(t *testing.T) {
 		"JSON array": []byte(`[1,2]`),
 	} {
 		sealed := s.aead.Seal(bytes.Clone(nonce), nonce, plain, additionalData)
-		if _, err := s.Open(tokenPrefix + base64.RawURLEncoding.EncodeToString(sealed)); !errors.Is(err, ErrForeign) {
+		if _, err := s.Open(context.Background(), tokenPrefix + base64.RawURLEncoding.EncodeToString(sealed)); !errors.Is(err, ErrForeign) {
 			t.Errorf("%s: %v, want ErrForeign", name, err)
 		}
 	}
 	sealed := s.aead.Seal(bytes.Clone(nonce), nonce, []byte(`{"id":"x","exp":99999999999}`), []byte("another purpose"))
-	if _, err := s.Open(tokenPrefix + base64.RawURLEncoding.EncodeToString(sealed)); !errors.Is(err, ErrForeign) {
+	if _, err := s.Open(context.Background(), tokenPrefix + base64.RawURLEncoding.EncodeToString(sealed)); !errors.Is(err, ErrForeign) {
 		t.Errorf("other additional data: %v, want ErrForeign", err)
 	}
 	// Claims without an expiry are expired, never eternal.
 	sealed = s.aead.Seal(bytes.Clone(nonce), nonce, []byte(`{"id":"x"}`), additionalData)
-	if _, err := s.Open(tokenPrefix + base64.RawURLEncoding.EncodeToString(sealed)); !errors.Is(err, ErrExpired) {
+	if _, err := s.Open(context.Background(), tokenPrefix + base64.RawURLEncoding.EncodeToString(sealed)); !errors.Is(err, ErrExpired) {
 		t.Errorf("claims without exp: %v, want ErrExpired", err)
 	}
 }
@@ -322,19 +323,19 @@ func TestExpiry(t *testing.T) {
 		token, expires := mustSeal(t, s, testClaims())
 
 		clock.advance(ttl - time.Second - time.Nanosecond)
-		if _, err := s.Open(token); err != nil {
+		if _, err := s.Open(context.Background(), token); err != nil {
 			t.Errorf("start %v: a second before expiry: %v", start, err)
 		}
 		clock.t = expires
-		if _, err := s.Open(token); !errors.Is(err, ErrExpired) {
+		if _, err := s.Open(context.Background(), token); !errors.Is(err, ErrExpired) {
 			t.Errorf("start %v: at the expiry Seal announced (%v): %v, want ErrExpired", start, expires, err)
 		}
 		clock.advance(time.Hour)
-		if _, err := s.Open(token); !errors.Is(err, ErrExpired) {
+		if _, err := s.Open(context.Background(), token); !errors.Is(err, ErrExpired) {
 			t.Errorf("start %v: an hour after expiry: %v, want ErrExpired", start, err)
 		}
 		// A sealer with the same key but a correct clock agrees.
-		if _, err := mustSealer(t, key(3), ttl).Open(token); !errors.Is(err, ErrExpired) {
+		if _, err := mustSealer(t, key(3), ttl).Open(context.Background(), token); !errors.Is(err, ErrExpired) {
 			t.Errorf("start %v: other sealer, real clock: %v, want ErrExpired", start, err)
 		}
 	}
@@ -350,11 +351,11 @@ func TestExpiresAtIsHonest(t *testing.T) {
 	token, expires := mustSeal(t, s, testClaims())
 	published := expires.Truncate(time.Second)
 	clock.t = published.Add(-time.Nanosecond)
-	if _, err := s.Open(token); err != nil {
+	if _, err := s.Open(context.Background(), token); err != nil {
 		t.Errorf("just before the published expiry %s: %v", published.Format(time.RFC3339), err)
 	}
 	clock.t = published
-	if _, err := s.Open(token); !errors.Is(err, ErrExpired) {
+	if _, err := s.Open(context.Background(), token); !errors.Is(err, ErrExpired) {
 		t.Errorf("at the published expiry %s: %v, want ErrExpired", published.Format(time.RFC3339), err)
 	}
 }
@@ -366,25 +367,25 @@ func TestSpend(t *testing.T) {
 	a, _ := mustSeal(t, s, testClaims())
 	b, _ := mustSeal(t, s, testClaims())
 
-	ca, err := s.Open(a)
+	ca, err := s.Open(context.Background(), a)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.Spend(ca)
-	if _, err := s.Open(a); !errors.Is(err, ErrUsed) {
+	s.Spend(context.Background(), ca)
+	if _, err := s.Open(context.Background(), a); !errors.Is(err, ErrUsed) {
 		t.Errorf("open a used token: %v, want ErrUsed", err)
 	}
-	if _, err := s.Open(b); err != nil {
+	if _, err := s.Open(context.Background(), b); err != nil {
 		t.Errorf("another token with the same claims is not used: %v", err)
 	}
 	// Marking twice is harmless.
-	s.Spend(ca)
-	if _, err := s.Open(a); !errors.Is(err, ErrUsed) {
+	s.Spend(context.Background(), ca)
+	if _, err := s.Open(context.Background(), a); !errors.Is(err, ErrUsed) {
 		t.Errorf("after a second Spend: %v, want ErrUsed", err)
 	}
 	// Once expired, a used token is expired (and no longer remembered).
 	clock.advance(10 * time.Minute)
-	if _, err := s.Open(a); !errors.Is(err, ErrExpired) {
+	if _, err := s.Open(context.Background(), a); !errors.Is(err, ErrExpired) {
 		t.Errorf("a used token past its expiry: %v, want ErrExpired", err)
 	}
 }
@@ -397,31 +398,31 @@ func TestUsedEntriesPruned(t *testing.T) {
 	var early []*Claims
 	for range 100 {
 		token, _ := mustSeal(t, s, testClaims())
-		c, err := s.Open(token)
+		c, err := s.Open(context.Background(), token)
 		if err != nil {
 			t.Fatal(err)
 		}
-		s.Spend(c)
+		s.Spend(context.Background(), c)
 		early = append(early, c)
 	}
 	clock.advance(5 * time.Minute)
 	late, _ := mustSeal(t, s, testClaims())
-	lc, err := s.Open(late)
+	lc, err := s.Open(context.Background(), late)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.Spend(lc)
+	s.Spend(context.Background(), lc)
 	if n := len(s.used); n != 101 {
 		t.Fatalf("%d used entries before any expired, want 101", n)
 	}
 
 	clock.advance(5 * time.Minute) // the first 100 expire now
 	next, _ := mustSeal(t, s, testClaims())
-	nc, err := s.Open(next)
+	nc, err := s.Open(context.Background(), next)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.Spend(nc)
+	s.Spend(context.Background(), nc)
 	if n := len(s.used); n != 2 {
 		t.Errorf("%d used entries after the first 100 expired, want 2 (late and next)", n)
 	}
@@ -431,7 +432,7 @@ func TestUsedEntriesPruned(t *testing.T) {
 		}
 	}
 	// The still-valid used token stays refused.
-	if _, err := s.Open(late); !errors.Is(err, ErrUsed) {
+	if _, err := s.Open(context.Background(), late); !errors.Is(err, ErrUsed) {
 		t.Errorf("late token: %v, want ErrUsed", err)
 	}
 }
@@ -449,13 +450,13 @@ func TestConcurrentUse(t *testing.T) {
 					t.Error(err)
 					return
 				}
-				c, err := s.Open(token)
+				c, err := s.Open(context.Background(), token)
 				if err != nil {
 					t.Error(err)
 					return
 				}
-				s.Spend(c)
-				if _, err := s.Open(token); !errors.Is(err, ErrUsed) {
+				s.Spend(context.Background(), c)
+				if _, err := s.Open(context.Background(), token); !errors.Is(err, ErrUsed) {
 					t.Errorf("after Spend: %v", err)
 					return
 				}

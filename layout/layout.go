@@ -35,6 +35,24 @@ func FileName(table, ts string) string { return table + "_" + ts + ".csv" }
 // Path is the path of table's file in the set of timestamp ts in dir.
 func Path(dir, table, ts string) string { return filepath.Join(dir, FileName(table, ts)) }
 
+// The folders of a backup root.
+const (
+	// GlobalDir holds global sets and the server's snapshots.
+	GlobalDir = "global_vector_bak"
+	// LegacyGlobalDir is the old pipeline's global folder, still read.
+	LegacyGlobalDir = "vector_bak"
+	// TaskBackupDir is the folder inside a task folder that holds its sets.
+	TaskBackupDir = "vector_bak"
+	// LegacyRoot is where the old pipeline kept the backup root, relative
+	// to its project root: the prefix of backup_path's legacy form, which
+	// a bucket's folders are also named by.
+	LegacyRoot = "data_pipeline/training_data"
+)
+
+// GlobalDirs are the global folders' names, sorted: the current one and the
+// legacy one. A new slice each call.
+func GlobalDirs() []string { return []string{GlobalDir, LegacyGlobalDir} }
+
 // StateDir is the folder under the backup root that holds the server's own
 // state: the key that seals its manifests and the record of spent
 // confirmation tokens. It holds no vector_bak, so it is no location.

@@ -92,9 +92,9 @@ type FileEntry struct {
 	Columns []string `json:"columns"`
 }
 
-// maxManifestBytes bounds what ReadManifest reads: a manifest is a few
+// MaxManifestBytes bounds what ReadManifest reads: a manifest is a few
 // hundred bytes, and a huge file in its place is not one.
-const maxManifestBytes = 1 << 20
+const MaxManifestBytes = 1 << 20
 
 // ReadManifest reads and checks the manifest at path.
 func ReadManifest(path string) (*Manifest, error) {
@@ -113,7 +113,7 @@ func ReadManifest(path string) (*Manifest, error) {
 // DecodeManifest reads and checks a manifest.
 func DecodeManifest(r io.Reader) (*Manifest, error) {
 	var m Manifest
-	if err := json.NewDecoder(io.LimitReader(r, maxManifestBytes)).Decode(&m); err != nil {
+	if err := json.NewDecoder(io.LimitReader(r, MaxManifestBytes)).Decode(&m); err != nil {
 		return nil, fmt.Errorf("manifest: %w", err)
 	}
 	if m.FormatVersion != FormatVersion {

@@ -53,8 +53,8 @@ type stream struct {
 
 // openStream opens table t's file in the set, mapping its header to t's
 // columns; binary asks for binary COPY when the columns allow it.
-func (j *job) openStream(t *livedb.Table, binary bool) (*stream, error) {
-	f, err := backupfile.Open(j.req.Files.File(t.Name), t.Column)
+func (j *job) openStream(ctx context.Context, t *livedb.Table, binary bool) (*stream, error) {
+	f, err := backupfile.Open(ctx, j.req.Files.File(t.Name), t.Column)
 	if err != nil {
 		return nil, err
 	}
@@ -240,7 +240,7 @@ func (j *job) copy(ctx context.Context, tx pgx.Tx, s *stream) (TableResult, erro
 			return TableResult{}, readErr
 		}
 		if pg, ok := pgerr.As(err); ok && pgerr.RowRejected(err) {
-			return TableResult{}, rowRejected(pg, into, s.file, s.filter.keep, s.binary)
+			return TableResult{}, rowRejected(ctx, pg, into, s.file, s.filter.keep, s.binary)
 		}
 		return TableResult{}, fmt.Errorf("copy %s into %s: %w", s.file.Name(), into, err)
 	}
@@ -324,6 +324,13 @@ func columnList(names []string) string {
 	return strings.Join(out, ", ")
 }
 
+// closeStreams ends the streams' reads of their files.
+func closeStreams(streams []*stream) {
+	for _, s := range streams {
+		s.file.Close()
+	}
+}
+
 // openStreams loads each selected table and opens its file, checking the
 // header and first record against it before anything is written; binary
 // asks for binary COPY where the columns allow it. configure, when set, sets
@@ -335,7 +342,7 @@ func (j *job) openStreams(ctx context.Context, q livedb.Querier, binary bool, co
 		if err != nil {
 			return streams, err
 		}
-		s, err := j.openStream(t, binary)
+		s, err := j.openStream(ctx, t, binary)
 		if err != nil {
 			return streams, err
 		}

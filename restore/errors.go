@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"os"
 	"strconv"
 	"strings"
 
@@ -15,6 +14,7 @@ import (
 	"github.com/vectorops/pgvector-backup-mcp/backupfile"
 	"github.com/vectorops/pgvector-backup-mcp/csvstream"
 	"github.com/vectorops/pgvector-backup-mcp/pgerr"
+	"github.com/vectorops/pgvector-backup-mcp/store"
 )
 
 // rolledBack ends every message about a restore that failed in its
@@ -46,7 +46,7 @@ func (j *job) commitFailed(ctx context.Context, err error) error {
 		j.discardSnapshot()
 		return failed(ctx, err)
 	}
-	if j.snapshot != nil && j.snapshot.Publish() != nil {
+	if j.snapshot != nil && j.snapshot.Publish(ctx) != nil {
 		j.snapshot.Discard()
 	}
 	return apierr.Wrap(apierr.DatabaseError, err,
@@ -82,11 +82,11 @@ func copyLineOf(where, table string) (int64, bool) {
 
 // rowRejected reports a row PostgreSQL refused during COPY by its line in
 // the backup file.
-func rowRejected(pg *pgconn.PgError, table string, file *backupfile.Reader, keep func([]csvstream.Field) bool, binary bool) *apierr.Error {
+func rowRejected(ctx context.Context, pg *pgconn.PgError, table string, file *backupfile.Reader, keep func([]csvstream.Field) bool, binary bool) *apierr.Error {
 	where := file.Name() + ": PostgreSQL rejected a row"
 	var line int
 	if n, ok := copyLineOf(pg.Where, table); ok {
-		if l, err := fileLine(file.File(), n, keep, binary); err == nil {
+		if l, err := fileLine(ctx, file.Source(), n, keep, binary); err == nil {
 			line = l
 			where = fmt.Sprintf("%s line %d: PostgreSQL rejected the row", file.Name(), l)
 		}
@@ -108,11 +108,12 @@ func rowRejected(pg *pgconn.PgError, table string, file *backupfile.Reader, keep
 // The data sent differs from the file in row ends, header and filtered
 // rows, so the file is reread, counting the same way over the records keep
 // lets through. Only called on the error path.
-func fileLine(f *os.File, copyLine int64, keep func([]csvstream.Field) bool, binary bool) (int, error) {
-	r, err := backupfile.Open(f, backupfile.AllText)
+func fileLine(ctx context.Context, f store.Object, copyLine int64, keep func([]csvstream.Field) bool, binary bool) (int, error) {
+	r, err := backupfile.Open(ctx, f, backupfile.AllText)
 	if err != nil {
 		return 0, err
 	}
+	defer r.Close()
 	start := int64(1)
 	for {
 		rec, err := r.Next()

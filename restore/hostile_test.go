@@ -782,7 +782,7 @@ func newBigSet(t testing.TB, n, dim int) *bigSet {
 	if err != nil {
 		t.Fatal(err)
 	}
-	set, err := cat.FindSet(dir, ts)
+	set, err := cat.FindSet(context.Background(), pgtest.Key(t, cat, dir), ts)
 	if err != nil {
 		t.Fatal(err)
 	}

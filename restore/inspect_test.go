@@ -121,7 +121,7 @@ func TestInspectChecksums(t *testing.T) {
 	}
 	tx.Commit(ctx)
 	cat, _ := catalog.New(dir, dir)
-	set, err := cat.FindSet(dir, w.Timestamp)
+	set, err := cat.FindSet(context.Background(), pgtest.Key(t, cat, dir), w.Timestamp)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -53,12 +53,12 @@ func (p *Plan) Destructive() bool {
 // files' checksums and a fingerprint of the rows to be replaced (which
 // reads each of them whole, so a plan only shown skips it).
 func MakePlan(ctx context.Context, tx pgx.Tx, req Request, bind bool) (*Plan, *Binding, error) {
-	done, err := req.open()
+	done, err := req.open(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
 	defer done()
-	j, err := prepare(req)
+	j, err := prepare(ctx, req)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -136,6 +136,7 @@ func (j *job) readThrough(ctx context.Context, tx pgx.Tx, plan *Plan, binding *B
 			counter.add(ctx, rec)
 		}
 	})
+	defer closeStreams(streams)
 	if err != nil {
 		return nil, err
 	}
@@ -177,7 +178,7 @@ func (j *job) collectionPlan(ctx context.Context, q livedb.Querier, backupPerUUI
 	names := j.scope.backupNames
 	if names == nil {
 		var err error
-		if names, err = backupfile.Collections(j.req.Files.File(layout.CollectionTable)); err != nil {
+		if names, err = backupfile.Collections(ctx, j.req.Files.File(layout.CollectionTable)); err != nil {
 			return nil, err
 		}
 	}

@@ -80,7 +80,7 @@ func (j *job) deleteWhere(ctx context.Context, tx pgx.Tx, table string) (string,
 	if err != nil || !slices.Equal(t.PrimaryKey, []string{"uuid"}) {
 		return "", nil, err
 	}
-	names, err := backupfile.Collections(j.req.Files.File(layout.CollectionTable))
+	names, err := backupfile.Collections(ctx, j.req.Files.File(layout.CollectionTable))
 	if err != nil {
 		return "", nil, err
 	}

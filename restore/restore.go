@@ -21,6 +21,7 @@ import (
 	"github.com/vectorops/pgvector-backup-mcp/backup"
 	"github.com/vectorops/pgvector-backup-mcp/catalog"
 	"github.com/vectorops/pgvector-backup-mcp/layout"
+	"github.com/vectorops/pgvector-backup-mcp/store"
 )
 
 // On-conflict policies for appended rows.
@@ -64,9 +65,9 @@ type Request struct {
 	// replaced are saved as a backup set first, inside the restore's
 	// transaction.
 	SnapshotDir string
-	// BackupRoot is the root SnapshotDir lies in: the snapshot is written
-	// beneath it, never through a link out of it (empty: SnapshotDir).
-	BackupRoot string
+	// BackupRoot is the store SnapshotDir lies in (a key in it): the
+	// snapshot is written through it, never outside the root.
+	BackupRoot store.Store
 
 	// Expect, from a confirmation, is the world the person approved:
 	// checked under the lock before anything changes, and each file's
@@ -147,12 +148,12 @@ type Undo struct {
 // were.
 func Run(ctx context.Context, conn *pgx.Conn, req Request) (*Result, error) {
 	start := time.Now()
-	done, err := req.open()
+	done, err := req.open(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer done()
-	j, err := prepare(req)
+	j, err := prepare(ctx, req)
 	if err != nil {
 		return nil, err
 	}
@@ -178,7 +179,7 @@ func Run(ctx context.Context, conn *pgx.Conn, req Request) (*Result, error) {
 		return nil, j.commitFailed(ctx, err)
 	}
 	res.Duration, res.Finished = time.Since(start), time.Now()
-	j.publishSnapshot(res)
+	j.publishSnapshot(ctx, res)
 	j.vacuum(ctx, conn, res)
 	return res, nil
 }
@@ -230,18 +231,18 @@ type job struct {
 
 // open opens the set's files unless the caller did, before any lock is
 // taken; done closes what it opened.
-func (req *Request) open() (done func(), err error) {
+func (req *Request) open(ctx context.Context) (done func(), err error) {
 	if req.Files != nil {
 		return func() {}, nil
 	}
-	if req.Files, err = req.Set.Open(); err != nil {
+	if req.Files, err = req.Set.Open(ctx); err != nil {
 		return nil, err
 	}
 	return func() { req.Files.Close() }, nil
 }
 
 // prepare checks the options that need no database.
-func prepare(req Request) (*job, error) {
+func prepare(ctx context.Context, req Request) (*job, error) {
 	if req.OnConflict == "" {
 		req.OnConflict = OnConflictError
 	}
@@ -257,7 +258,7 @@ func prepare(req Request) (*job, error) {
 	var err error
 	if req.Files != nil {
 		j.manifest = req.Files.Manifest()
-	} else if j.manifest, err = req.Set.Manifest(); err != nil {
+	} else if j.manifest, err = req.Set.Manifest(ctx); err != nil {
 		return nil, err
 	}
 	requested := req.Tables
@@ -324,8 +325,8 @@ func SelectTables(requested []string) ([]string, error) {
 
 // Validate checks req's options against its set, needing no database, and
 // returns the tables it restores, in order.
-func Validate(req Request) ([]string, error) {
-	j, err := prepare(req)
+func Validate(ctx context.Context, req Request) ([]string, error) {
+	j, err := prepare(ctx, req)
 	if err != nil {
 		return nil, err
 	}

@@ -56,7 +56,7 @@ func (j *job) resolveScope(ctx context.Context, q livedb.Querier) (scope, error)
 	if sc.mode != modeCollections {
 		return sc, nil
 	}
-	names, err := backupfile.Collections(j.req.Files.File(layout.CollectionTable))
+	names, err := backupfile.Collections(ctx, j.req.Files.File(layout.CollectionTable))
 	if err != nil {
 		return sc, err
 	}

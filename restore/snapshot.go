@@ -27,7 +27,7 @@ func (j *job) takeSnapshot(ctx context.Context, tx pgx.Tx) (*Snapshot, error) {
 		tables = nil
 	}
 	w, err := backup.Write(ctx, tx, backup.Request{
-		Root:        j.req.BackupRoot,
+		Store:       j.req.BackupRoot,
 		Dir:         j.req.SnapshotDir,
 		Tables:      tables,
 		Collections: j.scope.liveCollections,
@@ -70,11 +70,11 @@ func (j *job) discardSnapshot() {
 // the folder's log, once the restore committed: only then it became real.
 // The restore is done whatever happens here; a snapshot that cannot be
 // published is reported, and the restore then has no undo.
-func (j *job) publishSnapshot(res *Result) {
+func (j *job) publishSnapshot(ctx context.Context, res *Result) {
 	if j.snapshot == nil {
 		return
 	}
-	if err := j.snapshot.Publish(); err != nil {
+	if err := j.snapshot.Publish(ctx); err != nil {
 		res.Errors = append(res.Errors, "the restore is complete, but its snapshot could not be saved, so this server cannot undo it: "+apierr.MessageOf(err))
 		res.Snapshot = nil
 		return

@@ -25,6 +25,7 @@ func (j *job) execute(ctx context.Context, tx pgx.Tx) (*Result, error) {
 		return nil, err
 	}
 	streams, err := j.openStreams(ctx, tx, true, nil)
+	defer closeStreams(streams)
 	if err != nil {
 		return nil, err
 	}

@@ -16,7 +16,7 @@ func (s *Service) Create(ctx context.Context, args schemas.CreateArgs) (*schemas
 	dir := s.Catalog.GlobalDir()
 	if args.TaskID != "" {
 		var err error
-		if dir, err = s.Catalog.TaskDir(args.TaskID); err != nil {
+		if dir, err = s.Catalog.TaskDir(ctx, args.TaskID); err != nil {
 			return nil, err
 		}
 	}
@@ -33,7 +33,7 @@ func (s *Service) Create(ctx context.Context, args schemas.CreateArgs) (*schemas
 		return nil, err
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
-	w, err := backup.Create(ctx, conn, backup.Request{Root: s.Catalog.BackupRoot, Dir: dir, Tables: args.Tables, TaskID: args.TaskID, Database: db.Name})
+	w, err := backup.Create(ctx, conn, backup.Request{Store: s.Catalog.Store, Dir: dir, Tables: args.Tables, TaskID: args.TaskID, Database: db.Name})
 	if err != nil {
 		log.Warn("backup failed", "err", err)
 		return nil, err

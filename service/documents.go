@@ -23,11 +23,11 @@ func (s *Service) Document(ctx context.Context, location, timestamp, doc string)
 	if err := ctx.Err(); err != nil {
 		return nil, "", apierr.Wrap(apierr.Cancelled, err, "cancelled")
 	}
-	dir, err := s.Catalog.LocationDir(location)
+	dir, err := s.Catalog.LocationDir(ctx, location)
 	if err != nil {
 		return nil, "", err
 	}
-	set, err := s.Catalog.FindSet(dir, timestamp)
+	set, err := s.Catalog.FindSet(ctx, dir, timestamp)
 	if err != nil {
 		return nil, "", err
 	}
@@ -48,7 +48,7 @@ func (s *Service) Document(ctx context.Context, location, timestamp, doc string)
 	default:
 		return nil, "", apierr.New(apierr.InvalidParams, "a set's documents are %s and %s, not %q", DocManifest, DocLog, doc)
 	}
-	b, err := set.ReadDocument(name, maxDocument)
+	b, err := set.ReadDocument(ctx, name, maxDocument)
 	if err != nil {
 		return nil, "", err
 	}

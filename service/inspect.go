@@ -6,8 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
+	"path"
 	"slices"
 
 	"github.com/jackc/pgx/v5"
@@ -21,6 +20,7 @@ import (
 	"github.com/vectorops/pgvector-backup-mcp/livedb"
 	"github.com/vectorops/pgvector-backup-mcp/restore"
 	"github.com/vectorops/pgvector-backup-mcp/schemas"
+	"github.com/vectorops/pgvector-backup-mcp/store"
 )
 
 // badRowSamples is how many bad rows inspect describes; the rest are counted.
@@ -30,7 +30,7 @@ const badRowSamples = 5
 // changing nothing. An unreachable database is a problem in the report, not
 // a failure: the files are still worth knowing about.
 func (s *Service) Inspect(ctx context.Context, args schemas.InspectArgs) (*schemas.InspectResult, error) {
-	files, db, err := s.resolve(args.BackupPath, args.Timestamp, args.DBConnection)
+	files, db, err := s.resolve(ctx, args.BackupPath, args.Timestamp, args.DBConnection)
 	if err != nil {
 		return nil, err
 	}
@@ -83,14 +83,14 @@ func (s *Service) Inspect(ctx context.Context, args schemas.InspectArgs) (*schem
 // inspected at all.
 func InspectSet(ctx context.Context, conn *pgx.Conn, req restore.Request, diff bool) (*schemas.InspectResult, error) {
 	if req.Files == nil {
-		files, err := req.Set.Open()
+		files, err := req.Set.Open(ctx)
 		if err != nil {
 			return nil, err
 		}
 		defer files.Close()
 		req.Files = files
 	}
-	tables, err := restore.Validate(req)
+	tables, err := restore.Validate(ctx, req)
 	if err != nil {
 		return nil, err
 	}
@@ -120,7 +120,7 @@ func InspectSet(ctx context.Context, conn *pgx.Conn, req restore.Request, diff b
 		var diffFile *compare.File
 		var diffErr error
 		if diff {
-			diffFile, diffErr = compare.NewFile(req.Files, live)
+			diffFile, diffErr = compare.NewFile(ctx, req.Files, live)
 		}
 		res, err = inspectFiles(ctx, req.Files, tables, live, targetReport(req.Database, live), diffFile)
 		if err != nil || len(res.Problems) > 0 {
@@ -206,7 +206,7 @@ func inspectFiles(ctx context.Context, set *catalog.Files, tables []string, live
 			res.Problems = append(res.Problems, fit(name, report, t, target)...)
 		}
 	}
-	names, err := backupfile.Collections(set.File(layout.CollectionTable))
+	names, err := backupfile.Collections(ctx, set.File(layout.CollectionTable))
 	if err != nil {
 		res.Problems = append(res.Problems, apierr.MessageOf(err))
 	}
@@ -224,9 +224,9 @@ func inspectFiles(ctx context.Context, set *catalog.Files, tables []string, live
 // against expect at its end. Against a live table it reads the file as a
 // restore would send it (binary, where the columns allow), so it refuses
 // what the restore would. diff, when set, collects the good records.
-func inspectFile(ctx context.Context, f *os.File, t *livedb.Table, expect *backupfile.Expectation, perCollection map[string]int64, diff *compare.File) (rep schemas.FileReport, problems []string, mismatch bool) {
-	rep = schemas.FileReport{File: filepath.Base(f.Name()), Header: []string{}, BadRowSamples: []schemas.BadRow{}}
-	r, err := backupfile.Open(f, inspectColumns(t))
+func inspectFile(ctx context.Context, f store.Object, t *livedb.Table, expect *backupfile.Expectation, perCollection map[string]int64, diff *compare.File) (rep schemas.FileReport, problems []string, mismatch bool) {
+	rep = schemas.FileReport{File: path.Base(f.Key()), Header: []string{}, BadRowSamples: []schemas.BadRow{}}
+	r, err := backupfile.Open(ctx, f, inspectColumns(t))
 	if err != nil {
 		return rep, []string{apierr.MessageOf(err)}, false
 	}
@@ -356,12 +356,12 @@ func fit(name string, rep schemas.FileReport, t *livedb.Table, target *schemas.T
 // opens the set's files: before anything connects or locks, and once, so
 // that every later read of the call sees the files it found. The caller
 // closes them.
-func (s *Service) resolve(backupPath, timestamp, dbConnection string) (*catalog.Files, *dbaccess.Database, error) {
-	dir, err := s.Catalog.Resolve(backupPath)
+func (s *Service) resolve(ctx context.Context, backupPath, timestamp, dbConnection string) (*catalog.Files, *dbaccess.Database, error) {
+	dir, err := s.Catalog.Resolve(ctx, backupPath)
 	if err != nil {
 		return nil, nil, err
 	}
-	set, err := s.Catalog.FindSet(dir, timestamp)
+	set, err := s.Catalog.FindSet(ctx, dir, timestamp)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -370,7 +370,7 @@ func (s *Service) resolve(backupPath, timestamp, dbConnection string) (*catalog.
 		return nil, nil, err
 	}
 	s.hooks.run(s.hooks.beforeOpen, set)
-	files, err := set.Open()
+	files, err := set.Open(ctx)
 	if err != nil {
 		return nil, nil, err
 	}

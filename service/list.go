@@ -44,6 +44,9 @@ func (s *Service) List(ctx context.Context, args schemas.ListArgs) (*schemas.Lis
 // not an error: a fresh install has no backups, and the first backup makes
 // the folder.
 func (s *Service) BackupRootMissing() bool {
+	if s.Catalog.Bucket() {
+		return false // a bucket has no folder to miss; a wrong one fails to list
+	}
 	_, err := os.Stat(s.Catalog.BackupRoot)
 	return errors.Is(err, fs.ErrNotExist)
 }

@@ -40,7 +40,7 @@ type RestoreOptions struct {
 // its plan: directly through Approver, or by calling again with the token
 // that the CONFIRMATION_REQUIRED answer carries.
 func (s *Service) Restore(ctx context.Context, args schemas.RestoreArgs, opts RestoreOptions) (*schemas.RestoreResult, error) {
-	call, err := s.resolveRestore(args, opts)
+	call, err := s.resolveRestore(ctx, args, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -59,7 +59,7 @@ func (s *Service) Restore(ctx context.Context, args schemas.RestoreArgs, opts Re
 	log.Info("restore starting", "tables", args.Tables, "truncate", args.TruncateBeforeRestore,
 		"collections", args.Collections, "on_conflict", args.OnConflict, "dry_run", args.DryRun)
 	if claims != nil {
-		call.req.BeforeCommit = func() error { return s.spend(claims) }
+		call.req.BeforeCommit = func() error { return s.spend(ctx, claims) }
 	}
 	release, err := s.readSlot(ctx)
 	if err != nil {
@@ -73,7 +73,7 @@ func (s *Service) Restore(ctx context.Context, args schemas.RestoreArgs, opts Re
 	}
 	res := s.restoreResult(call, done)
 	if res.Snapshot != nil {
-		s.pruneSnapshots(res, done.Snapshot.Source, log)
+		s.pruneSnapshots(ctx, res, done.Snapshot.Source, log)
 	}
 	if res.DryRun {
 		log.Info("dry run finished, rolled back", restoredAttrs(res)...)
@@ -92,7 +92,7 @@ type restoreCall struct {
 }
 
 // resolveRestore checks the arguments and finds the set and the database.
-func (s *Service) resolveRestore(args schemas.RestoreArgs, opts RestoreOptions) (*restoreCall, error) {
+func (s *Service) resolveRestore(ctx context.Context, args schemas.RestoreArgs, opts RestoreOptions) (*restoreCall, error) {
 	if err := requireRestoreParams(args); err != nil {
 		return nil, err
 	}
@@ -100,7 +100,7 @@ func (s *Service) resolveRestore(args schemas.RestoreArgs, opts RestoreOptions) 
 		return nil, apierr.New(apierr.InvalidParams, "db_connection and pg_conn name different databases; pg_conn is a legacy alias, pass only db_connection").
 			With("param", "pg_conn")
 	}
-	files, db, err := s.resolve(args.BackupPath, args.Timestamp, args.Connection())
+	files, db, err := s.resolve(ctx, args.BackupPath, args.Timestamp, args.Connection())
 	if e, ok := apierr.As(err); ok && e.Param == "db_connection" && args.DBConnection == "" {
 		// Name the argument the caller used.
 		return nil, e.Replace("param", "pg_conn")
@@ -125,7 +125,7 @@ func (s *Service) resolveRestore(args schemas.RestoreArgs, opts RestoreOptions) 
 		Waiting:       waiting(opts.Progress),
 	}}
 	if args.Snapshot == nil || *args.Snapshot {
-		call.req.SnapshotDir, call.req.BackupRoot = s.Catalog.GlobalDir(), s.Catalog.BackupRoot
+		call.req.SnapshotDir, call.req.BackupRoot = s.Catalog.GlobalDir(), s.Catalog.Store
 	}
 	return call, nil
 }
@@ -141,7 +141,7 @@ func (s *Service) approve(ctx context.Context, conn *pgx.Conn, call *restoreCall
 	if token == "" {
 		return nil, s.seekApproval(ctx, conn, call, opts.Approver)
 	}
-	claims, err := s.Confirm.Verify(token, call.confirmCall())
+	claims, err := s.Confirm.Verify(ctx, token, call.confirmCall())
 	if err != nil {
 		return nil, err
 	}
@@ -150,8 +150,8 @@ func (s *Service) approve(ctx context.Context, conn *pgx.Conn, call *restoreCall
 }
 
 // spend spends the call's token, just before its restore commits.
-func (s *Service) spend(claims *confirm.Claims) error {
-	err := s.Confirm.Spend(claims)
+func (s *Service) spend(ctx context.Context, claims *confirm.Claims) error {
+	err := s.Confirm.Spend(ctx, claims)
 	switch {
 	case errors.Is(err, confirm.ErrUsed):
 		return apierr.New(apierr.InvalidParams, "confirm_token was already used for a restore that completed (another call spent it first); call restore_vector_backup again without confirm_token to get a new plan and token").
@@ -182,14 +182,14 @@ func (c *restoreCall) confirmCall() confirm.Call {
 // KeepSnapshots snapshots of the same source database stay. The restore is
 // done whatever happens here: a failure is noted in its result, not
 // returned.
-func (s *Service) pruneSnapshots(res *schemas.RestoreResult, source *layout.Source, log *slog.Logger) {
+func (s *Service) pruneSnapshots(ctx context.Context, res *schemas.RestoreResult, source *layout.Source, log *slog.Logger) {
 	if s.KeepSnapshots <= 0 || source == nil {
 		return
 	}
-	sets, err := s.Catalog.Sets(s.Catalog.GlobalDir())
+	sets, err := s.Catalog.Sets(ctx, s.Catalog.GlobalDir())
 	if err == nil {
 		var kept backup.Retention
-		kept, err = backup.Prune(s.Catalog.BackupRoot, sets, s.KeepSnapshots, *source, res.Snapshot.Timestamp)
+		kept, err = backup.Prune(ctx, sets, s.KeepSnapshots, *source, res.Snapshot.Timestamp)
 		res.Snapshot.Pruned = append(res.Snapshot.Pruned, kept.Removed...)
 		for _, k := range kept.Kept {
 			log.Warn("a set named as a snapshot is not provably one; left in place", "err", k)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/hex"
 	"fmt"
 	"log/slog"
@@ -11,6 +12,7 @@ import (
 	"github.com/vectorops/pgvector-backup-mcp/catalog"
 	"github.com/vectorops/pgvector-backup-mcp/confirm"
 	"github.com/vectorops/pgvector-backup-mcp/dbaccess"
+	"github.com/vectorops/pgvector-backup-mcp/layout"
 	"github.com/vectorops/pgvector-backup-mcp/restore"
 	"github.com/vectorops/pgvector-backup-mcp/service"
 )
@@ -38,7 +40,7 @@ type config struct {
 }
 
 const (
-	defaultBackupRoot    = "data_pipeline/training_data"
+	defaultBackupRoot    = layout.LegacyRoot
 	defaultShutdownGrace = 20 * time.Second
 	defaultKeepSnapshots = 10
 )
@@ -173,7 +175,11 @@ func orEnv(flagValue string, getenv func(string) (string, bool), name, fallback 
 func (c *config) service(logger *slog.Logger) (*service.Service, error) {
 	cat, err := catalog.New(c.projectRoot, c.backupRoot)
 	if err == nil {
-		err = cat.Check()
+		// Bounded: a bucket whose endpoint does not answer must not hang
+		// the start.
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		err = cat.Check(ctx)
+		cancel()
 	}
 	if err != nil {
 		return nil, fmt.Errorf("cannot use the backup root: %w", err)
@@ -191,7 +197,7 @@ func (c *config) service(logger *slog.Logger) (*service.Service, error) {
 		}
 		if c.confirmKey != nil {
 			// Tokens outlive this process: so must the record of spent ones.
-			svc.Confirm.PersistSpent(cat.BackupRoot)
+			svc.Confirm.PersistSpent(cat.Store)
 		}
 	}
 	return svc, nil

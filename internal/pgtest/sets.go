@@ -2,6 +2,7 @@ package pgtest
 
 import (
 	"context"
+	"path/filepath"
 	"testing"
 
 	"github.com/vectorops/pgvector-backup-mcp/catalog"
@@ -21,7 +22,11 @@ func LegacySet(t testing.TB, root, dir, ts string, d *sample.Dataset, l sample.L
 	if err != nil {
 		t.Fatal(err)
 	}
-	set, err := cat.FindSet(dir, ts)
+	rel, err := filepath.Rel(cat.BackupRoot, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := cat.FindSet(context.Background(), filepath.ToSlash(rel), ts)
 	if err != nil {
 		t.Fatalf("find set %s in %s: %v", ts, dir, err)
 	}
@@ -35,4 +40,17 @@ func Seed(t testing.TB, dbURL string, set catalog.Set) {
 	if _, err := restore.Run(context.Background(), Connect(t, dbURL), restore.Request{Set: set, Truncate: true}); err != nil {
 		t.Fatalf("seed restore: %v", err)
 	}
+}
+
+// Key is the catalog key of abs, a folder inside cat's backup root.
+func Key(t testing.TB, cat *catalog.Catalog, abs string) string {
+	t.Helper()
+	rel, err := filepath.Rel(cat.BackupRoot, abs)
+	if err != nil || !filepath.IsLocal(rel) && rel != "." {
+		t.Fatalf("%s is not inside the backup root %s", abs, cat.BackupRoot)
+	}
+	if rel == "." {
+		return ""
+	}
+	return filepath.ToSlash(rel)
 }
