@@ -211,7 +211,7 @@ func TestTamperedTokens(t *testing.T) {
 		// low-bit and one high-bit change.
 		for _, step := range []int{1, 33} {
 			b[i] = alphabet[(strings.IndexByte(alphabet, body[i])+step)%len(alphabet)]
-			_, err := s.Open(context.Background(), tokenPrefix + string(b))
+			_, err := s.Open(context.Background(), tokenPrefix+string(b))
 			if refused(err) {
 				continue
 			}
@@ -258,15 +258,15 @@ func TestTamperedTokens(t *testing.T) {
 	}
 
 	// The prefix decides malformed versus foreign.
-	if _, err := s.Open(context.Background(), "vbc2." + body); !errors.Is(err, ErrMalformed) {
+	if _, err := s.Open(context.Background(), "vbc2."+body); !errors.Is(err, ErrMalformed) {
 		t.Errorf("other prefix: %v, want ErrMalformed", err)
 	}
-	if _, err := s.Open(context.Background(), tokenPrefix + base64.RawURLEncoding.EncodeToString(flip(orig, len(orig)/2))); !errors.Is(err, ErrForeign) {
+	if _, err := s.Open(context.Background(), tokenPrefix+base64.RawURLEncoding.EncodeToString(flip(orig, len(orig)/2))); !errors.Is(err, ErrForeign) {
 		t.Errorf("altered ciphertext: %v, want ErrForeign", err)
 	}
 	// Go's base64 skips line breaks, so a token wrapped by a client decodes
 	// to the same bytes: the same token, not an altered one.
-	if c, err := s.Open(context.Background(), token + "\r\n"); err != nil || c == nil {
+	if c, err := s.Open(context.Background(), token+"\r\n"); err != nil || c == nil {
 		t.Errorf("token with a trailing line break: %v", err)
 	}
 	// The real token still opens after all that.
@@ -296,17 +296,17 @@ func TestSealedNonClaims(t *testing.T) {
 		"JSON array": []byte(`[1,2]`),
 	} {
 		sealed := s.aead.Seal(bytes.Clone(nonce), nonce, plain, additionalData)
-		if _, err := s.Open(context.Background(), tokenPrefix + base64.RawURLEncoding.EncodeToString(sealed)); !errors.Is(err, ErrForeign) {
+		if _, err := s.Open(context.Background(), tokenPrefix+base64.RawURLEncoding.EncodeToString(sealed)); !errors.Is(err, ErrForeign) {
 			t.Errorf("%s: %v, want ErrForeign", name, err)
 		}
 	}
 	sealed := s.aead.Seal(bytes.Clone(nonce), nonce, []byte(`{"id":"x","exp":99999999999}`), []byte("another purpose"))
-	if _, err := s.Open(context.Background(), tokenPrefix + base64.RawURLEncoding.EncodeToString(sealed)); !errors.Is(err, ErrForeign) {
+	if _, err := s.Open(context.Background(), tokenPrefix+base64.RawURLEncoding.EncodeToString(sealed)); !errors.Is(err, ErrForeign) {
 		t.Errorf("other additional data: %v, want ErrForeign", err)
 	}
 	// Claims without an expiry are expired, never eternal.
 	sealed = s.aead.Seal(bytes.Clone(nonce), nonce, []byte(`{"id":"x"}`), additionalData)
-	if _, err := s.Open(context.Background(), tokenPrefix + base64.RawURLEncoding.EncodeToString(sealed)); !errors.Is(err, ErrExpired) {
+	if _, err := s.Open(context.Background(), tokenPrefix+base64.RawURLEncoding.EncodeToString(sealed)); !errors.Is(err, ErrExpired) {
 		t.Errorf("claims without exp: %v, want ErrExpired", err)
 	}
 }
