@@ -6,6 +6,7 @@
 package catalog
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -80,6 +81,23 @@ func New(projectRoot, backupRoot string) (*Catalog, error) {
 		return nil, fmt.Errorf("backup root %s: %w", backupRoot, err)
 	}
 	return &Catalog{ProjectRoot: project, BackupRoot: root, Store: store.NewFolder(root)}, nil
+}
+
+// NewStore is a catalog of a store already open: a bucket (or a folder)
+// whose keys are laid out as a backup root.
+func NewStore(projectRoot string, st store.Store) (*Catalog, error) {
+	project, err := filepath.Abs(cmp.Or(projectRoot, "."))
+	if err != nil {
+		return nil, fmt.Errorf("project root %s: %w", projectRoot, err)
+	}
+	if project, err = filepath.EvalSymlinks(project); err != nil {
+		return nil, fmt.Errorf("project root %s: %w", projectRoot, err)
+	}
+	root := st.Local()
+	if root == "" {
+		root = st.Name("")
+	}
+	return &Catalog{ProjectRoot: project, BackupRoot: root, Store: st}, nil
 }
 
 // resolveExisting resolves the symlinks of the longest existing ancestor of

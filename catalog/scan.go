@@ -78,6 +78,9 @@ func (c *Catalog) Scan(ctx context.Context, f Filter) (*Scan, error) {
 		return nil, cancelled(err)
 	}
 
+	if c.Bucket() && !f.GlobalOnly && taskID == "" {
+		return c.scanBucket(ctx, f, s)
+	}
 	candidates, err := c.candidates(ctx, f.GlobalOnly, taskID)
 	if err != nil {
 		return nil, err
@@ -96,6 +99,71 @@ func (c *Catalog) Scan(ctx context.Context, f Filter) (*Scan, error) {
 		}
 	}
 	return s, nil
+}
+
+// scanBucket scans a whole bucket with one flat listing of its keys (a
+// request per thousand), not a request per folder: a bucket has no folders
+// to read one by one, and thousands of task prefixes would cost thousands
+// of round trips.
+func (c *Catalog) scanBucket(ctx context.Context, f Filter, s *Scan) (*Scan, error) {
+	byDir := map[string][]store.Entry{}
+	err := c.Store.Walk(ctx, "", 3, func(e store.Entry) error {
+		if dir := store.Dir(e.Key); isLocation(dir) {
+			byDir[dir] = append(byDir[dir], e)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, storageError(err, "scan the backup root")
+	}
+	var globals, tasks []string
+	for dir := range byDir {
+		if isGlobalDir(dir) {
+			globals = append(globals, dir)
+		} else {
+			tasks = append(tasks, dir)
+		}
+	}
+	sort.Strings(globals)
+	// Task folders are usually named after their start time, so the reverse
+	// of name order puts the newest first.
+	sort.Sort(sort.Reverse(sort.StringSlice(tasks)))
+	for _, dir := range append(globals, tasks...) {
+		read := groupFolder(c.Store, dir, byDir[dir])
+		loc := Location{Type: "global", RelativePath: c.RelativePath(dir), Dir: dir, Sets: read.sets, Incomplete: read.incomplete}
+		if !isGlobalDir(dir) {
+			loc.Type, loc.TaskID = "task", store.Dir(dir)
+		}
+		if !f.Brief {
+			ptrs := make([]*Set, len(loc.Sets))
+			for i := range loc.Sets {
+				ptrs[i] = &loc.Sets[i]
+			}
+			if ptrs, err = detail(ctx, c.Store, ptrs); err != nil {
+				return nil, err
+			}
+			loc.Sets = make([]Set, len(ptrs))
+			for i, p := range ptrs {
+				loc.Sets[i] = *p
+			}
+		}
+		s.Locations = append(s.Locations, loc)
+	}
+	return s, nil
+}
+
+// isLocation reports whether the folder key dir is a location: a global
+// folder, or a task folder's vector_bak.
+func isLocation(dir string) bool {
+	if isGlobalDir(dir) {
+		return true
+	}
+	task, bak, ok := strings.Cut(dir, "/")
+	if !ok || bak != backupDir || isGlobalDir(task) {
+		return false
+	}
+	id, err := cleanTaskID(task)
+	return err == nil && id == task
 }
 
 // parallel runs fn(0..n-1) on scanWorkers goroutines and returns the first

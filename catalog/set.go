@@ -176,7 +176,11 @@ func readFolder(ctx context.Context, st store.Store, dir string) (*folder, error
 	if err != nil {
 		return nil, storageError(err, "read a backup folder")
 	}
+	return groupFolder(st, dir, entries), nil
+}
 
+// groupFolder groups a folder's files into sets.
+func groupFolder(st store.Store, dir string, entries []store.Entry) *folder {
 	f := &folder{sets: []Set{}, incomplete: []Incomplete{}}
 	groups := make(map[string]*group, len(entries)/2)
 	for _, e := range entries {
@@ -219,7 +223,7 @@ func readFolder(ctx context.Context, st store.Store, dir string) (*folder, error
 	}
 	slices.SortFunc(f.sets, func(a, b Set) int { return strings.Compare(b.Timestamp, a.Timestamp) })
 	slices.SortFunc(f.incomplete, func(a, b Incomplete) int { return strings.Compare(b.Timestamp, a.Timestamp) })
-	return f, nil
+	return f
 }
 
 // size keeps a file's size when the listing gave it (a bucket's does).
