@@ -354,6 +354,12 @@ func (b *Bucket) Remove(ctx context.Context, key string) error {
 func (b *Bucket) fail(doing, key string, err error) error {
 	name := b.Name(key)
 	code := gcerrors.Code(err)
+	if code == gcerrors.Unknown && denied(err) {
+		// S3 answers a GET or PUT signed with a wrong key with a 403 that
+		// gocloud.dev does not classify (SignatureDoesNotMatch,
+		// InvalidAccessKeyId).
+		code = gcerrors.PermissionDenied
+	}
 	switch code {
 	case gcerrors.NotFound:
 		if noSuchBucket(err) {
@@ -399,6 +405,19 @@ func contextErr(err error) error {
 		return context.DeadlineExceeded
 	}
 	return nil
+}
+
+// denied reports whether the store refused the request's credentials.
+func denied(err error) bool {
+	var coded interface{ ErrorCode() string }
+	if errors.As(err, &coded) {
+		switch coded.ErrorCode() {
+		case "AccessDenied", "SignatureDoesNotMatch", "InvalidAccessKeyId", "Forbidden", "InvalidToken", "ExpiredToken":
+			return true
+		}
+	}
+	var status interface{ HTTPStatusCode() int }
+	return errors.As(err, &status) && status.HTTPStatusCode() == 403
 }
 
 // noSuchBucket reports whether a NotFound is about the bucket itself.
