@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/url"
 	"strings"
 	"time"
@@ -385,8 +386,30 @@ func (b *Bucket) fail(doing, key string, err error) error {
 	if ctxErr := contextErr(err); ctxErr != nil {
 		return apierr.Wrap(apierr.Cancelled, err, "cancelled while %s %s", gerund(doing), name)
 	}
+	if throttled(err) {
+		return apierr.Wrap(apierr.StorageError, err, "cannot %s %s: the store is throttling requests (%s), still after retries; retry later", doing, name, storeWords(err)).
+			With("reason", "throttled")
+	}
+	var netErr net.Error
+	if errors.As(err, &netErr) {
+		return apierr.Wrap(apierr.StorageError, err, "cannot %s %s: the store does not answer (%s); check the endpoint and that the store runs, then retry", doing, name, lastLine(err.Error())).
+			With("reason", "unreachable")
+	}
 	return apierr.Wrap(apierr.StorageError, err, "cannot %s %s: %s", doing, name, storeWords(err)).
 		With("reason", "store_failed")
+}
+
+// throttled reports whether the store asked for fewer requests.
+func throttled(err error) bool {
+	var coded interface{ ErrorCode() string }
+	if errors.As(err, &coded) {
+		switch coded.ErrorCode() {
+		case "SlowDown", "Throttling", "ThrottlingException", "RequestLimitExceeded", "TooManyRequests", "RequestThrottled":
+			return true
+		}
+	}
+	var status interface{ HTTPStatusCode() int }
+	return errors.As(err, &status) && (status.HTTPStatusCode() == 429 || status.HTTPStatusCode() == 503)
 }
 
 func gerund(doing string) string {
@@ -436,10 +459,6 @@ func storeWords(err error) string {
 	}
 	if errors.As(err, &coded) {
 		return coded.ErrorCode() + ": " + coded.ErrorMessage()
-	}
-	var netErr interface{ Timeout() bool }
-	if errors.As(err, &netErr) {
-		return "the endpoint does not answer (" + lastLine(err.Error()) + "); check the endpoint and that the store runs"
 	}
 	return lastLine(err.Error())
 }

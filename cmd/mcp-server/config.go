@@ -92,7 +92,7 @@ func (c *config) bindFlags(fs *pflag.FlagSet, names ...string) {
 		case flagProjectRoot:
 			fs.StringVar(&c.projectRoot, name, c.projectRoot, "what relative backup_paths start from (env VECTOR_PROJECT_ROOT, default .)")
 		case flagBackupRoot:
-			fs.StringVar(&c.backupRoot, name, c.backupRoot, "where backups live, relative to the project root or absolute (env VECTOR_BACKUP_ROOT, default "+defaultBackupRoot+")")
+			fs.StringVar(&c.backupRoot, name, c.backupRoot, "where backups live: a folder, relative to the project root or absolute, or a bucket URL such as s3://BUCKET/PREFIX?region=R (env VECTOR_BACKUP_ROOT, default "+defaultBackupRoot+"; credentials only from the environment)")
 		case flagAllowDB:
 			fs.Func(name, "host[:port]/database pattern (* allowed) a request's db_connection may name; repeatable", func(s string) error {
 				p, err := dbaccess.ParsePattern(s)
