@@ -111,7 +111,7 @@ func TestCLI(t *testing.T) {
 	}
 
 	// inspect: 0 restorable, 1 not, 3 not found
-	c.want(t, 0, []string{"restorable", "TABLE", "DELETE", "WRITE"}, nil, "inspect", "--backup-path", cliTask, "--timestamp", cliTaskTS, "--truncate-before-restore")
+	c.want(t, 0, []string{"restorable", "A restore (truncate mode) would:", "- langchain_pg_embedding: delete"}, nil, "inspect", "--backup-path", cliTask, "--timestamp", cliTaskTS, "--truncate-before-restore")
 	stdout, _ = c.want(t, 0, nil, nil, "inspect", "--backup-path", cliTask, "--timestamp", "latest", "--json")
 	if m := jsonOut(t, stdout); m["restorable"] != true || m["plan"] == nil {
 		t.Errorf("inspect --json: %v", m)
@@ -139,9 +139,9 @@ func TestCLI(t *testing.T) {
 	c.want(t, 4, nil, []string{"FORBIDDEN", "db_connection"}, "restore", "--backup-path", cliTask, "--timestamp", "latest", "--db-connection", "postgresql://u:p@db.elsewhere/x")
 	c.want(t, 0, []string{"Restored set " + cliTaskTS}, nil, "restore", "--backup-path", cliTask, "--timestamp", cliTaskTS) // empty tables: nothing to approve
 	before := pgtest.Dump(t, c.db)
-	stdout, _ = c.want(t, 4, []string{"truncate mode", "DELETE  WRITE"}, []string{"needs approval", "--yes"},
+	stdout, _ = c.want(t, 4, []string{"(truncate mode) will:", "Restore of set " + cliGlbTS}, []string{"needs approval", "--yes"},
 		"restore", "--backup-path", cliGlobal, "--timestamp", cliGlbTS, "--truncate-before-restore")
-	if !regexp.MustCompile(`langchain_pg_embedding +20 +20\n`).MatchString(stdout) {
+	if !regexp.MustCompile(`- langchain_pg_embedding: delete 20 rows, write 20 rows\n`).MatchString(stdout) {
 		t.Errorf("the plan does not say 20 embeddings deleted and 20 written:\n%s", stdout)
 	}
 	if pgtest.Dump(t, c.db) != before {
