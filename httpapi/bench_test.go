@@ -11,9 +11,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vectorops/pgvector-backup-mcp/catalog"
 	"github.com/vectorops/pgvector-backup-mcp/dbaccess"
 	"github.com/vectorops/pgvector-backup-mcp/httpapi"
+	"github.com/vectorops/pgvector-backup-mcp/internal/pgtest"
 	"github.com/vectorops/pgvector-backup-mcp/service"
 	"github.com/vectorops/pgvector-backup-mcp/tools"
 )
@@ -25,8 +25,8 @@ import (
 // involved: list reads only the disk.
 func BenchmarkListHTTP(b *testing.B) {
 	const folders, perFolder = 2000, 5
-	root := b.TempDir()
-	backups := filepath.Join(root, "data_pipeline", "training_data")
+	p := pgtest.NewProject(b, pgtest.ProjectOptions{})
+	backups := p.Backups
 	for f := range folders {
 		dir := filepath.Join(backups, fmt.Sprintf("task_2025%04d_000000", f), "vector_bak")
 		if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -47,11 +47,7 @@ func BenchmarkListHTTP(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	cat, err := catalog.New(root, "data_pipeline/training_data")
-	if err != nil {
-		b.Fatal(err)
-	}
-	svc := &service.Service{Catalog: cat, Policy: dbaccess.NewPolicy("", nil)}
+	svc := &service.Service{Catalog: p.Catalog(b), Policy: dbaccess.NewPolicy("", nil)}
 	mcpServer, err := tools.NewServer(svc, tools.Options{Version: "bench"})
 	if err != nil {
 		b.Fatal(err)

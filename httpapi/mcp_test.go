@@ -2,16 +2,15 @@ package httpapi_test
 
 import (
 	"context"
-	"encoding/json"
 	"slices"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/mark3labs/mcp-go/client"
 	"github.com/mark3labs/mcp-go/client/transport"
 	"github.com/mark3labs/mcp-go/mcp"
 
+	"github.com/vectorops/pgvector-backup-mcp/internal/mcptest"
 	"github.com/vectorops/pgvector-backup-mcp/internal/pgtest"
 	"github.com/vectorops/pgvector-backup-mcp/sample"
 )
@@ -27,44 +26,13 @@ func (r *rig) mcpClient(t *testing.T, protocol string, headers map[string]string
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := client.NewClient(trans, client.WithProtocolVersion(protocol))
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	if err := c.Start(ctx); err != nil {
-		return nil, err
-	}
-	t.Cleanup(func() { c.Close() })
-	init := mcp.InitializeRequest{}
-	init.Params.ProtocolVersion = protocol
-	init.Params.ClientInfo = mcp.Implementation{Name: "httpapi-test", Version: "1"}
-	res, err := c.Initialize(ctx, init)
-	if err != nil {
-		return nil, err
-	}
-	if res.ProtocolVersion != protocol {
-		t.Fatalf("negotiated %s, want %s", res.ProtocolVersion, protocol)
-	}
-	return c, nil
+	c, _, err := mcptest.Dial(t, trans, mcptest.Options{Protocol: protocol, Name: "httpapi-test"})
+	return c, err
 }
 
 func callTool(t *testing.T, c *client.Client, name string, args map[string]any, meta *mcp.Meta) (*mcp.CallToolResult, map[string]any) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	req := mcp.CallToolRequest{}
-	req.Params.Name = name
-	req.Params.Arguments = args
-	req.Params.Meta = meta
-	res, err := c.CallTool(ctx, req)
-	if err != nil {
-		t.Fatalf("call %s: %v", name, err)
-	}
-	b, _ := json.Marshal(res.StructuredContent)
-	var out map[string]any
-	if err := json.Unmarshal(b, &out); err != nil {
-		t.Fatalf("%s: structured content %s", name, b)
-	}
-	return res, out
+	return mcptest.Call(t, c, name, args, meta)
 }
 
 // TestMCPOverHTTP serves the four tools at /mcp, behind the token, to

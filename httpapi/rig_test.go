@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vectorops/pgvector-backup-mcp/catalog"
 	"github.com/vectorops/pgvector-backup-mcp/confirm"
 	"github.com/vectorops/pgvector-backup-mcp/dbaccess"
 	"github.com/vectorops/pgvector-backup-mcp/httpapi"
@@ -62,47 +61,32 @@ type rigOptions struct {
 
 func newRig(t *testing.T, o rigOptions) *rig {
 	t.Helper()
-	root, err := filepath.EvalSymlinks(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
 	per := o.big
 	if per == 0 {
 		per = 5
 	}
-	r := &rig{backups: filepath.Join(root, "data_pipeline", "training_data"), logs: &testutil.Buffer{}}
-	r.db = o.dbURL
-	if r.db == "" {
-		r.db = pgtest.NewDatabase(t)
-		pgtest.Exec(t, r.db, sample.Default.DDL(dim))
-	}
+	p := pgtest.NewProject(t, pgtest.ProjectOptions{Dim: dim, DB: o.dbURL})
+	r := &rig{db: p.DB, backups: p.Backups, logs: &testutil.Buffer{}}
 	r.a = sample.Generate(1, names, per, dim)
 	r.b = r.a.Later(2)
-	if err := r.a.WriteLegacy(filepath.Join(r.backups, "task_20250721_213627", "vector_bak"), taskTS, sample.Default); err != nil {
-		t.Fatal(err)
-	}
-	if err := r.b.WriteLegacy(filepath.Join(r.backups, "vector_bak"), globalTS, sample.Default); err != nil {
-		t.Fatal(err)
-	}
-
-	cat, err := catalog.New(root, "data_pipeline/training_data")
-	if err != nil {
-		t.Fatal(err)
-	}
+	p.Write(t, r.a, "task_20250721_213627/vector_bak", taskTS)
+	p.Write(t, r.b, "vector_bak", globalTS)
 	var allow []dbaccess.Pattern
 	for _, a := range o.allow {
-		p, err := dbaccess.ParsePattern(a)
+		pat, err := dbaccess.ParsePattern(a)
 		if err != nil {
 			t.Fatal(err)
 		}
-		allow = append(allow, p)
+		allow = append(allow, pat)
 	}
 	logger := slog.New(slog.NewTextHandler(r.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	svc := &service.Service{Catalog: cat, Policy: dbaccess.NewPolicy(r.db, allow), Logger: logger}
+	svc := &service.Service{Catalog: p.Catalog(t), Policy: dbaccess.NewPolicy(r.db, allow), Logger: logger}
 	if o.confirm {
-		if svc.Confirm, err = confirm.NewSealer(nil, confirm.DefaultTTL); err != nil {
+		sealer, err := confirm.NewSealer(nil, confirm.DefaultTTL)
+		if err != nil {
 			t.Fatal(err)
 		}
+		svc.Confirm = sealer
 	}
 	mcpServer, err := tools.NewServer(svc, tools.Options{Version: "test", Logger: logger})
 	if err != nil {

@@ -28,6 +28,7 @@ import (
 // (which is also the project root, so "./global_vector_bak" names the
 // global folder).
 type featEnv struct {
+	p      *pgtest.Project
 	db     string
 	layout sample.Layout
 	root   string
@@ -37,44 +38,25 @@ type featEnv struct {
 
 func newFeatEnv(t *testing.T, l sample.Layout, dim int) *featEnv {
 	t.Helper()
-	root, err := filepath.EvalSymlinks(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := &featEnv{db: pgtest.NewDatabase(t), layout: l, root: root, global: filepath.Join(root, "global_vector_bak")}
-	pgtest.Exec(t, e.db, l.DDL(dim))
-	if e.cat, err = catalog.New(root, root); err != nil {
-		t.Fatal(err)
-	}
-	return e
+	p := pgtest.NewProject(t, pgtest.ProjectOptions{Layout: l, Dim: dim, BackupRoot: "."})
+	return &featEnv{p: p, db: p.DB, layout: p.Layout, root: p.Root, cat: p.Catalog(t), global: p.Path("global_vector_bak")}
 }
 
 // legacy writes data as an old-pipeline set in <root>/<task>/vector_bak.
 func (e *featEnv) legacy(t *testing.T, data *sample.Dataset, task string) catalog.Set {
 	t.Helper()
-	dir := filepath.Join(e.root, task, "vector_bak")
-	if err := data.WriteLegacy(dir, ts, e.layout); err != nil {
-		t.Fatal(err)
-	}
-	return e.find(t, dir, ts)
+	return e.p.Legacy(t, data, filepath.Join(task, "vector_bak"), ts)
 }
 
 // load makes the live tables hold exactly data, by restoring a legacy set.
 func (e *featEnv) load(t *testing.T, data *sample.Dataset) {
 	t.Helper()
-	set := e.legacy(t, data, "seed")
-	if _, err := e.run(t, restore.Request{Set: set, Truncate: true}); err != nil {
-		t.Fatalf("load: %v", err)
-	}
+	e.p.Seed(t, data, "seed/vector_bak", ts)
 }
 
 func (e *featEnv) find(t *testing.T, dir, timestamp string) catalog.Set {
 	t.Helper()
-	set, err := e.cat.FindSet(dir, timestamp)
-	if err != nil {
-		t.Fatalf("FindSet(%s, %s): %v", dir, timestamp, err)
-	}
-	return set
+	return e.p.Find(t, dir, timestamp)
 }
 
 // write creates a backup of the live tables (in the global folder unless

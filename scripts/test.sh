@@ -1,19 +1,31 @@
 #!/usr/bin/env bash
-# The test command: installs pgvector when missing, starts a throwaway
-# PostgreSQL with it, and runs every Go test against that database.
-# Extra arguments go to `go test` (default ./...).
+# The test command: installs pgvector when missing and builds SeaweedFS's
+# weed once per machine (scripts/install-weed.sh: some 7 minutes the first
+# time), starts a throwaway PostgreSQL with pgvector and a throwaway S3 store
+# (weed mini), and runs every Go test against them; both are stopped and
+# removed on exit. Extra arguments go to `go test` (default ./...).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/install-pgvector.sh
+weed_bin=$(bash scripts/install-weed.sh | tail -n 1)
 source scripts/pg.sh
+source scripts/weed.sh
 pg_start
 echo "test.sh: PostgreSQL 15 with pgvector on 127.0.0.1:$PG_PORT" >&2
+weed_start "$weed_bin"
+echo "test.sh: SeaweedFS S3 on $S3_ENDPOINT, bucket $S3_BUCKET" >&2
 
 export TEST_DATABASE_URL=$PG_URL
 # Tests also drive the server's own fault scenarios (stopping and starting
 # this cluster); they find it through these.
 export TEST_PGDATA=$PGDATA_DIR TEST_PG_BIN=$PG_BIN TEST_PG_OS_USER=$PG_OS_USER
+# The S3 store, for internal/s3test; weed_start also exported the keys as
+# AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, and AWS_REGION. Tests that
+# kill or pause a store start a private one from TEST_S3_WEED_BIN.
+export TEST_S3_ENDPOINT=$S3_ENDPOINT TEST_S3_BUCKET=$S3_BUCKET \
+  TEST_S3_ACCESS_KEY=$AWS_ACCESS_KEY_ID TEST_S3_SECRET_KEY=$AWS_SECRET_ACCESS_KEY \
+  TEST_S3_WEED_BIN=$WEED_BIN TEST_S3_DIR=$WEED_TMP
 
 if [[ $# -gt 0 ]]; then
   go test -count=1 -timeout 15m "$@"

@@ -49,25 +49,28 @@ func setTS(i int) string { return fmt.Sprintf("20250721_2200%02d", i) }
 // a table's row count tells which set it holds.
 func newEnv(t *testing.T, n int) *env {
 	t.Helper()
-	root, err := filepath.EvalSymlinks(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := &env{db: pgtest.NewDatabase(t), backups: filepath.Join(root, "data_pipeline", "training_data")}
-	pgtest.Exec(t, e.db, sample.Default.DDL(dim))
+	p := pgtest.NewProject(t, pgtest.ProjectOptions{Dim: dim})
+	e := &env{db: p.DB, backups: p.Backups}
 	for i := range n {
 		d := sample.Generate(uint64(100+i), collectionNames, 3+i, dim)
-		if err := d.WriteLegacy(filepath.Join(e.backups, "vector_bak"), setTS(i), sample.Default); err != nil {
-			t.Fatal(err)
-		}
+		p.Write(t, d, "vector_bak", setTS(i))
 		e.sets = append(e.sets, d)
 	}
-	cat, err := catalog.New(root, "data_pipeline/training_data")
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.svc = &service.Service{Catalog: cat, Policy: dbaccess.NewPolicy(e.db, nil)}
+	e.svc = &service.Service{Catalog: p.Catalog(t), Policy: dbaccess.NewPolicy(e.db, nil)}
 	return e
+}
+
+// seeded is newEnv with set 0 restored into the tables, and a context
+// that ends after timeout (or with the test).
+func seeded(t *testing.T, n int, timeout time.Duration) (*env, context.Context) {
+	t.Helper()
+	e := newEnv(t, n)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	t.Cleanup(cancel)
+	if _, err := e.restore(ctx, 0); err != nil {
+		t.Fatalf("seed restore: %v", err)
+	}
+	return e, ctx
 }
 
 func (e *env) restore(ctx context.Context, i int) (*schemas.RestoreResult, error) {
@@ -244,12 +247,7 @@ func restoreInto(t *testing.T, cat *catalog.Catalog, dir, ts string) string {
 // mix.
 func TestRestoreRacingCreate(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, 2)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	if _, err := e.restore(ctx, 0); err != nil {
-		t.Fatalf("seed restore: %v", err)
-	}
+	e, ctx := seeded(t, 2, 60*time.Second)
 	seen := map[string]int{}
 	for round := range 8 {
 		from, to := round%2, (round+1)%2
@@ -303,12 +301,7 @@ func TestRestoreRacingCreate(t *testing.T) {
 // overwritten, no errors, and a folder log that describes one of them.
 func TestConcurrentCreates(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, 1)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	if _, err := e.restore(ctx, 0); err != nil {
-		t.Fatalf("seed restore: %v", err)
-	}
+	e, ctx := seeded(t, 1, 60*time.Second)
 	for round := range 8 {
 		task := ""
 		if round > 0 {

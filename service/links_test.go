@@ -1,7 +1,6 @@
 package service_test
 
 import (
-	"context"
 	"os"
 	"path/filepath"
 	"testing"
@@ -18,12 +17,7 @@ import (
 // the restore changes nothing, and nothing appears outside the root.
 func TestNoWritesThroughLinks(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, 2)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	if _, err := e.restore(ctx, 0); err != nil {
-		t.Fatal(err)
-	}
+	e, ctx := seeded(t, 2, 2*time.Minute)
 	outside := t.TempDir()
 	global := e.svc.Catalog.GlobalDir()
 	os.RemoveAll(global)

@@ -9,8 +9,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/vectorops/pgvector-backup-mcp/catalog"
 	"github.com/vectorops/pgvector-backup-mcp/dbaccess"
+	"github.com/vectorops/pgvector-backup-mcp/internal/pgtest"
 	"github.com/vectorops/pgvector-backup-mcp/layout"
 	"github.com/vectorops/pgvector-backup-mcp/schemas"
 	"github.com/vectorops/pgvector-backup-mcp/service"
@@ -25,17 +25,8 @@ type listWorld struct {
 
 func newListWorld(t *testing.T) *listWorld {
 	t.Helper()
-	root, err := filepath.EvalSymlinks(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	w := &listWorld{backups: filepath.Join(root, "data_pipeline", "training_data")}
-	cat, err := catalog.New(root, "data_pipeline/training_data")
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.svc = &service.Service{Catalog: cat, Policy: dbaccess.NewPolicy("", nil)}
-	return w
+	p := pgtest.NewProject(t, pgtest.ProjectOptions{})
+	return &listWorld{backups: p.Backups, svc: &service.Service{Catalog: p.Catalog(t), Policy: dbaccess.NewPolicy("", nil)}}
 }
 
 // set writes the two (tiny) files of a set in folder, relative to the backup

@@ -223,7 +223,8 @@ func (s *Service) seekApproval(ctx context.Context, conn *pgx.Conn, call *restor
 	if err != nil || !plan.Destructive() {
 		return err
 	}
-	message := describePlan(call, plan)
+	planned := planOut(plan)
+	message := describePlan(call, planned)
 	if approve != nil {
 		ok, err := approve(ctx, message+"\n\nApprove this restore?")
 		switch {
@@ -245,13 +246,13 @@ func (s *Service) seekApproval(ctx context.Context, conn *pgx.Conn, call *restor
 	if err != nil {
 		return fmt.Errorf("seal confirmation token: %w", err)
 	}
-	planned := planOut(plan)
 	return &ApprovalRequired{
 		Err: apierr.New(apierr.ConfirmationRequired,
 			"%s\nNothing was changed. Show this plan to the user; if they approve, call restore_vector_backup again with the same arguments plus confirm_token (valid until %s).",
 			message, expires.UTC().Format(time.RFC3339)).
 			With("plan", planned).With("confirm_token", token).With("expires_at", expires.UTC().Format(time.RFC3339)),
 		Plan:     planned,
+		Summary:  message,
 		Question: message + "\n\nApprove this restore?",
 		Token:    token,
 	}
@@ -264,6 +265,7 @@ func (s *Service) seekApproval(ctx context.Context, conn *pgx.Conn, call *restor
 type ApprovalRequired struct {
 	Err      *apierr.Error
 	Plan     *schemas.RestorePlan // what the person is asked to approve
+	Summary  string               // Plan in words (PlanLines), with the set and database
 	Question string
 	Token    string
 }

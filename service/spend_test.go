@@ -1,7 +1,6 @@
 package service_test
 
 import (
-	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -26,12 +25,7 @@ import (
 // only ever refuses tokens.
 func TestTokenSpentOnce(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, 2)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	if _, err := e.restore(ctx, 0); err != nil {
-		t.Fatal(err)
-	}
+	e, ctx := seeded(t, 2, 2*time.Minute)
 	key := make([]byte, 32)
 	for i := range key {
 		key[i] = byte(i*7 + 1)

@@ -24,12 +24,7 @@ import (
 // swapped in is not seen: the call reads the file it found.
 func TestSwappedFiles(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, 2)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	if _, err := e.restore(ctx, 0); err != nil {
-		t.Fatal(err)
-	}
+	e, ctx := seeded(t, 2, 2*time.Minute)
 
 	// Outside the root: another set's files, which must never be read.
 	outside := t.TempDir()

@@ -40,15 +40,7 @@ type badCase struct {
 
 // restoreArgs returns valid restore arguments with extra set (nil deletes).
 func restoreArgs(extra map[string]any) map[string]any {
-	args := map[string]any{"backup_path": setDir, "timestamp": setTime}
-	for k, v := range extra {
-		if v == nil {
-			delete(args, k)
-			continue
-		}
-		args[k] = v
-	}
-	return args
+	return cfArgs(map[string]any{"backup_path": setDir, "timestamp": setTime}, extra)
 }
 
 // guidance matches a message that tells the caller what to do next.
@@ -59,12 +51,11 @@ var guidance = regexp.MustCompile(`(?i)\b(use|give|call again|list again|list th
 // names the problem, validates against the published output schema, says what
 // to do, and leaves the tables exactly as they were.
 func TestBadInput(t *testing.T) {
-	db := pgtest.NewDatabase(t)
-	pgtest.Exec(t, db, sample.Default.DDL(12))
-	p := newProject(t)
+	p := pgtest.NewProject(t, pgtest.ProjectOptions{Dim: 12})
+	db := p.DB
 	seed := sample.Generate(21, []string{"sql", "ddl", "documentation"}, 6, 12)
-	p.write(t, seed, "vector_bak", setTime, sample.Default)
-	p.write(t, seed, "task_20250721_213627/vector_bak", "20250721_215758", sample.Default)
+	p.Write(t, seed, "vector_bak", setTime)
+	p.Write(t, seed, "task_20250721_213627/vector_bak", "20250721_215758")
 
 	// A restorable set outside the backup root, reachable by an absolute
 	// path and through a symlink inside the root.
@@ -72,13 +63,13 @@ func TestBadInput(t *testing.T) {
 	if err := seed.WriteLegacy(filepath.Join(outside, "vector_bak"), setTime, sample.Default); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Symlink(outside, filepath.Join(p.backups, "escape")); err != nil {
+	if err := os.Symlink(outside, filepath.Join(p.Backups, "escape")); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.MkdirAll(filepath.Join(p.backups, "task_link"), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Join(p.Backups, "task_link"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Symlink(filepath.Join(outside, "vector_bak"), filepath.Join(p.backups, "task_link", "vector_bak")); err != nil {
+	if err := os.Symlink(filepath.Join(outside, "vector_bak"), filepath.Join(p.Backups, "task_link", "vector_bak")); err != nil {
 		t.Fatal(err)
 	}
 
@@ -129,7 +120,7 @@ func TestBadInput(t *testing.T) {
 		{name: "dotdot to a sibling", tool: restore, args: restoreArgs(map[string]any{"backup_path": "./data_pipeline/training_data/../training_data_evil/vector_bak"}), errType: "FORBIDDEN", param: "backup_path"},
 		{name: "absolute /etc", tool: restore, args: restoreArgs(map[string]any{"backup_path": "/etc"}), errType: "FORBIDDEN", param: "backup_path"},
 		{name: "absolute other dir with a set", tool: restore, args: restoreArgs(map[string]any{"backup_path": filepath.Join(outside, "vector_bak")}), errType: "FORBIDDEN", param: "backup_path"},
-		{name: "absolute dotdot out of the root", tool: restore, args: restoreArgs(map[string]any{"backup_path": filepath.Join(p.backups, "vector_bak") + "/../../.."}), errType: "FORBIDDEN", param: "backup_path"},
+		{name: "absolute dotdot out of the root", tool: restore, args: restoreArgs(map[string]any{"backup_path": filepath.Join(p.Backups, "vector_bak") + "/../../.."}), errType: "FORBIDDEN", param: "backup_path"},
 		{name: "symlink out of the root", tool: restore, args: restoreArgs(map[string]any{"backup_path": "./data_pipeline/training_data/escape/vector_bak"}), errType: "FORBIDDEN", param: "backup_path"},
 		{name: "symlink out of the root itself", tool: restore, args: restoreArgs(map[string]any{"backup_path": "./data_pipeline/training_data/escape"}), errType: "FORBIDDEN", param: "backup_path"},
 		{name: "symlink out to a missing folder", tool: restore, args: restoreArgs(map[string]any{"backup_path": "./data_pipeline/training_data/escape/nope/vector_bak"}), errType: "FORBIDDEN", param: "backup_path"},
@@ -283,8 +274,8 @@ func TestRestoreToAllowedDatabase(t *testing.T) {
 			p := newProject(t)
 			old := sample.Generate(31, []string{"sql", "ddl"}, 5, 12)
 			want := sample.Generate(32, []string{"sql", "ddl", "documentation", "error_sql"}, 7, 12)
-			p.write(t, old, "vector_bak", setTime, sample.Default)
-			p.write(t, want, "task_20250721_213627/vector_bak", "20250721_215758", sample.Default)
+			p.Write(t, old, "vector_bak", setTime)
+			p.Write(t, want, "task_20250721_213627/vector_bak", "20250721_215758")
 
 			target, name, u := withPassword(t, db2, "hunter2")
 			c := connect(t, p, serverConfig{db: db1, allow: []string{v.pattern(u.Hostname(), u.Port(), name)}}, protocols[0])
@@ -336,7 +327,7 @@ func TestRestoreConnectionRefusedBeforeDialing(t *testing.T) {
 	pgtest.Exec(t, db2, sample.Default.DDL(12))
 	p := newProject(t)
 	seed := sample.Generate(41, []string{"sql", "ddl"}, 5, 12)
-	p.write(t, seed, "vector_bak", setTime, sample.Default)
+	p.Write(t, seed, "vector_bak", setTime)
 	_, name2, u := withPassword(t, db2, "hunter2")
 	_, name1, _ := withPassword(t, db1, "hunter2")
 

@@ -22,13 +22,11 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
-	"github.com/vectorops/pgvector-backup-mcp/catalog"
 	"github.com/vectorops/pgvector-backup-mcp/confirm"
-	"github.com/vectorops/pgvector-backup-mcp/dbaccess"
+	"github.com/vectorops/pgvector-backup-mcp/internal/mcptest"
 	"github.com/vectorops/pgvector-backup-mcp/internal/pgtest"
 	"github.com/vectorops/pgvector-backup-mcp/internal/testutil"
 	"github.com/vectorops/pgvector-backup-mcp/sample"
-	"github.com/vectorops/pgvector-backup-mcp/service"
 	"github.com/vectorops/pgvector-backup-mcp/tools"
 )
 
@@ -134,34 +132,20 @@ type cfServer struct {
 
 // cfConnect is connect with confirmations on (a sealer with a random key
 // and a movable clock), unless o.confirmOff.
-func cfConnect(t *testing.T, p project, protocol string, o cfOptions) *cfServer {
+func cfConnect(t *testing.T, p *pgtest.Project, protocol string, o cfOptions) *cfServer {
 	t.Helper()
-	cat, err := catalog.New(p.root, "data_pipeline/training_data")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var allow []dbaccess.Pattern
-	for _, a := range o.cfg.allow {
-		pat, err := dbaccess.ParsePattern(a)
-		if err != nil {
-			t.Fatal(err)
-		}
-		allow = append(allow, pat)
-	}
 	s := &cfServer{clock: &cfClock{}, logs: &testutil.Buffer{}}
-	svc := &service.Service{
-		Catalog: cat,
-		Policy:  dbaccess.NewPolicy(o.cfg.db, allow),
-		Logger:  slog.New(slog.NewTextHandler(s.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-	}
+	svc := newService(t, p, o.cfg)
+	svc.Logger = slog.New(slog.NewTextHandler(s.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	if !o.confirmOff {
+		var err error
 		if s.sealer, err = confirm.NewSealer(o.key, cfTTL); err != nil {
 			t.Fatal(err)
 		}
 		s.sealer.SetClock(s.clock.now)
 		if o.key != nil {
 			// As mcp-server does with MCP_CONFIRM_KEY.
-			s.sealer.PersistSpent(p.backups)
+			s.sealer.PersistSpent(p.Backups)
 		}
 		svc.Confirm = s.sealer
 	}
@@ -169,38 +153,19 @@ func cfConnect(t *testing.T, p project, protocol string, o cfOptions) *cfServer 
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts := []client.ClientOption{client.WithProtocolVersion(protocol)}
+	co := mcptest.Options{Protocol: protocol, Name: "confirm-test"}
 	if o.capabilities != nil {
-		opts = append(opts, client.WithClientCapabilities(*o.capabilities))
+		co.Client = append(co.Client, client.WithClientCapabilities(*o.capabilities))
 	}
 	if o.elicitor != nil {
-		opts = append(opts, client.WithElicitationHandler(o.elicitor))
-		s.c, err = client.NewInProcessClientWithOptions(srv, opts...)
-		if err != nil {
-			t.Fatal(err)
-		}
+		co.Client = append(co.Client, client.WithElicitationHandler(o.elicitor))
+		s.c = mcptest.ConnectInProcess(t, srv, co)
 	} else {
 		var topts []transport.InProcessOption
 		if o.bare != nil {
 			topts = append(topts, transport.WithElicitationHandler(o.bare))
 		}
-		s.c = client.NewClient(transport.NewInProcessTransportWithOptions(srv, topts...), opts...)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := s.c.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.c.Close() })
-	init := mcp.InitializeRequest{}
-	init.Params.ProtocolVersion = protocol
-	init.Params.ClientInfo = mcp.Implementation{Name: "confirm-test", Version: "1"}
-	res, err := s.c.Initialize(ctx, init)
-	if err != nil {
-		t.Fatalf("initialize (%s): %v", protocol, err)
-	}
-	if res.ProtocolVersion != protocol {
-		t.Fatalf("negotiated %s, want %s", res.ProtocolVersion, protocol)
+		s.c = mcptest.Connect(t, transport.NewInProcessTransportWithOptions(srv, topts...), co)
 	}
 	s.schema = outputSchemas(t, s.c)["restore_vector_backup"]
 	if s.schema == nil {
@@ -255,7 +220,7 @@ func cfTruncate(extra map[string]any) map[string]any {
 // project holding the cfSeed and cfWant sets.
 type cfWorld struct {
 	db         string
-	p          project
+	p          *pgtest.Project
 	seed, want *sample.Dataset
 }
 
@@ -271,12 +236,12 @@ func cfSeeded(t *testing.T, protocol string) (cfWorld, *cfServer) {
 
 func cfNewWorld(t *testing.T) cfWorld {
 	t.Helper()
-	w := cfWorld{db: pgtest.NewDatabase(t), p: newProject(t)}
-	pgtest.Exec(t, w.db, sample.Default.DDL(12))
+	p := pgtest.NewProject(t, pgtest.ProjectOptions{Dim: 12})
+	w := cfWorld{db: p.DB, p: p}
 	w.seed = sample.Generate(61, []string{"sql", "ddl"}, 5, 12)
 	w.want = sample.Generate(62, []string{"sql", "ddl", "documentation", "error_sql"}, 6, 12)
-	w.p.write(t, w.seed, "vector_bak", cfSeedTime, sample.Default)
-	w.p.write(t, w.want, "task_20250721_213627/vector_bak", cfWantTime, sample.Default)
+	w.p.Write(t, w.seed, "vector_bak", cfSeedTime)
+	w.p.Write(t, w.want, "task_20250721_213627/vector_bak", cfWantTime)
 	return w
 }
 
@@ -300,7 +265,7 @@ type cfState struct{ dump, files string }
 
 func (w cfWorld) state(t *testing.T) cfState {
 	t.Helper()
-	return cfState{dump: pgtest.Dump(t, w.db), files: cfFiles(t, w.p.backups)}
+	return cfState{dump: pgtest.Dump(t, w.db), files: cfFiles(t, w.p.Backups)}
 }
 
 func (w cfWorld) unchanged(t *testing.T, before cfState, what string) {
@@ -513,7 +478,7 @@ func TestConfirmTruncateRestore(t *testing.T) {
 				t.Errorf("snapshot.rows.%s = %v, want %d", embT, got, len(w.seed.Embeddings))
 			}
 			for _, table := range []string{collT, embT} {
-				f := filepath.Join(w.p.backups, "global_vector_bak", table+"_"+snapTime+".csv")
+				f := filepath.Join(w.p.Backups, "global_vector_bak", table+"_"+snapTime+".csv")
 				if _, err := os.Stat(f); err != nil {
 					t.Errorf("snapshot file: %v", err)
 				}
@@ -616,7 +581,7 @@ func TestConfirmTokenRefused(t *testing.T) {
 				"INVALID_PARAMS", invalid("other_set"))
 			// "latest" names another set once a newer one appears.
 			latestToken, _ := s.token(t, cfTruncate(map[string]any{"timestamp": "latest"}))
-			taskLog := filepath.Join(w.p.backups, "task_20250721_213627", "vector_bak", "vector_backup_log.txt")
+			taskLog := filepath.Join(w.p.Backups, "task_20250721_213627", "vector_bak", "vector_backup_log.txt")
 			logFI, err := os.Stat(taskLog)
 			if err != nil {
 				t.Fatal(err)
@@ -625,11 +590,11 @@ func TestConfirmTokenRefused(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			w.p.write(t, w.seed, "task_20250721_213627/vector_bak", "20250722_000000", sample.Default)
-			before.files = cfFiles(t, w.p.backups)
+			w.p.Write(t, w.seed, "task_20250721_213627/vector_bak", "20250722_000000")
+			before.files = cfFiles(t, w.p.Backups)
 			refuse("latest moved on", cfTruncate(map[string]any{"timestamp": "latest", "confirm_token": latestToken}), "INVALID_PARAMS", invalid("other_set"))
 			for _, table := range []string{collT, embT} {
-				if err := os.Remove(filepath.Join(w.p.backups, "task_20250721_213627", "vector_bak", table+"_20250722_000000.csv")); err != nil {
+				if err := os.Remove(filepath.Join(w.p.Backups, "task_20250721_213627", "vector_bak", table+"_20250722_000000.csv")); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -639,10 +604,10 @@ func TestConfirmTokenRefused(t *testing.T) {
 			if err := os.Chtimes(taskLog, logFI.ModTime(), logFI.ModTime()); err != nil {
 				t.Fatal(err)
 			}
-			before.files = cfFiles(t, w.p.backups)
+			before.files = cfFiles(t, w.p.Backups)
 
 			// Backup file changed: a new time, or bytes appended.
-			embFile := filepath.Join(w.p.backups, "task_20250721_213627", "vector_bak", embT+"_"+cfWantTime+".csv")
+			embFile := filepath.Join(w.p.Backups, "task_20250721_213627", "vector_bak", embT+"_"+cfWantTime+".csv")
 			fi, err := os.Stat(embFile)
 			if err != nil {
 				t.Fatal(err)
@@ -663,7 +628,7 @@ func TestConfirmTokenRefused(t *testing.T) {
 			if err := os.Chtimes(embFile, fi.ModTime().Add(time.Hour), fi.ModTime().Add(time.Hour)); err != nil {
 				t.Fatal(err)
 			}
-			before.files = cfFiles(t, w.p.backups)
+			before.files = cfFiles(t, w.p.Backups)
 			refuse("backup file touched", cfTruncate(map[string]any{"confirm_token": token}), "CONFLICT", map[string]any{"reason": "files_changed"})
 			putBack()
 			if err := os.WriteFile(embFile, append(slices.Clone(orig), "\r\n"...), 0o644); err != nil {
@@ -672,7 +637,7 @@ func TestConfirmTokenRefused(t *testing.T) {
 			if err := os.Chtimes(embFile, fi.ModTime(), fi.ModTime()); err != nil {
 				t.Fatal(err)
 			}
-			before.files = cfFiles(t, w.p.backups)
+			before.files = cfFiles(t, w.p.Backups)
 			refuse("bytes appended to the backup file, time kept", cfTruncate(map[string]any{"confirm_token": token}), "CONFLICT", map[string]any{"reason": "files_changed"})
 			// Same size and time, other content: only the checksum tells.
 			putBack()
@@ -688,14 +653,14 @@ func TestConfirmTokenRefused(t *testing.T) {
 			if err := os.Chtimes(embFile, fi.ModTime(), fi.ModTime()); err != nil {
 				t.Fatal(err)
 			}
-			beforeDump, beforeFiles := pgtest.Dump(t, w.db), cfFiles(t, w.p.backups)
+			beforeDump, beforeFiles := pgtest.Dump(t, w.db), cfFiles(t, w.p.Backups)
 			res, out := s.restore(t, cfTruncate(map[string]any{"confirm_token": token}))
 			cfWantError(t, "backup content changed, size and time kept", res, out, "BACKUP_CORRUPT", map[string]any{"check": "SHA-256"})
 			if pgtest.Dump(t, w.db) != beforeDump {
 				t.Errorf("backup content changed: the tables changed")
 			}
 			// The log a failed snapshot leaves is TestConfirmFailedRestoreKeepsBackupLog's.
-			if got := cfDropSnapshotLog(cfFiles(t, w.p.backups)); got != cfDropSnapshotLog(beforeFiles) {
+			if got := cfDropSnapshotLog(cfFiles(t, w.p.Backups)); got != cfDropSnapshotLog(beforeFiles) {
 				t.Errorf("backup content changed: files left behind:\n%s", got)
 			}
 			putBack()
@@ -748,7 +713,7 @@ func TestConfirmTokenRefused(t *testing.T) {
 
 			// After all those refusals the token still works, for the same
 			// call spelled differently.
-			abs := filepath.Join(w.p.root, "data_pipeline", "training_data", "task_20250721_213627", "vector_bak")
+			abs := filepath.Join(w.p.Root, "data_pipeline", "training_data", "task_20250721_213627", "vector_bak")
 			res, _ = s.restore(t, map[string]any{
 				"backup_path":             abs,
 				"timestamp":               "latest",
@@ -929,7 +894,7 @@ func TestConfirmConcurrentReplay(t *testing.T) {
 		t.Errorf("%d of %d concurrent calls with one token restored, want exactly 1", ok, len(outs))
 	}
 	pgtest.Compare(t, w.db, w.want, sample.Default)
-	snaps, _ := filepath.Glob(filepath.Join(w.p.backups, "global_vector_bak", embT+"_*.csv"))
+	snaps, _ := filepath.Glob(filepath.Join(w.p.Backups, "global_vector_bak", embT+"_*.csv"))
 	if len(snaps) != 1 {
 		t.Errorf("%d snapshot sets, want 1: %v", len(snaps), snaps)
 	}
@@ -1195,8 +1160,8 @@ func TestConfirmPlanCountsEveryRow(t *testing.T) {
 // the set that is really there.
 func TestConfirmFailedRestoreKeepsBackupLog(t *testing.T) {
 	w := cfNewWorld(t)
-	w.p.write(t, w.seed, "global_vector_bak", "20250719_070000", sample.Default)
-	logPath := filepath.Join(w.p.backups, "global_vector_bak", "vector_backup_log.txt")
+	w.p.Write(t, w.seed, "global_vector_bak", "20250719_070000")
+	logPath := filepath.Join(w.p.Backups, "global_vector_bak", "vector_backup_log.txt")
 	logBefore, err := os.ReadFile(logPath)
 	if err != nil {
 		t.Fatal(err)
@@ -1206,7 +1171,7 @@ func TestConfirmFailedRestoreKeepsBackupLog(t *testing.T) {
 	token, _ := s.token(t, cfTruncate(nil))
 	before := w.state(t)
 
-	embFile := filepath.Join(w.p.backups, "task_20250721_213627", "vector_bak", embT+"_"+cfWantTime+".csv")
+	embFile := filepath.Join(w.p.Backups, "task_20250721_213627", "vector_bak", embT+"_"+cfWantTime+".csv")
 	fi, err := os.Stat(embFile)
 	if err != nil {
 		t.Fatal(err)
@@ -1223,14 +1188,14 @@ func TestConfirmFailedRestoreKeepsBackupLog(t *testing.T) {
 	if err := os.Chtimes(embFile, fi.ModTime(), fi.ModTime()); err != nil {
 		t.Fatal(err)
 	}
-	before.files = cfFiles(t, w.p.backups)
+	before.files = cfFiles(t, w.p.Backups)
 
 	res, out := s.restore(t, cfTruncate(map[string]any{"confirm_token": token}))
 	cfWantError(t, "content changed after the plan", res, out, "BACKUP_CORRUPT", nil)
 	if pgtest.Dump(t, w.db) != before.dump {
 		t.Fatal("the tables changed")
 	}
-	if got := cfDropSnapshotLog(cfFiles(t, w.p.backups)); got != cfDropSnapshotLog(before.files) {
+	if got := cfDropSnapshotLog(cfFiles(t, w.p.Backups)); got != cfDropSnapshotLog(before.files) {
 		t.Fatalf("snapshot files left behind:\n%s", got)
 	}
 	logAfter, err := os.ReadFile(logPath)
@@ -1307,7 +1272,7 @@ func TestConfirmNoSnapshot(t *testing.T) {
 	if out["snapshot"] != nil {
 		t.Errorf("snapshot=false, yet a snapshot: %v", out["snapshot"])
 	}
-	if _, err := os.Stat(filepath.Join(w.p.backups, "global_vector_bak")); err == nil {
+	if _, err := os.Stat(filepath.Join(w.p.Backups, "global_vector_bak")); err == nil {
 		t.Errorf("snapshot=false wrote into global_vector_bak")
 	}
 	pgtest.Compare(t, w.db, w.want, sample.Default)
@@ -1323,7 +1288,7 @@ func TestConfirmTokenFitsInputSchema(t *testing.T) {
 		names = append(names, fmt.Sprintf("tenant_%03d_%s", i, strings.Repeat("q", 50)))
 	}
 	const dir, ts = "./data_pipeline/training_data/manual_20250722_101500/vector_bak", "20250722_101500"
-	w.p.write(t, sample.Generate(71, names, 1, 12), "manual_20250722_101500/vector_bak", ts, sample.Default)
+	w.p.Write(t, sample.Generate(71, names, 1, 12), "manual_20250722_101500/vector_bak", ts)
 	s := cfConnect(t, w.p, protocols[0], cfOptions{cfg: serverConfig{db: w.db}})
 	if res, _ := s.restore(t, map[string]any{"backup_path": dir, "timestamp": ts}); res.IsError {
 		t.Fatalf("seed: %s", text(res))

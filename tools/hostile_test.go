@@ -92,11 +92,10 @@ func hostileDataset() *sample.Dataset {
 // each of them quoted with its escapes, never raw, and no name starts a
 // line of the plan; the structured content keeps the names exactly.
 func TestHostileNamesQuoted(t *testing.T) {
-	db := pgtest.NewDatabase(t)
-	pgtest.Exec(t, db, sample.Default.DDL(8))
-	p := newProject(t)
+	p := pgtest.NewProject(t, pgtest.ProjectOptions{Dim: 8})
+	db := p.DB
 	d := hostileDataset()
-	p.write(t, d, hostileFolder+"/vector_bak", hostileTime, sample.Default)
+	p.Write(t, d, hostileFolder+"/vector_bak", hostileTime)
 	s := cfConnect(t, p, protocols[0], cfOptions{cfg: serverConfig{db: db}})
 	backupPath := "./data_pipeline/training_data/" + hostileFolder + "/vector_bak"
 	args := map[string]any{"backup_path": backupPath, "timestamp": hostileTime}
@@ -295,16 +294,16 @@ func TestResourceErrorsHideServerPaths(t *testing.T) {
 	if err := os.MkdirAll(filepath.Join(outside, "vector_bak"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Symlink(outside, filepath.Join(p.backups, "task_out")); err != nil {
+	if err := os.Symlink(outside, filepath.Join(p.Backups, "task_out")); err != nil {
 		t.Fatal(err)
 	}
 	for _, file := range []string{"global_vector_bak", "task_file"} {
-		if err := os.WriteFile(filepath.Join(p.backups, file), []byte("x"), 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(p.Backups, file), []byte("x"), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
 	legacy := sample.Generate(5, []string{"sql"}, 2, 8)
-	p.write(t, legacy, hostileFolder+"/vector_bak", hostileTime, sample.Default)
+	p.Write(t, legacy, hostileFolder+"/vector_bak", hostileTime)
 	c := connect(t, p, serverConfig{}, protocols[0])
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -322,7 +321,7 @@ func TestResourceErrorsHideServerPaths(t *testing.T) {
 				t.Errorf("%s read", uri)
 				continue
 			}
-			for _, path := range []string{p.root, outside, os.TempDir()} {
+			for _, path := range []string{p.Root, outside, os.TempDir()} {
 				if strings.Contains(err.Error(), path) {
 					t.Errorf("%s: the error names the server path %s: %v", uri, path, err)
 				}

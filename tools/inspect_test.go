@@ -13,11 +13,10 @@ import (
 // when the database cannot be reached, why (without the password), with the
 // set still read.
 func TestInspectSummary(t *testing.T) {
-	db := pgtest.NewDatabase(t)
-	pgtest.Exec(t, db, sample.Default.DDL(8))
-	p := newProject(t)
+	p := pgtest.NewProject(t, pgtest.ProjectOptions{Dim: 8})
+	db := p.DB
 	one := sample.Generate(3, []string{"sql"}, 1, 8) // one collection, one embedding
-	p.write(t, one, "vector_bak", "20250720_080000", sample.Default)
+	p.Write(t, one, "vector_bak", "20250720_080000")
 	args := map[string]any{"backup_path": "./data_pipeline/training_data/vector_bak", "timestamp": "latest", "truncate_before_restore": true}
 
 	for _, protocol := range protocols {

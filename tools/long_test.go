@@ -18,11 +18,10 @@ import (
 // bad rows describes a few and counts the rest; errors about such a folder
 // name one set, not all.
 func TestLongResultsStaySmall(t *testing.T) {
-	db := pgtest.NewDatabase(t)
-	pgtest.Exec(t, db, sample.Default.DDL(8))
-	p := newProject(t)
+	p := pgtest.NewProject(t, pgtest.ProjectOptions{Dim: 8})
+	db := p.DB
 	for f := range 2000 {
-		dir := filepath.Join(p.backups, fmt.Sprintf("task_%04d", f), "vector_bak")
+		dir := filepath.Join(p.Backups, fmt.Sprintf("task_%04d", f), "vector_bak")
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -42,8 +41,8 @@ func TestLongResultsStaySmall(t *testing.T) {
 	}
 	// A set with 5,000 rows whose vectors are not vectors.
 	good := sample.Generate(7, []string{"sql"}, 5000, 8)
-	p.write(t, good, "bad_rows/vector_bak", "20270101_000000", sample.Default)
-	embFile := filepath.Join(p.backups, "bad_rows/vector_bak/langchain_pg_embedding_20270101_000000.csv")
+	p.Write(t, good, "bad_rows/vector_bak", "20270101_000000")
+	embFile := filepath.Join(p.Backups, "bad_rows/vector_bak/langchain_pg_embedding_20270101_000000.csv")
 	b, err := os.ReadFile(embFile)
 	if err != nil {
 		t.Fatal(err)

@@ -18,11 +18,10 @@ import (
 // sets' documents are listed, they read back as the files, and a set
 // without a manifest, or a location out of the backup root, is an error.
 func TestResources(t *testing.T) {
-	db := pgtest.NewDatabase(t)
-	pgtest.Exec(t, db, sample.Default.DDL(8))
-	p := newProject(t)
+	p := pgtest.NewProject(t, pgtest.ProjectOptions{Dim: 8})
+	db := p.DB
 	legacy := sample.Generate(5, []string{"sql"}, 3, 8)
-	p.write(t, legacy, "task_20250721_213627/vector_bak", "20250721_215758", sample.Default)
+	p.Write(t, legacy, "task_20250721_213627/vector_bak", "20250721_215758")
 	for _, protocol := range protocols {
 		t.Run(protocol, func(t *testing.T) {
 			c := connect(t, p, serverConfig{db: db}, protocol)

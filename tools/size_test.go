@@ -5,9 +5,6 @@ import (
 	"encoding/json"
 	"testing"
 
-	"github.com/vectorops/pgvector-backup-mcp/catalog"
-	"github.com/vectorops/pgvector-backup-mcp/dbaccess"
-	"github.com/vectorops/pgvector-backup-mcp/service"
 	"github.com/vectorops/pgvector-backup-mcp/tools"
 )
 
@@ -26,12 +23,7 @@ const maxToolsList = 25 * 1024
 // (compact JSON-RPC) and logs each tool's parts, so that a growing schema or
 // description is noticed before it costs every agent its context.
 func TestToolsListSize(t *testing.T) {
-	p := newProject(t)
-	cat, err := catalog.New(p.root, "data_pipeline/training_data")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := tools.NewServer(&service.Service{Catalog: cat, Policy: dbaccess.NewPolicy("", nil)}, tools.Options{Version: "test"})
+	srv, err := tools.NewServer(newService(t, newProject(t), serverConfig{}), tools.Options{Version: "test"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -196,17 +196,16 @@ func TestReadOnlyServesNoRestore(t *testing.T) {
 func TestListAndRestore(t *testing.T) {
 	for _, protocol := range protocols {
 		t.Run(protocol, func(t *testing.T) {
-			db := pgtest.NewDatabase(t)
-			pgtest.Exec(t, db, sample.Default.DDL(12))
-			p := newProject(t)
+			p := pgtest.NewProject(t, pgtest.ProjectOptions{Dim: 12})
+			db := p.DB
 			old := sample.Generate(10, []string{"sql", "ddl"}, 5, 12)
 			want := sample.Generate(11, []string{"sql", "ddl", "documentation", "error_sql"}, 25, 12)
-			p.write(t, old, "vector_bak", "20250720_080000", sample.Default)
-			p.write(t, old, "global_vector_bak", "20250722_010318", sample.Default)
-			p.write(t, want, "task_20250721_213627/vector_bak", "20250721_215758", sample.Default)
-			p.write(t, old, "manual_20250722_101500/vector_bak", "20250722_101500", sample.Default)
+			p.Write(t, old, "vector_bak", "20250720_080000")
+			p.Write(t, old, "global_vector_bak", "20250722_010318")
+			p.Write(t, want, "task_20250721_213627/vector_bak", "20250721_215758")
+			p.Write(t, old, "manual_20250722_101500/vector_bak", "20250722_101500")
 			// A half-written set must be listed as incomplete, not hidden.
-			if err := os.WriteFile(filepath.Join(p.backups, "global_vector_bak", "langchain_pg_embedding_20250723_000000.csv.tmp"), []byte("id\r\n"), 0o644); err != nil {
+			if err := os.WriteFile(filepath.Join(p.Backups, "global_vector_bak", "langchain_pg_embedding_20250723_000000.csv.tmp"), []byte("id\r\n"), 0o644); err != nil {
 				t.Fatal(err)
 			}
 

@@ -9,7 +9,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -32,7 +31,7 @@ import (
 // cli is a project and database the commands run against.
 type cli struct {
 	db   string
-	p    project
+	p    *pgtest.Project
 	a, b *sample.Dataset
 }
 
@@ -45,12 +44,12 @@ const (
 
 func newCLI(t *testing.T) *cli {
 	t.Helper()
-	c := &cli{db: pgtest.NewDatabase(t), p: newProject(t)}
-	pgtest.Exec(t, c.db, sample.Default.DDL(httpDim))
+	p := pgtest.NewProject(t, pgtest.ProjectOptions{Dim: httpDim})
+	c := &cli{db: p.DB, p: p}
 	c.a = sample.Generate(1, []string{"sql", "ddl", "documentation", "error_sql"}, 5, httpDim)
 	c.b = c.a.Later(2)
-	c.p.write(t, c.a, "task_20250721_213627/vector_bak", cliTaskTS)
-	c.p.write(t, c.b, "vector_bak", cliGlbTS)
+	c.p.Write(t, c.a, "task_20250721_213627/vector_bak", cliTaskTS)
+	c.p.Write(t, c.b, "vector_bak", cliGlbTS)
 	return c
 }
 
@@ -58,22 +57,7 @@ func newCLI(t *testing.T) *cli {
 // stderr and the exit status.
 func (c *cli) run(t *testing.T, args ...string) (string, string, int) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, serverBinary(t), args...)
-	cmd.Env = serverEnv(c.db, c.p.root)
-	cmd.Stdin = strings.NewReader("")
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	code := 0
-	var exit *exec.ExitError
-	if errors.As(err, &exit) {
-		code = exit.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	return stdout.String(), stderr.String(), code
+	return runServer(t, runOptions{env: serverEnv(c.db, c.p.Root)}, args...)
 }
 
 // want runs and checks the exit status, and that stdout and stderr contain
@@ -127,7 +111,7 @@ func TestCLI(t *testing.T) {
 	}
 
 	// inspect: 0 restorable, 1 not, 3 not found
-	c.want(t, 0, []string{"restorable", "TABLE", "DELETE", "WRITE"}, nil, "inspect", "--backup-path", cliTask, "--timestamp", cliTaskTS, "--truncate-before-restore")
+	c.want(t, 0, []string{"restorable", "A restore (truncate mode) would:", "- langchain_pg_embedding: delete"}, nil, "inspect", "--backup-path", cliTask, "--timestamp", cliTaskTS, "--truncate-before-restore")
 	stdout, _ = c.want(t, 0, nil, nil, "inspect", "--backup-path", cliTask, "--timestamp", "latest", "--json")
 	if m := jsonOut(t, stdout); m["restorable"] != true || m["plan"] == nil {
 		t.Errorf("inspect --json: %v", m)
@@ -155,9 +139,9 @@ func TestCLI(t *testing.T) {
 	c.want(t, 4, nil, []string{"FORBIDDEN", "db_connection"}, "restore", "--backup-path", cliTask, "--timestamp", "latest", "--db-connection", "postgresql://u:p@db.elsewhere/x")
 	c.want(t, 0, []string{"Restored set " + cliTaskTS}, nil, "restore", "--backup-path", cliTask, "--timestamp", cliTaskTS) // empty tables: nothing to approve
 	before := pgtest.Dump(t, c.db)
-	stdout, _ = c.want(t, 4, []string{"truncate mode", "DELETE  WRITE"}, []string{"needs approval", "--yes"},
+	stdout, _ = c.want(t, 4, []string{"(truncate mode) will:", "Restore of set " + cliGlbTS}, []string{"needs approval", "--yes"},
 		"restore", "--backup-path", cliGlobal, "--timestamp", cliGlbTS, "--truncate-before-restore")
-	if !regexp.MustCompile(`langchain_pg_embedding +20 +20\n`).MatchString(stdout) {
+	if !regexp.MustCompile(`- langchain_pg_embedding: delete 20 rows, write 20 rows\n`).MatchString(stdout) {
 		t.Errorf("the plan does not say 20 embeddings deleted and 20 written:\n%s", stdout)
 	}
 	if pgtest.Dump(t, c.db) != before {
@@ -239,7 +223,7 @@ func TestCLIAsksOnTerminal(t *testing.T) {
 func (c *cli) onTerminal(t *testing.T, args []string, prompt, answer string) (string, int) {
 	t.Helper()
 	cmd := exec.Command(serverBinary(t), args...)
-	cmd.Env = serverEnv(c.db, c.p.root, "TERM=xterm", "COLUMNS=120")
+	cmd.Env = serverEnv(c.db, c.p.Root, "TERM=xterm", "COLUMNS=120")
 	tty, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 40, Cols: 120})
 	if err != nil {
 		t.Fatal(err)
@@ -289,7 +273,7 @@ func bigCLI(t *testing.T) (*cli, *sample.Dataset) {
 		names[i] = fmt.Sprintf("coll_%03d", i)
 	}
 	big := sample.Generate(77, names, 300, 256)
-	c.p.write(t, big, "global_vector_bak", "20250801_000000")
+	c.p.Write(t, big, "global_vector_bak", "20250801_000000")
 	return c, big
 }
 
@@ -334,14 +318,14 @@ func lastBytes(s string, n int) string {
 func TestCLICtrlC(t *testing.T) {
 	c, _ := bigCLI(t)
 	small := sample.Generate(3, []string{"sql", "ddl"}, 10, 256)
-	c.p.write(t, small, "global_vector_bak", "20250701_000000")
+	c.p.Write(t, small, "global_vector_bak", "20250701_000000")
 	c.want(t, 0, nil, nil, "restore", "--backup-path", "./data_pipeline/training_data/global_vector_bak", "--timestamp", "20250701_000000")
 	before := pgtest.Dump(t, c.db)
 
 	w := newWatcher(t, c.db)
 	cmd := exec.Command(serverBinary(t), "restore", "--backup-path", "./data_pipeline/training_data/global_vector_bak", "--timestamp", "20250801_000000",
 		"--truncate-before-restore", "--yes")
-	cmd.Env = serverEnv(c.db, c.p.root)
+	cmd.Env = serverEnv(c.db, c.p.Root)
 	var stdout, stderr testutil.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Start(); err != nil {

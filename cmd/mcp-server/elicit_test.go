@@ -36,15 +36,14 @@ func (p *person) Elicit(_ context.Context, req mcp.ElicitationRequest) (*mcp.Eli
 func TestStdioElicitation(t *testing.T) {
 	for _, protocol := range protocols {
 		t.Run(protocol, func(t *testing.T) {
-			db := pgtest.NewDatabase(t)
-			pgtest.Exec(t, db, sample.Default.DDL(8))
-			p := newProject(t)
+			p := pgtest.NewProject(t, pgtest.ProjectOptions{Dim: 8})
+			db := p.DB
 			a := sample.Generate(1, []string{"sql", "ddl"}, 4, 8)
 			b := a.Later(2)
-			p.write(t, a, "vector_bak", "20250720_080000")
-			p.write(t, b, "vector_bak", "20250721_080000")
+			p.Write(t, a, "vector_bak", "20250720_080000")
+			p.Write(t, b, "vector_bak", "20250721_080000")
 			who := &person{}
-			s := startServer(t, protocol, serverOptions{db: db, projectRoot: p.root,
+			s := startServer(t, protocol, serverOptions{db: db, projectRoot: p.Root,
 				client: []client.ClientOption{client.WithElicitationHandler(who)}})
 			s.restore(t, map[string]any{"backup_path": "./data_pipeline/training_data/vector_bak", "timestamp": "20250720_080000"})
 			if n := who.asked.Load(); n != 0 {
@@ -72,7 +71,7 @@ func TestStdioElicitation(t *testing.T) {
 			pgtest.Compare(t, db, b, sample.Default)
 
 			// A client that did not declare elicitation: the token route.
-			bare := startServer(t, protocol, serverOptions{db: db, projectRoot: p.root})
+			bare := startServer(t, protocol, serverOptions{db: db, projectRoot: p.Root})
 			args["timestamp"] = "20250720_080000"
 			res, out = bare.call(t, "restore_vector_backup", args)
 			if out["error_type"] != "CONFIRMATION_REQUIRED" || out["confirm_token"] == nil {

@@ -79,7 +79,7 @@ const (
 // faultRig is the shared setup of TestFaults: one project with both sets,
 // and the counts reported at the end.
 type faultRig struct {
-	p      project
+	p      *pgtest.Project
 	cat    *catalog.Catalog
 	seed   *sample.Dataset // A
 	big    *sample.Dataset // B
@@ -99,15 +99,12 @@ func TestFaults(t *testing.T) {
 	}
 	r.seed = sample.Generate(50, []string{"sql", "ddl", "documentation", "error_sql"}, faultSeedPer, faultDim)
 	r.big = sample.Generate(51, names, faultBigPer, faultDim)
-	r.p.write(t, r.seed, snapshotDir, faultSeedTS)
-	r.p.write(t, r.big, faultBigDir, faultBigTS)
-	var err error
-	if r.cat, err = catalog.New(r.p.root, r.p.backups); err != nil {
-		t.Fatal(err)
-	}
+	r.p.Write(t, r.seed, snapshotDir, faultSeedTS)
+	r.p.Write(t, r.big, faultBigDir, faultBigTS)
+	r.cat = r.p.Catalog(t)
 	t.Logf("sets written in %v: A %d collections/%d embeddings, B %d collections/%d embeddings (%s)",
 		time.Since(start).Round(time.Millisecond), len(r.seed.Collections), len(r.seed.Embeddings),
-		len(r.big.Collections), len(r.big.Embeddings), setSize(t, filepath.Join(r.p.backups, faultBigDir), faultBigTS))
+		len(r.big.Collections), len(r.big.Embeddings), setSize(t, filepath.Join(r.p.Backups, faultBigDir), faultBigTS))
 
 	// Every fault in both ways of replacing the rows: TRUNCATE, and online
 	// (DELETE under a lock that lets readers read).
@@ -149,7 +146,7 @@ func (r *faultRig) newDB(t *testing.T) string {
 // unattended runs the server with confirmations off, as a pipeline does.
 func (r *faultRig) unattended(t *testing.T, db string) *stdioServer {
 	t.Helper()
-	return startServer(t, protocols[0], serverOptions{db: db, projectRoot: r.p.root, args: []string{"--confirm=none"}})
+	return startServer(t, protocols[0], serverOptions{db: db, projectRoot: r.p.Root, args: []string{"--confirm=none"}})
 }
 
 // seedTables puts A in the tables (no snapshot) and returns their dump.
@@ -513,11 +510,11 @@ type fileState struct {
 func (r *faultRig) files(t *testing.T) fileState {
 	t.Helper()
 	st := fileState{sums: map[string]string{}}
-	err := filepath.WalkDir(r.p.backups, func(p string, d fs.DirEntry, err error) error {
+	err := filepath.WalkDir(r.p.Backups, func(p string, d fs.DirEntry, err error) error {
 		if err != nil || !d.Type().IsRegular() {
 			return err
 		}
-		rel, _ := filepath.Rel(r.p.backups, p)
+		rel, _ := filepath.Rel(r.p.Backups, p)
 		st.sums[filepath.ToSlash(rel)] = sha256File(t, p)
 		return nil
 	})
@@ -649,7 +646,7 @@ func (r *faultRig) checkFiles(t *testing.T, before fileState, want leftover, mut
 			t.Errorf("the half-written snapshot %s is not listed as incomplete: %+v", ts, loc.Incomplete)
 		}
 		if logChanged {
-			logText, _ := os.ReadFile(filepath.Join(r.p.backups, snapshotLogs))
+			logText, _ := os.ReadFile(filepath.Join(r.p.Backups, snapshotLogs))
 			t.Errorf("the failed restore left %s changed, no longer describing the folder's sets (its snapshot is gone):\n%s", snapshotLogs, logText)
 		}
 		t.Logf("backup files intact (%d files); snapshot folder: %s %v", len(before.sums), got, added)
@@ -659,7 +656,7 @@ func (r *faultRig) checkFiles(t *testing.T, before fileState, want leftover, mut
 		}
 		r.checkSnapshot(t, loc, ts, after)
 		if logChanged {
-			logText, _ := os.ReadFile(filepath.Join(r.p.backups, snapshotLogs))
+			logText, _ := os.ReadFile(filepath.Join(r.p.Backups, snapshotLogs))
 			if !strings.Contains(string(logText), "langchain_pg_embedding_"+ts+".csv") {
 				t.Errorf("%s changed but does not describe the snapshot %s:\n%s", snapshotLogs, ts, logText)
 			}
@@ -875,7 +872,7 @@ func (r *faultRig) testKill(t *testing.T) {
 // then restores B in full.
 func (r *faultRig) testTerminate(t *testing.T) {
 	db := r.newDB(t)
-	s := startServer(t, protocols[1], serverOptions{db: db, projectRoot: r.p.root})
+	s := startServer(t, protocols[1], serverOptions{db: db, projectRoot: r.p.Root})
 	before := r.seedTables(t, s, db)
 	w := newWatcher(t, db)
 
@@ -916,7 +913,7 @@ func (r *faultRig) testTerminate(t *testing.T) {
 // and during the embedding COPY.
 func (r *faultRig) testCancel(t *testing.T) {
 	db := r.newDB(t)
-	s := startServer(t, protocols[1], serverOptions{db: db, projectRoot: r.p.root, args: []string{"--confirm=none"}})
+	s := startServer(t, protocols[1], serverOptions{db: db, projectRoot: r.p.Root, args: []string{"--confirm=none"}})
 	before := r.seedTables(t, s, db)
 	w := newWatcher(t, db)
 	for _, pt := range []struct {
@@ -1005,7 +1002,7 @@ func (r *faultRig) testFileChanges(t *testing.T) {
 	before := r.seedTables(t, s, db)
 	w := newWatcher(t, db)
 
-	src := filepath.Join(r.p.backups, faultBigDir, "langchain_pg_embedding_"+faultBigTS+".csv")
+	src := filepath.Join(r.p.Backups, faultBigDir, "langchain_pg_embedding_"+faultBigTS+".csv")
 	data, err := os.ReadFile(src)
 	if err != nil {
 		t.Fatal(err)
@@ -1086,7 +1083,7 @@ func (r *faultRig) testFileChanges(t *testing.T) {
 			args["backup_path"] = setPath
 			srv := s
 			if tc.token {
-				srv = startServer(t, protocols[0], serverOptions{db: db, projectRoot: r.p.root})
+				srv = startServer(t, protocols[0], serverOptions{db: db, projectRoot: r.p.Root})
 				res, out := srv.call(t, "restore_vector_backup", args)
 				token := confirmToken(t, res, out)
 				if token == "" {
@@ -1160,8 +1157,8 @@ func (r *faultRig) testFileChanges(t *testing.T) {
 // set's backup_path and the embedding file's path.
 func (r *faultRig) copyBig(t *testing.T, task string, manifest bool) (string, string) {
 	t.Helper()
-	from := filepath.Join(r.p.backups, faultBigDir)
-	dir := filepath.Join(r.p.backups, task, "vector_bak")
+	from := filepath.Join(r.p.Backups, faultBigDir)
+	dir := filepath.Join(r.p.Backups, task, "vector_bak")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}

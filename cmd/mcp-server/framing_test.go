@@ -95,7 +95,7 @@ func (a stdioAnswer) answered(t *testing.T, id string) {
 // handshake.
 func startInitialized(t *testing.T) *rawServer {
 	t.Helper()
-	r := startRaw(t, serverEnv(noDatabase, newProject(t).root))
+	r := startRaw(t, serverEnv(noDatabase, newProject(t).Root))
 	r.send(t, request("init", "initialize", map[string]any{
 		"protocolVersion": mcp.ProtocolVersion20250618,
 		"clientInfo":      map[string]any{"name": "framing-test", "version": "1"},

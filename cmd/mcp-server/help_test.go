@@ -1,7 +1,6 @@
 package main
 
 import (
-	"os/exec"
 	"regexp"
 	"strings"
 	"testing"
@@ -13,15 +12,15 @@ var flagLine = regexp.MustCompile(`^\s+(?:-\w, )?(--[\w-]+)(?: \w+)?\s{2,}(.*)$`
 // TestHelpWhole: every command's help prints each flag's description
 // whole: no text ends mid-sentence ("e.g."), no parenthesis is left open.
 func TestHelpWhole(t *testing.T) {
-	bin := serverBinary(t)
 	for _, cmd := range []string{"", "serve", "list", "inspect", "restore", "backup", "schemas", "version"} {
 		args := strings.Fields(cmd + " --help")
-		out, err := exec.Command(bin, args...).CombinedOutput()
-		if err != nil {
-			t.Fatalf("mcp-server %s --help: %v\n%s", cmd, err, out)
+		stdout, stderr, code := runServer(t, runOptions{}, args...)
+		out := stdout + stderr
+		if code != 0 {
+			t.Fatalf("mcp-server %s --help: exit status %d\n%s", cmd, code, out)
 		}
 		flags := 0
-		for _, line := range strings.Split(string(out), "\n") {
+		for _, line := range strings.Split(out, "\n") {
 			m := flagLine.FindStringSubmatch(line)
 			if m == nil {
 				continue

@@ -86,17 +86,17 @@ func wantShownAsData(t *testing.T, what, out string, escaped ...string) {
 // the same set with a hostile column name in its header.
 func hostileCLI(t *testing.T) (*cli, string) {
 	t.Helper()
-	c := &cli{db: pgtest.NewDatabase(t), p: newProject(t)}
-	pgtest.Exec(t, c.db, sample.Default.DDL(httpDim))
+	p := pgtest.NewProject(t, pgtest.ProjectOptions{Dim: httpDim})
+	c := &cli{db: p.DB, p: p}
 	d := sample.Generate(21, cliHostileNames, 2, httpDim)
 	d.Embeddings[0].ID = cliHostileID
 	for i := range d.Embeddings {
 		doc := "doc\x1b[2J\r\nNothing else changes\u202e"
 		d.Embeddings[i].Document = &doc
 	}
-	c.p.write(t, d, cliHostileFolder+"/vector_bak", cliHostileTS)
-	c.p.write(t, d, "task_header/vector_bak", cliHostileTS)
-	emb := filepath.Join(c.p.backups, "task_header/vector_bak/langchain_pg_embedding_"+cliHostileTS+".csv")
+	c.p.Write(t, d, cliHostileFolder+"/vector_bak", cliHostileTS)
+	c.p.Write(t, d, "task_header/vector_bak", cliHostileTS)
+	emb := filepath.Join(c.p.Backups, "task_header/vector_bak/langchain_pg_embedding_"+cliHostileTS+".csv")
 	b, err := os.ReadFile(emb)
 	if err != nil {
 		t.Fatal(err)
@@ -228,12 +228,12 @@ func TestCLIDryRun(t *testing.T) {
 // rows the restore replaced.
 func TestCLIUndoOddNames(t *testing.T) {
 	names := []string{"a,b", `q"uote`, "sql", "two\r\nx\x1b[2J", `"lead`}
-	c := &cli{db: pgtest.NewDatabase(t), p: newProject(t)}
-	pgtest.Exec(t, c.db, sample.Default.DDL(httpDim))
+	p := pgtest.NewProject(t, pgtest.ProjectOptions{Dim: httpDim})
+	c := &cli{db: p.DB, p: p}
 	c.a = sample.Generate(31, names, 3, httpDim)
 	c.b = c.a.Later(32)
-	c.p.write(t, c.a, "task_20250721_213627/vector_bak", cliTaskTS)
-	c.p.write(t, c.b, "vector_bak", cliGlbTS)
+	c.p.Write(t, c.a, "task_20250721_213627/vector_bak", cliTaskTS)
+	c.p.Write(t, c.b, "vector_bak", cliGlbTS)
 	c.want(t, 0, nil, nil, "restore", "--backup-path", cliTask, "--timestamp", cliTaskTS)
 	before := pgtest.Dump(t, c.db)
 
@@ -261,7 +261,7 @@ func TestCLIUndoOddNames(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "bash", "-c", undo[1])
-	cmd.Env = serverEnv(c.db, c.p.root, "PATH="+filepath.Dir(serverBinary(t))+string(os.PathListSeparator)+os.Getenv("PATH"))
+	cmd.Env = serverEnv(c.db, c.p.Root, "PATH="+filepath.Dir(serverBinary(t))+string(os.PathListSeparator)+os.Getenv("PATH"))
 	out, err := cmd.CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "Restored set") {
 		t.Fatalf("the printed undo failed: %v\n%s", err, out)

@@ -154,8 +154,8 @@ func TestQuickReference(t *testing.T) {
 	p := newProject(t)
 	a := sample.Generate(1, []string{"sql", "ddl", "documentation", "error_sql"}, 5, httpDim)
 	b := a.Later(2)
-	p.write(t, a, "task_20250721_213627/vector_bak", "20250721_215758")
-	p.write(t, b, "vector_bak", "20250722_010318")
+	p.Write(t, a, "task_20250721_213627/vector_bak", "20250721_215758")
+	p.Write(t, b, "vector_bak", "20250722_010318")
 
 	tu, err := url.Parse(targetDB)
 	if err != nil {
@@ -164,7 +164,7 @@ func TestQuickReference(t *testing.T) {
 	const password = "password-of-the-target-db"
 	targetName := strings.TrimPrefix(tu.Path, "/")
 	crossDB := fmt.Sprintf("postgresql://postgres:%s@%s/%s?sslmode=disable", password, tu.Host, targetName)
-	s := startHTTP(t, serverEnv(db, p.root), "--allow-db-connection", tu.Host+"/"+targetName)
+	s := startHTTP(t, serverEnv(db, p.Root), "--allow-db-connection", tu.Host+"/"+targetName)
 	api := s.base + "/api/v0/data_pipeline/vector"
 	ok := map[string]any{"code": 200, "success": true, "message": "操作成功"}
 
@@ -172,7 +172,7 @@ func TestQuickReference(t *testing.T) {
 	status, env := curl(t, "GET", api+"/restore/list", "")
 	check(t, "list", env, ok)
 	size := func(dir, file string) string {
-		fi, err := os.Stat(filepath.Join(p.backups, dir, file))
+		fi, err := os.Stat(filepath.Join(p.Backups, dir, file))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -359,14 +359,13 @@ func TestHTTPSigterm(t *testing.T) {
 		finish bool
 	}{{"grace over", "300ms", false}, {"within grace", "1m", true}} {
 		t.Run(c.name, func(t *testing.T) {
-			db := pgtest.NewDatabase(t)
-			pgtest.Exec(t, db, sample.Default.DDL(httpDim))
-			p := newProject(t)
+			p := pgtest.NewProject(t, pgtest.ProjectOptions{Dim: httpDim})
+			db := p.DB
 			a := sample.Generate(1, []string{"sql", "ddl"}, 20, httpDim)
 			b := a.Later(2)
-			p.write(t, a, "vector_bak", "20250721_215758")
-			p.write(t, b, "vector_bak", "20250722_010318")
-			s := startHTTP(t, serverEnv(db, p.root), "--shutdown-grace", c.grace)
+			p.Write(t, a, "vector_bak", "20250721_215758")
+			p.Write(t, b, "vector_bak", "20250722_010318")
+			s := startHTTP(t, serverEnv(db, p.Root), "--shutdown-grace", c.grace)
 			api := s.base + "/api/v0/data_pipeline/vector/restore"
 			curl(t, "POST", api, `{"backup_path": "./data_pipeline/training_data/vector_bak", "timestamp": "20250721_215758", "truncate_before_restore": true}`)
 			before := pgtest.Dump(t, db)

@@ -115,7 +115,8 @@ func printInspect(w io.Writer, res *schemas.InspectResult) {
 		fmt.Fprintf(w, "Target %s: %s.\n", esc(tgt.Database), strings.Join(parts, ", "))
 	}
 	if p := res.Plan; p != nil {
-		fmt.Fprintf(w, "\n%s", describePlan(p))
+		fmt.Fprintf(w, "\nA restore (%s mode) would:\n%s\n", display.Escape(p.Mode),
+			strings.Join(service.PlanLines(p, false, display.Escape), "\n"))
 	}
 	if d := res.Diff; d != nil {
 		printDiff(w, d)
@@ -158,28 +159,4 @@ func escapeAll(names []string) string {
 		out[i] = display.Escape(n)
 	}
 	return strings.Join(out, ", ")
-}
-
-// describePlan says what a restore does, per table and collection;
-// collection names escaped.
-func describePlan(p *schemas.RestorePlan) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "A restore (%s mode) would:\n", display.Escape(p.Mode))
-	var rows []string
-	for _, t := range p.Tables {
-		rows = append(rows, fmt.Sprintf("  %s\t%d\t%d", t, p.Delete[t], p.Insert[t]))
-	}
-	table(&b, "  TABLE\tDELETE\tWRITE", rows)
-	for _, c := range p.Collections {
-		if c.DeleteEmbeddings > 0 || c.InsertEmbeddings > 0 {
-			fmt.Fprintf(&b, "  collection %s: %d embeddings deleted, %d written\n", display.Escape(c.Name), c.DeleteEmbeddings, c.InsertEmbeddings)
-		}
-	}
-	if p.OnConflict == "update" {
-		b.WriteString("  live rows whose key is in the backup are overwritten\n")
-	}
-	if p.Snapshot {
-		b.WriteString("The rows it replaces are saved first as a new set in global_vector_bak, so it can be undone.\n")
-	}
-	return b.String()
 }

@@ -27,12 +27,11 @@ func TestMemoryCeiling(t *testing.T) {
 	if testing.Short() {
 		t.Skip("writes a 345 MB file")
 	}
-	db := pgtest.NewDatabase(t)
-	pgtest.Exec(t, db, sample.Default.DDL(8))
-	p := newProject(t)
+	p := pgtest.NewProject(t, pgtest.ProjectOptions{Dim: 8})
+	db := p.DB
 	const ts = "20250721_215758"
-	p.write(t, sample.Generate(1, []string{"sql"}, 2, 8), "global_vector_bak", ts)
-	writeHostileRow(t, filepath.Join(p.backups, "global_vector_bak", layout.FileName(layout.EmbeddingTable, ts)), 23, 15<<20)
+	p.Write(t, sample.Generate(1, []string{"sql"}, 2, 8), "global_vector_bak", ts)
+	writeHostileRow(t, filepath.Join(p.Backups, "global_vector_bak", layout.FileName(layout.EmbeddingTable, ts)), 23, 15<<20)
 	args := map[string]any{"backup_path": "./data_pipeline/training_data/global_vector_bak", "timestamp": ts, "diff": true}
 
 	inspect := func(s *stdioServer) {
@@ -48,7 +47,7 @@ func TestMemoryCeiling(t *testing.T) {
 		}
 	}
 
-	one := startServer(t, protocols[0], serverOptions{db: db, projectRoot: p.root})
+	one := startServer(t, protocols[0], serverOptions{db: db, projectRoot: p.Root})
 	inspect(one)
 	if peak := peakRSS(t, one.cmd.Process.Pid); peak > 160<<20 {
 		t.Errorf("one hostile inspect: peak RSS %d MB, want at most 160 MB", peak>>20)
@@ -56,7 +55,7 @@ func TestMemoryCeiling(t *testing.T) {
 		t.Logf("one hostile inspect: peak RSS %d MB", peak>>20)
 	}
 
-	ten := startServer(t, protocols[0], serverOptions{db: db, projectRoot: p.root})
+	ten := startServer(t, protocols[0], serverOptions{db: db, projectRoot: p.Root})
 	var wg sync.WaitGroup
 	for range 10 {
 		wg.Add(1)

@@ -4,12 +4,8 @@ package main
 // (issue 16): each thing that confused them, where they found it.
 
 import (
-	"bytes"
-	"context"
-	"errors"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -27,7 +23,7 @@ func offlineCLI(t *testing.T) *cli {
 	t.Helper()
 	c := &cli{db: noDatabase, p: newProject(t)}
 	c.a = sample.Generate(1, []string{"sql", "ddl"}, 5, 8)
-	c.p.write(t, c.a, "vector_bak", cliGlbTS)
+	c.p.Write(t, c.a, "vector_bak", cliGlbTS)
 	return c
 }
 
@@ -35,21 +31,7 @@ func offlineCLI(t *testing.T) *cli {
 // and the exit status.
 func runIn(t *testing.T, dir string, env []string, args ...string) (string, string, int) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, serverBinary(t), args...)
-	cmd.Dir, cmd.Env = dir, env
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	var exit *exec.ExitError
-	if errors.As(err, &exit) {
-		return stdout.String(), stderr.String(), exit.ExitCode()
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	return stdout.String(), stderr.String(), 0
+	return runServer(t, runOptions{env: env, dir: dir}, args...)
 }
 
 // envWithout is the test process's environment without the variables that
@@ -76,8 +58,8 @@ func saidOnce(t *testing.T, c *cli, what, message, stdout, stderr string) {
 	if strings.Contains(stderr, "level=") {
 		t.Errorf("%s: a log line on stderr:\n%s", what, stderr)
 	}
-	if strings.Contains(stdout+stderr, c.p.root) {
-		t.Errorf("%s: the server's path %s is shown:\nstdout:\n%s\nstderr:\n%s", what, c.p.root, stdout, stderr)
+	if strings.Contains(stdout+stderr, c.p.Root) {
+		t.Errorf("%s: the server's path %s is shown:\nstdout:\n%s\nstderr:\n%s", what, c.p.Root, stdout, stderr)
 	}
 }
 
@@ -154,12 +136,13 @@ var configFlags = []string{"database-url", "project-root", "backup-root", "allow
 // helpFlags are the flags a command's --help lists.
 func helpFlags(t *testing.T, args ...string) []string {
 	t.Helper()
-	out, err := exec.Command(serverBinary(t), append(args, "--help")...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("mcp-server %s --help: %v\n%s", strings.Join(args, " "), err, out)
+	stdout, stderr, code := runServer(t, runOptions{}, append(args, "--help")...)
+	out := stdout + stderr
+	if code != 0 {
+		t.Fatalf("mcp-server %s --help: exit status %d\n%s", strings.Join(args, " "), code, out)
 	}
 	var flags []string
-	for _, line := range strings.Split(string(out), "\n") {
+	for _, line := range strings.Split(out, "\n") {
 		if m := flagLine.FindStringSubmatch(line); m != nil {
 			flags = append(flags, strings.TrimPrefix(m[1], "--"))
 		}
@@ -203,9 +186,9 @@ func TestCLIHelpShowsUsedFlags(t *testing.T) {
 	c := offlineCLI(t)
 	listed := "1 set in 1 location"
 	for _, args := range [][]string{
-		{"--project-root", c.p.root, "list"}, // before the command's name, as an alias would put them
-		{"-project-root", c.p.root, "list"},  // one dash, as existing MCP host configurations write it
-		{"list", "-project-root=" + c.p.root, "-log-level", "debug"},
+		{"--project-root", c.p.Root, "list"}, // before the command's name, as an alias would put them
+		{"-project-root", c.p.Root, "list"},  // one dash, as existing MCP host configurations write it
+		{"list", "-project-root=" + c.p.Root, "-log-level", "debug"},
 		{"--database-url", noDatabase, "--allow-db-connection", "db.internal/vectors", "list"}, // list reads no database, but takes them
 	} {
 		c.want(t, 0, []string{listed}, nil, args...)
@@ -282,8 +265,8 @@ func TestCLINoDatabaseGiven(t *testing.T) {
 		t.Skip("a PostgreSQL answers at the driver's default: connecting there does not fail")
 	}
 	p := newProject(t)
-	env := envWithout("VECTOR_PROJECT_ROOT=" + p.root)
-	_, stderr, code := runIn(t, p.root, env, "backup")
+	env := envWithout("VECTOR_PROJECT_ROOT=" + p.Root)
+	_, stderr, code := runIn(t, p.Root, env, "backup")
 	if code != 1 {
 		t.Errorf("backup: exit %d, want 1\n%s", code, stderr)
 	}
@@ -293,12 +276,12 @@ func TestCLINoDatabaseGiven(t *testing.T) {
 		}
 	}
 	for _, named := range [][]string{{"PGHOST=/nonexistent"}, {"PGDATABASE=vectors"}, {"DATABASE_URL=" + noDatabase}} {
-		_, stderr, _ := runIn(t, p.root, append(slices.Clone(env), named...), "backup")
+		_, stderr, _ := runIn(t, p.Root, append(slices.Clone(env), named...), "backup")
 		if !regexp.MustCompile(`DATABASE_ERROR: cannot connect to `).MatchString(stderr) || strings.Contains(stderr, "no database was given") {
 			t.Errorf("backup with %s: stderr:\n%s", named, stderr)
 		}
 	}
-	_, stderr, _ = runIn(t, p.root, env, "backup", "--database-url", noDatabase)
+	_, stderr, _ = runIn(t, p.Root, env, "backup", "--database-url", noDatabase)
 	if strings.Contains(stderr, "no database was given") {
 		t.Errorf("backup --database-url: stderr:\n%s", stderr)
 	}

@@ -62,7 +62,7 @@ changes nothing and exits 4. Progress goes to stderr.`,
 			case apierr.TypeOf(err) == apierr.ConfirmationRequired && !op.json:
 				var approval *service.ApprovalRequired
 				if errors.As(err, &approval) {
-					fmt.Fprint(a.stdout, describePlan(approval.Plan))
+					fmt.Fprintln(a.stdout, approval.Summary)
 				}
 				fmt.Fprintln(a.stderr, "Nothing was changed: this restore deletes or overwrites rows, so it needs approval. Run it on a terminal to be asked, or add --yes.")
 				return exitStatus(exitRefused)

@@ -27,6 +27,7 @@ import (
 	"github.com/mark3labs/mcp-go/client/transport"
 	"github.com/mark3labs/mcp-go/mcp"
 
+	"github.com/vectorops/pgvector-backup-mcp/internal/mcptest"
 	"github.com/vectorops/pgvector-backup-mcp/internal/pgtest"
 	"github.com/vectorops/pgvector-backup-mcp/internal/testutil"
 	"github.com/vectorops/pgvector-backup-mcp/sample"
@@ -73,31 +74,43 @@ func serverBinary(t *testing.T) string {
 	return binPath
 }
 
-// project is a project root with the default backup root under it.
-type project struct {
-	root, backups string
+// runOptions say how runServer runs the binary.
+type runOptions struct {
+	env     []string      // its environment; the test process's when nil
+	dir     string        // its working directory; the test's when ""
+	timeout time.Duration // how long it may take; 2 minutes when 0
 }
 
-func newProject(t *testing.T) project {
+// runServer runs the built binary with args to its end, its stdin empty
+// (not a terminal), and returns what it wrote on stdout and stderr and its
+// exit status.
+func runServer(t *testing.T, o runOptions, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
-	root := t.TempDir()
-	p := project{root: root, backups: filepath.Join(root, "data_pipeline", "training_data")}
-	if err := os.MkdirAll(p.backups, 0o755); err != nil {
+	if o.timeout == 0 {
+		o.timeout = 2 * time.Minute
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), o.timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, serverBinary(t), args...)
+	cmd.Env, cmd.Dir = o.env, o.dir
+	cmd.Stdin = strings.NewReader("")
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := cmd.Run()
+	var exit *exec.ExitError
+	if errors.As(err, &exit) {
+		code = exit.ExitCode()
+	} else if err != nil {
 		t.Fatal(err)
 	}
-	return p
+	return out.String(), errOut.String(), code
 }
 
-// write puts d as a legacy set in dir (relative to the default backup root,
-// or absolute).
-func (p project) write(t *testing.T, d *sample.Dataset, dir, ts string) {
+// newProject is a project root with the default backup root under it, and
+// no database.
+func newProject(t *testing.T) *pgtest.Project {
 	t.Helper()
-	if !filepath.IsAbs(dir) {
-		dir = filepath.Join(p.backups, dir)
-	}
-	if err := d.WriteLegacy(dir, ts, sample.Default); err != nil {
-		t.Fatal(err)
-	}
+	return pgtest.NewProject(t, pgtest.ProjectOptions{})
 }
 
 // noDatabase is a DATABASE_URL for tests that never reach a database: any
@@ -150,38 +163,38 @@ func startServer(t *testing.T, protocol string, o serverOptions) *stdioServer {
 			started = cmd
 			return cmd, nil
 		}))
-	c := client.NewClient(tr, append([]client.ClientOption{client.WithProtocolVersion(protocol)}, o.client...)...)
-	// Not a context with a deadline: the transport starts the process with
-	// exec.CommandContext, and ending the context would kill the server.
-	if err := c.Start(context.Background()); err != nil {
-		t.Fatalf("start %s: %v", bin, err)
-	}
-	s := &stdioServer{c: c, cmd: started, stderr: &testutil.Buffer{}}
-	stderrDone := make(chan struct{})
-	go func() {
-		defer close(stderrDone)
-		io.Copy(s.stderr, tr.Stderr())
-	}()
-	t.Cleanup(func() {
-		c.Close()
-		select {
-		case <-stderrDone:
-		case <-time.After(5 * time.Second):
-		}
-		if t.Failed() {
-			t.Logf("server stderr:\n%s", s.stderr.String())
-		}
+	s := &stdioServer{stderr: &testutil.Buffer{}}
+	c, res, err := mcptest.Dial(t, tr, mcptest.Options{
+		Protocol: protocol,
+		Name:     "stdio-test",
+		Client:   o.client,
+		// Not a context with a deadline: the transport starts the process
+		// with exec.CommandContext, and ending the context would kill the
+		// server.
+		Detached: true,
+		Started: func(c *client.Client) {
+			s.cmd = started
+			stderrDone := make(chan struct{})
+			go func() {
+				defer close(stderrDone)
+				io.Copy(s.stderr, tr.Stderr())
+			}()
+			t.Cleanup(func() {
+				c.Close()
+				select {
+				case <-stderrDone:
+				case <-time.After(5 * time.Second):
+				}
+				if t.Failed() {
+					t.Logf("server stderr:\n%s", s.stderr.String())
+				}
+			})
+		},
 	})
-
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	init := mcp.InitializeRequest{}
-	init.Params.ClientInfo = mcp.Implementation{Name: "stdio-test", Version: "1"}
-	res, err := c.Initialize(ctx, init)
 	if err != nil {
-		t.Fatalf("initialize (%s): %v\nstderr:\n%s", protocol, err, s.stderr.String())
+		t.Fatalf("start %s and initialize (%s): %v\nstderr:\n%s", bin, protocol, err, s.stderr.String())
 	}
-	s.init = res
+	s.c, s.init = c, res
 	return s
 }
 
@@ -289,30 +302,10 @@ func (s *stdioServer) toolNames(t *testing.T) []string {
 	return names
 }
 
-func structured(t *testing.T, res *mcp.CallToolResult) map[string]any {
-	t.Helper()
-	b, err := json.Marshal(res.StructuredContent)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var m map[string]any
-	if err := json.Unmarshal(b, &m); err != nil {
-		t.Fatalf("structured content is not an object: %s", b)
-	}
-	return m
-}
-
-func text(res *mcp.CallToolResult) string {
-	if res == nil {
-		return ""
-	}
-	for _, c := range res.Content {
-		if tc, ok := c.(mcp.TextContent); ok {
-			return tc.Text
-		}
-	}
-	return ""
-}
+var (
+	structured = mcptest.Structured
+	text       = mcptest.Text
+)
 
 // sets returns "relative_path@timestamp" for every set a list result shows.
 func sets(list map[string]any) []string {
@@ -333,16 +326,15 @@ func sets(list map[string]any) []string {
 func TestStdioListAndRestore(t *testing.T) {
 	for _, protocol := range protocols {
 		t.Run(protocol, func(t *testing.T) {
-			db := pgtest.NewDatabase(t)
-			pgtest.Exec(t, db, sample.Default.DDL(12))
-			p := newProject(t)
+			p := pgtest.NewProject(t, pgtest.ProjectOptions{Dim: 12})
+			db := p.DB
 			old := sample.Generate(20, []string{"sql", "ddl"}, 6, 12)
 			want := sample.Generate(21, []string{"sql", "ddl", "documentation", "error_sql"}, 30, 12)
-			p.write(t, old, "vector_bak", "20250720_080000")
-			p.write(t, old, "global_vector_bak", "20250722_010318")
-			p.write(t, want, "task_20250721_213627/vector_bak", "20250721_215758")
+			p.Write(t, old, "vector_bak", "20250720_080000")
+			p.Write(t, old, "global_vector_bak", "20250722_010318")
+			p.Write(t, want, "task_20250721_213627/vector_bak", "20250721_215758")
 
-			s := startServer(t, protocol, serverOptions{db: db, projectRoot: p.root})
+			s := startServer(t, protocol, serverOptions{db: db, projectRoot: p.Root})
 
 			// The negotiated version. Pinned to 2025-06-18, the client does
 			// the initialize handshake. Asked for the newest, mcp-go's stdio
@@ -624,8 +616,8 @@ func toolError(m map[string]any) map[string]any {
 // server keeps serving.
 func TestStdioStdoutCarriesOnlyProtocol(t *testing.T) {
 	p := newProject(t)
-	p.write(t, sample.Generate(1, []string{"sql"}, 3, 4), "vector_bak", "20250720_080000")
-	r := startRaw(t, serverEnv(noDatabase, p.root), "--log-level", "debug")
+	p.Write(t, sample.Generate(1, []string{"sql"}, 3, 4), "vector_bak", "20250720_080000")
+	r := startRaw(t, serverEnv(noDatabase, p.Root), "--log-level", "debug")
 
 	r.send(t, request(1, "initialize", map[string]any{
 		"protocolVersion": mcp.ProtocolVersion20250618,
@@ -730,7 +722,7 @@ func TestStdioBadRequestsKeepServing(t *testing.T) {
 	for _, protocol := range protocols {
 		t.Run(protocol, func(t *testing.T) {
 			p := newProject(t)
-			s := startServer(t, protocol, serverOptions{db: noDatabase, projectRoot: p.root})
+			s := startServer(t, protocol, serverOptions{db: noDatabase, projectRoot: p.Root})
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
 
@@ -780,8 +772,8 @@ func TestStdioReadOnly(t *testing.T) {
 	for _, protocol := range protocols {
 		t.Run(protocol, func(t *testing.T) {
 			p := newProject(t)
-			p.write(t, sample.Generate(1, []string{"sql"}, 2, 4), "vector_bak", "20250720_080000")
-			s := startServer(t, protocol, serverOptions{db: noDatabase, projectRoot: p.root, args: []string{"--read-only"}})
+			p.Write(t, sample.Generate(1, []string{"sql"}, 2, 4), "vector_bak", "20250720_080000")
+			s := startServer(t, protocol, serverOptions{db: noDatabase, projectRoot: p.Root, args: []string{"--read-only"}})
 			// Only read-only tools: today list_vector_backups (the contract's
 			// inspect_vector_backup, once it exists, is read-only too).
 			listed, err := s.c.ListTools(context.Background(), mcp.ListToolsRequest{})
@@ -822,11 +814,11 @@ func TestStdioReadOnly(t *testing.T) {
 func TestStdioBackupRoot(t *testing.T) {
 	p := newProject(t)
 	d := sample.Generate(2, []string{"sql"}, 2, 4)
-	p.write(t, d, "vector_bak", "20250720_080000") // under the default root
+	p.Write(t, d, "vector_bak", "20250720_080000") // under the default root
 
 	outside := filepath.Join(t.TempDir(), "elsewhere", "backups")
-	p.write(t, d, filepath.Join(outside, "global_vector_bak"), "20250801_010101")
-	p.write(t, d, filepath.Join(p.root, "custom", "backups", "task_1", "vector_bak"), "20250802_020202")
+	p.Write(t, d, filepath.Join(outside, "global_vector_bak"), "20250801_010101")
+	p.Write(t, d, filepath.Join(p.Root, "custom", "backups", "task_1", "vector_bak"), "20250802_020202")
 
 	outsideReal, err := filepath.EvalSymlinks(outside)
 	if err != nil {
@@ -875,7 +867,7 @@ func TestStdioBackupRoot(t *testing.T) {
 			// Run from an unrelated working directory: relative roots must
 			// not depend on it.
 			s := startServer(t, protocols[0], serverOptions{
-				db: noDatabase, projectRoot: p.root, args: tt.args, extraEnv: tt.env, dir: t.TempDir(),
+				db: noDatabase, projectRoot: p.Root, args: tt.args, extraEnv: tt.env, dir: t.TempDir(),
 			})
 			res, list := s.call(t, "list_vector_backups", map[string]any{})
 			if res.IsError {
@@ -895,13 +887,12 @@ func TestStdioBackupRoot(t *testing.T) {
 // TestStdioBackupRootRestoreAbsolute restores through an absolute backup root
 // outside the project, with the absolute backup_path list gives.
 func TestStdioBackupRootRestoreAbsolute(t *testing.T) {
-	db := pgtest.NewDatabase(t)
-	pgtest.Exec(t, db, sample.Default.DDL(8))
-	p := newProject(t)
+	p := pgtest.NewProject(t, pgtest.ProjectOptions{Dim: 8})
+	db := p.DB
 	d := sample.Generate(3, []string{"sql", "ddl"}, 10, 8)
 	outside := filepath.Join(t.TempDir(), "backups")
-	p.write(t, d, filepath.Join(outside, "task_9", "vector_bak"), "20250803_030303")
-	s := startServer(t, protocols[1], serverOptions{db: db, projectRoot: p.root, args: []string{"--backup-root", outside}})
+	p.Write(t, d, filepath.Join(outside, "task_9", "vector_bak"), "20250803_030303")
+	s := startServer(t, protocols[1], serverOptions{db: db, projectRoot: p.Root, args: []string{"--backup-root", outside}})
 	_, list := s.call(t, "list_vector_backups", map[string]any{})
 	got := sets(list)
 	if len(got) != 1 {
@@ -918,7 +909,6 @@ func TestStdioBackupRootRestoreAbsolute(t *testing.T) {
 // TestCommandLine checks the exits that never serve: help, bad flags, a bad
 // project root. Nothing may reach stdout.
 func TestCommandLine(t *testing.T) {
-	bin := serverBinary(t)
 	tests := []struct {
 		name       string
 		args       []string
@@ -944,30 +934,16 @@ func TestCommandLine(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-			defer cancel()
-			cmd := exec.CommandContext(ctx, bin, tt.args...)
-			cmd.Env = serverEnv(noDatabase, t.TempDir(), tt.env...)
-			cmd.Stdin = strings.NewReader("") // a server that starts would exit at EOF
-			var stdout, stderr bytes.Buffer
-			cmd.Stdout, cmd.Stderr = &stdout, &stderr
-			err := cmd.Run()
-			code := 0
-			var exit *exec.ExitError
-			if errors.As(err, &exit) {
-				code = exit.ExitCode()
-			} else if err != nil {
-				t.Fatal(err)
-			}
+			stdout, stderr, code := runServer(t, runOptions{env: serverEnv(noDatabase, t.TempDir(), tt.env...), timeout: 20 * time.Second}, tt.args...)
 			if code != tt.wantCode {
-				t.Errorf("exit code %d, want %d\nstderr:\n%s", code, tt.wantCode, stderr.String())
+				t.Errorf("exit code %d, want %d\nstderr:\n%s", code, tt.wantCode, stderr)
 			}
-			if stdout.Len() != 0 {
-				t.Errorf("stdout is not empty: %q", stdout.String())
+			if len(stdout) != 0 {
+				t.Errorf("stdout is not empty: %q", stdout)
 			}
 			for _, want := range tt.wantStderr {
-				if !strings.Contains(stderr.String(), want) {
-					t.Errorf("stderr lacks %q:\n%s", want, stderr.String())
+				if !strings.Contains(stderr, want) {
+					t.Errorf("stderr lacks %q:\n%s", want, stderr)
 				}
 			}
 		})
@@ -980,16 +956,15 @@ func TestCommandLine(t *testing.T) {
 // before the cancellation arrived, exactly the full backup: never partial.
 func TestStdioCancelRestore(t *testing.T) {
 	const dim = 256
-	db := pgtest.NewDatabase(t)
-	pgtest.Exec(t, db, sample.Default.DDL(dim))
-	p := newProject(t)
+	p := pgtest.NewProject(t, pgtest.ProjectOptions{Dim: dim})
+	db := p.DB
 	names := []string{"sql", "ddl", "documentation", "error_sql"}
 	seed := sample.Generate(30, names, 25, dim)
 	big := sample.Generate(31, names, 5000, dim) // 20000 embeddings, about 60 MB of CSV
-	p.write(t, seed, "global_vector_bak", "20250720_080000")
-	p.write(t, big, "task_20250721_213627/vector_bak", "20250721_215758")
+	p.Write(t, seed, "global_vector_bak", "20250720_080000")
+	p.Write(t, big, "task_20250721_213627/vector_bak", "20250721_215758")
 
-	s := startServer(t, mcp.LATEST_PROTOCOL_VERSION, serverOptions{db: db, projectRoot: p.root})
+	s := startServer(t, mcp.LATEST_PROTOCOL_VERSION, serverOptions{db: db, projectRoot: p.Root})
 	args := s.seedAndConfirm(t, "./data_pipeline/training_data/global_vector_bak", "20250720_080000", map[string]any{
 		"backup_path":             "./data_pipeline/training_data/task_20250721_213627/vector_bak",
 		"timestamp":               "20250721_215758",
@@ -1079,14 +1054,14 @@ func TestStdioSignalMidRestore(t *testing.T) {
 	names := []string{"sql", "ddl", "documentation", "error_sql"}
 	seed := sample.Generate(40, names, 25, dim)
 	big := sample.Generate(41, names, 5000, dim)
-	p.write(t, seed, "global_vector_bak", "20250720_080000")
-	p.write(t, big, "task_20250721_213627/vector_bak", "20250721_215758")
+	p.Write(t, seed, "global_vector_bak", "20250720_080000")
+	p.Write(t, big, "task_20250721_213627/vector_bak", "20250721_215758")
 
 	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGKILL} {
 		t.Run(sig.String(), func(t *testing.T) {
 			db := pgtest.NewDatabase(t)
 			pgtest.Exec(t, db, sample.Default.DDL(dim))
-			s := startServer(t, protocols[0], serverOptions{db: db, projectRoot: p.root})
+			s := startServer(t, protocols[0], serverOptions{db: db, projectRoot: p.Root})
 			args := s.seedAndConfirm(t, "./data_pipeline/training_data/global_vector_bak", "20250720_080000", map[string]any{
 				"backup_path":             "./data_pipeline/training_data/task_20250721_213627/vector_bak",
 				"timestamp":               "20250721_215758",
