@@ -123,7 +123,7 @@ func TestBucketResolveAndOpen(t *testing.T) {
 	if _, err := c.FindSet(ctx, "task_1/vector_bak", "20250101_000000"); apierr.TypeOf(err) != apierr.ResourceNotFound {
 		t.Errorf("missing set: %v", err)
 	}
-	if err := c.Store.Remove(ctx, set.Path(layout.EmbeddingTable)); err != nil {
+	if err := c.Store.Remove(ctx, set.Key(layout.EmbeddingTable)); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := set.Open(ctx); !errors.Is(err, store.ErrNotExist) || apierr.TypeOf(err) != apierr.ResourceNotFound {

@@ -201,8 +201,8 @@ func TestScanSetDetails(t *testing.T) {
 	if want := time.Date(2025, 7, 21, 21, 57, 58, 0, time.UTC); !logged.Time().Equal(want) || logged.Time().Location() != time.UTC {
 		t.Errorf("Time = %v", logged.Time())
 	}
-	if logged.Path(layout.CollectionTable) != keyOf(t, c, filepath.Join(dir, "langchain_pg_collection_20250721_215758.csv")) ||
-		logged.Path(layout.EmbeddingTable) != keyOf(t, c, filepath.Join(dir, "langchain_pg_embedding_20250721_215758.csv")) {
+	if logged.Path(layout.CollectionTable) != filepath.Join(dir, "langchain_pg_collection_20250721_215758.csv") ||
+		logged.Path(layout.EmbeddingTable) != filepath.Join(dir, "langchain_pg_embedding_20250721_215758.csv") {
 		t.Errorf("paths %s %s", logged.Path(layout.CollectionTable), logged.Path(layout.EmbeddingTable))
 	}
 	// write() makes each file's content its own relative name.

@@ -31,7 +31,7 @@ func (s Set) Open(ctx context.Context) (*Files, error) {
 	}
 	f := &Files{Set: s, files: make(map[string]store.Object, len(layout.Tables()))}
 	for _, table := range layout.Tables() {
-		obj, err := s.store.Open(ctx, s.Path(table))
+		obj, err := s.store.Open(ctx, s.Key(table))
 		if err != nil {
 			f.Close()
 			return nil, s.openError(s.File(table), err)

@@ -35,8 +35,17 @@ type Set struct {
 // File is the name of table's file.
 func (s Set) File(table string) string { return layout.FileName(table, s.Timestamp) }
 
-// Path is the key of table's file.
-func (s Set) Path(table string) string { return store.Join(s.Dir, s.File(table)) }
+// Key is the key of table's file in the backup root.
+func (s Set) Key(table string) string { return store.Join(s.Dir, s.File(table)) }
+
+// Path is where table's file lies, for people and logs: its path on this
+// machine in a folder, its URL in a bucket.
+func (s Set) Path(table string) string {
+	if s.store == nil {
+		return s.Key(table)
+	}
+	return s.store.Name(s.Key(table))
+}
 
 // Store is the backup root the set lies in.
 func (s Set) Store() store.Store { return s.store }
@@ -254,7 +263,7 @@ sets:
 				s.Bytes[table] = size
 				continue
 			}
-			e, err := st.Stat(ctx, s.Path(table))
+			e, err := st.Stat(ctx, s.Key(table))
 			switch {
 			case isNotExist(err):
 				continue sets

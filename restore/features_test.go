@@ -33,13 +33,13 @@ type featEnv struct {
 	layout sample.Layout
 	root   string
 	cat    *catalog.Catalog
-	global string // <root>/global_vector_bak, where snapshots go
+	global string // global_vector_bak, the key of the folder snapshots go to
 }
 
 func newFeatEnv(t *testing.T, l sample.Layout, dim int) *featEnv {
 	t.Helper()
 	p := pgtest.NewProject(t, pgtest.ProjectOptions{Layout: l, Dim: dim, BackupRoot: "."})
-	return &featEnv{p: p, db: p.DB, layout: p.Layout, root: p.Root, cat: p.Catalog(t), global: p.Path("global_vector_bak")}
+	return &featEnv{p: p, db: p.DB, layout: p.Layout, root: p.Root, cat: p.Catalog(t), global: layout.GlobalDir}
 }
 
 // legacy writes data as an old-pipeline set in <root>/<task>/vector_bak.
@@ -65,6 +65,9 @@ func (e *featEnv) write(t *testing.T, req backup.Request) *backup.Written {
 	t.Helper()
 	if req.Dir == "" {
 		req.Dir = e.global
+	}
+	if req.Store == nil {
+		req.Store = e.cat.Store
 	}
 	ctx := context.Background()
 	conn := pgtest.Connect(t, e.db)
@@ -322,7 +325,7 @@ func TestSnapshotUndo(t *testing.T) {
 			wantB := e.dump(t)
 			setA := e.legacy(t, a, "task_a")
 
-			res := e.mustRun(t, restore.Request{Set: setA, Truncate: true, SnapshotDir: e.global})
+			res := e.mustRun(t, restore.Request{Set: setA, Truncate: true, SnapshotDir: e.global, BackupRoot: e.cat.Store})
 			pgtest.Compare(t, e.db, a, l)
 			snap := res.Snapshot
 			if snap == nil {
@@ -342,7 +345,7 @@ func TestSnapshotUndo(t *testing.T) {
 			}
 
 			// Undo as a caller would: resolve the folder it was given.
-			dir, err := e.cat.Resolve(e.cat.RelativePath(snap.Dir))
+			dir, err := e.cat.Resolve(context.Background(), e.cat.RelativePath(snap.Dir))
 			if err != nil {
 				t.Fatalf("resolve %s: %v", snap.Dir, err)
 			}
@@ -365,7 +368,7 @@ func TestSnapshotUndo(t *testing.T) {
 		replaceInLastRows(t, setA.Path(layout.EmbeddingTable), "[", "[oops,")
 		before := e.dump(t)
 
-		_, err := e.run(t, restore.Request{Set: setA, Truncate: true, SnapshotDir: e.global})
+		_, err := e.run(t, restore.Request{Set: setA, Truncate: true, SnapshotDir: e.global, BackupRoot: e.cat.Store})
 		featWantErr(t, err, apierr.BackupCorrupt)
 		if e.dump(t) != before {
 			t.Errorf("a failed restore changed the tables")
@@ -374,7 +377,7 @@ func TestSnapshotUndo(t *testing.T) {
 		if len(sets) != 0 || len(incomplete) != 0 {
 			t.Errorf("snapshot folder lists %d sets and %d incomplete after a failed restore", len(sets), len(incomplete))
 		}
-		entries, _ := os.ReadDir(e.global)
+		entries, _ := os.ReadDir(e.p.Path(e.global))
 		for _, en := range entries {
 			if strings.HasPrefix(en.Name(), "langchain_pg_") || strings.HasPrefix(en.Name(), "vector_backup_manifest_") {
 				t.Errorf("failed restore left %s", en.Name())
@@ -390,14 +393,14 @@ func TestSnapshotUndo(t *testing.T) {
 		setA := e.legacy(t, sample.Generate(26, names, 10, 8), "task_a")
 		replaceInLastRows(t, setA.Path(layout.EmbeddingTable), "[", "[oops,")
 
-		_, err := e.run(t, restore.Request{Set: setA, Truncate: true, SnapshotDir: e.global})
+		_, err := e.run(t, restore.Request{Set: setA, Truncate: true, SnapshotDir: e.global, BackupRoot: e.cat.Store})
 		featWantErr(t, err, apierr.BackupCorrupt)
 		sets, _ := e.sets(t, e.global)
 		if len(sets) != 1 || sets[0].Timestamp != prior.Timestamp {
 			t.Fatalf("global folder lists %+v, want only the earlier backup %s", sets, prior.Timestamp)
 		}
 		if sets[0].LogFile == "" || sets[0].RowCounts == nil {
-			log, _ := os.ReadFile(filepath.Join(e.global, layout.LogName))
+			log, _ := os.ReadFile(filepath.Join(e.p.Path(e.global), layout.LogName))
 			t.Logf("log after the failed restore:\n%s", log)
 			t.Error("a failed restore's discarded snapshot leaves its vector_backup_log.txt behind, overwriting the log of the folder's real newest set (restore.go discardSnapshot → backup.Remove does not restore the log), so list loses that set's has_log/row_counts")
 		}
@@ -483,7 +486,7 @@ func TestCollectionsRestore(t *testing.T) {
 		t.Parallel()
 		e, set := setup(t)
 		before := e.dump(t)
-		res := e.mustRun(t, restore.Request{Set: set, Collections: []string{"sql"}, SnapshotDir: e.global})
+		res := e.mustRun(t, restore.Request{Set: set, Collections: []string{"sql"}, SnapshotDir: e.global, BackupRoot: e.cat.Store})
 		snap := res.Snapshot
 		if snap == nil {
 			t.Fatal("no snapshot")
@@ -518,7 +521,7 @@ func TestCollectionsRestore(t *testing.T) {
 	t.Run("snapshot of a collection the target lacks", func(t *testing.T) {
 		t.Parallel()
 		e, set := setup(t)
-		res := e.mustRun(t, restore.Request{Set: set, Collections: []string{"error_sql"}, SnapshotDir: e.global})
+		res := e.mustRun(t, restore.Request{Set: set, Collections: []string{"error_sql"}, SnapshotDir: e.global, BackupRoot: e.cat.Store})
 		if res.Snapshot == nil {
 			return // nothing replaced, nothing saved: fine too
 		}
@@ -557,7 +560,7 @@ func TestCollectionsRestore(t *testing.T) {
 	t.Run("truncate restore of a per-collection snapshot", func(t *testing.T) {
 		t.Parallel()
 		e, set := setup(t)
-		res := e.mustRun(t, restore.Request{Set: set, Collections: []string{"sql"}, SnapshotDir: e.global})
+		res := e.mustRun(t, restore.Request{Set: set, Collections: []string{"sql"}, SnapshotDir: e.global, BackupRoot: e.cat.Store})
 		// The snapshot is the newest global set: what "roll back to the
 		// latest global backup" picks.
 		latest := e.find(t, e.global, "latest")
@@ -675,7 +678,7 @@ func TestOnConflict(t *testing.T) {
 
 			// skip: live rows win, new rows go in. Nothing is replaced, so
 			// no snapshot is taken.
-			res := e.mustRun(t, restore.Request{Set: set, OnConflict: restore.OnConflictSkip, SnapshotDir: e.global})
+			res := e.mustRun(t, restore.Request{Set: set, OnConflict: restore.OnConflictSkip, SnapshotDir: e.global, BackupRoot: e.cat.Store})
 			pgtest.Compare(t, e.db, replaceEmbeddings(live, nil, fresh), l)
 			coll, emb := res.RestoreResults[layout.CollectionTable], res.RestoreResults[layout.EmbeddingTable]
 			if coll.RowsRestored != 0 || coll.RowsSkipped != 3 || emb.RowsRestored != int64(len(fresh)) || emb.RowsSkipped != int64(len(overlap)) {
@@ -688,7 +691,7 @@ func TestOnConflict(t *testing.T) {
 
 			// update: the backup's rows win. Start again from live.
 			e.load(t, live)
-			res = e.mustRun(t, restore.Request{Set: set, OnConflict: restore.OnConflictUpdate, SnapshotDir: e.global})
+			res = e.mustRun(t, restore.Request{Set: set, OnConflict: restore.OnConflictUpdate, SnapshotDir: e.global, BackupRoot: e.cat.Store})
 			pgtest.Compare(t, e.db, replaceEmbeddings(live, overlap, fresh), l)
 			coll, emb = res.RestoreResults[layout.CollectionTable], res.RestoreResults[layout.EmbeddingTable]
 			if coll.RowsRestored != 3 || coll.RowsSkipped != 0 || emb.RowsRestored != int64(len(overlap)+len(fresh)) || emb.RowsSkipped != 0 {
@@ -719,7 +722,7 @@ func TestDryRun(t *testing.T) {
 	set := e.legacy(t, other, "task_other")
 	before := e.dump(t)
 
-	res := e.mustRun(t, restore.Request{Set: set, Truncate: true, DryRun: true, SnapshotDir: e.global})
+	res := e.mustRun(t, restore.Request{Set: set, Truncate: true, DryRun: true, SnapshotDir: e.global, BackupRoot: e.cat.Store})
 	if !res.DryRun || res.RestorePerformed || res.TruncatePerformed {
 		t.Errorf("dry_run %v, restore_performed %v, truncate_performed %v", res.DryRun, res.RestorePerformed, res.TruncatePerformed)
 	}
@@ -736,7 +739,7 @@ func TestDryRun(t *testing.T) {
 	if res.Snapshot != nil {
 		t.Errorf("dry run reports a snapshot: %+v", res.Snapshot)
 	}
-	if entries, _ := os.ReadDir(e.global); len(entries) != 0 {
+	if entries, _ := os.ReadDir(e.p.Path(e.global)); len(entries) != 0 {
 		t.Errorf("dry run wrote into the snapshot folder: %v", entries)
 	}
 	if e.dump(t) != before {
@@ -862,7 +865,7 @@ func TestPlanAndBinding(t *testing.T) {
 		}{
 			{
 				name: "truncate",
-				req:  restore.Request{Set: set, Truncate: true, SnapshotDir: e.global},
+				req:  restore.Request{Set: set, Truncate: true, SnapshotDir: e.global, BackupRoot: e.cat.Store},
 				mode: "truncate",
 				del:  map[string]int64{layout.CollectionTable: 3, layout.EmbeddingTable: 30},
 				ins:  map[string]int64{layout.CollectionTable: 3, layout.EmbeddingTable: 18},
@@ -876,7 +879,7 @@ func TestPlanAndBinding(t *testing.T) {
 			},
 			{
 				name:        "collections",
-				req:         restore.Request{Set: set, Collections: []string{"sql"}, SnapshotDir: e.global},
+				req:         restore.Request{Set: set, Collections: []string{"sql"}, SnapshotDir: e.global, BackupRoot: e.cat.Store},
 				mode:        "collections",
 				del:         map[string]int64{layout.CollectionTable: 1, layout.EmbeddingTable: 10},
 				ins:         map[string]int64{layout.CollectionTable: 1, layout.EmbeddingTable: 6},
@@ -885,7 +888,7 @@ func TestPlanAndBinding(t *testing.T) {
 			},
 			{
 				name: "append",
-				req:  restore.Request{Set: set, SnapshotDir: e.global},
+				req:  restore.Request{Set: set, SnapshotDir: e.global, BackupRoot: e.cat.Store},
 				mode: "append",
 				del:  map[string]int64{layout.CollectionTable: 0, layout.EmbeddingTable: 0},
 				ins:  map[string]int64{layout.CollectionTable: 3, layout.EmbeddingTable: 18},
@@ -1015,26 +1018,26 @@ func TestLatest(t *testing.T) {
 	// .tmp leftover. And a newer one still with a file missing.
 	ts3, ts4 := "20250722_120000", "20250722_130000"
 	for _, table := range layout.Tables() {
-		src := filepath.Join(e.global, w2.Manifest.Files[table].File)
+		src := filepath.Join(e.p.Path(e.global), w2.Manifest.Files[table].File)
 		b, err := os.ReadFile(src)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(filepath.Join(e.global, table+"_"+ts3+".csv"), b, 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(e.p.Path(e.global), table+"_"+ts3+".csv"), b, 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
-	tmp := filepath.Join(e.global, "langchain_pg_embedding_"+ts3+".csv.tmp")
+	tmp := filepath.Join(e.p.Path(e.global), "langchain_pg_embedding_"+ts3+".csv.tmp")
 	if err := os.WriteFile(tmp, []byte("id,"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(e.global, "langchain_pg_collection_"+ts4+".csv"), []byte("uuid,name,cmetadata\n"), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(e.p.Path(e.global), "langchain_pg_collection_"+ts4+".csv"), []byte("uuid,name,cmetadata\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if got := e.find(t, e.global, "latest"); got.Timestamp != w2.Timestamp {
 		t.Errorf("latest is %s, want %s: sets with .tmp leftovers or a missing file are not complete", got.Timestamp, w2.Timestamp)
 	}
-	if _, err := e.cat.FindSet(e.global, ts3); err == nil {
+	if _, err := e.cat.FindSet(context.Background(), e.global, ts3); err == nil {
 		t.Errorf("FindSet returned the half-written set %s", ts3)
 	}
 

@@ -90,7 +90,7 @@ func TestOnlineReadersSeeOldThenNew(t *testing.T) {
 			midReader := pgtest.Connect(t, e.db)
 			var midCount int64 = -1
 			var midErr error
-			res := e.mustRun(t, restore.Request{Set: set, Truncate: true, Online: true, SnapshotDir: e.global,
+			res := e.mustRun(t, restore.Request{Set: set, Truncate: true, Online: true, SnapshotDir: e.global, BackupRoot: e.cat.Store,
 				Progress: func(table string, done, total, rows int64) {
 					if table == layout.EmbeddingTable && rows > 0 && midCount < 0 {
 						midCount, midErr = countRows(ctx, midReader, 2*time.Second)
@@ -154,7 +154,7 @@ func TestOnlineUndoAndFailure(t *testing.T) {
 	}
 
 	good := e.legacy(t, sample.Generate(45, names, 9, 8), "task_c")
-	res := e.mustRun(t, restore.Request{Set: good, Truncate: true, Online: true, SnapshotDir: e.global})
+	res := e.mustRun(t, restore.Request{Set: good, Truncate: true, Online: true, SnapshotDir: e.global, BackupRoot: e.cat.Store})
 	if res.Vacuum <= 0 {
 		t.Errorf("no VACUUM after the online restore: %+v", res)
 	}

@@ -229,7 +229,7 @@ func TestConcurrentRestores(t *testing.T) {
 // dump.
 func restoreInto(t *testing.T, cat *catalog.Catalog, dir, ts string) string {
 	t.Helper()
-	set, err := cat.FindSet(dir, ts)
+	set, err := cat.FindSet(context.Background(), pgtest.Key(t, cat, dir), ts)
 	if err != nil {
 		t.Fatalf("the created set is not complete: %v", err)
 	}
@@ -274,7 +274,7 @@ func TestRestoreRacingCreate(t *testing.T) {
 		if res.TruncateResults[layout.EmbeddingTable].RowsBefore != int64(len(e.sets[from].Embeddings)) {
 			t.Errorf("round %d: rows_before %d, want %d", round, res.TruncateResults[layout.EmbeddingTable].RowsBefore, len(e.sets[from].Embeddings))
 		}
-		got := restoreInto(t, e.svc.Catalog, e.svc.Catalog.GlobalDir(), created.Timestamp)
+		got := restoreInto(t, e.svc.Catalog, e.svc.Catalog.Name(e.svc.Catalog.GlobalDir()), created.Timestamp)
 		rows := created.TablesBackedUp[layout.EmbeddingTable].RowCount
 		switch got {
 		case before:
@@ -320,7 +320,7 @@ func concurrentCreates(t *testing.T, ctx context.Context, e *env, task string) {
 	errs := make([]error, n)
 	together(n, func(i int) { results[i], errs[i] = e.svc.Create(ctx, schemas.CreateArgs{TaskID: task}) })
 
-	dir := e.svc.Catalog.GlobalDir()
+	dir := e.svc.Catalog.Name(e.svc.Catalog.GlobalDir())
 	if task != "" {
 		dir = filepath.Join(e.backups, task, "vector_bak")
 	}
@@ -343,7 +343,7 @@ func concurrentCreates(t *testing.T, ctx context.Context, e *env, task string) {
 	var complete []string
 	logged := 0
 	for _, loc := range scan.Locations {
-		if loc.Dir != dir {
+		if e.svc.Catalog.Name(loc.Dir) != dir {
 			continue
 		}
 		for _, s := range loc.Sets {

@@ -19,7 +19,7 @@ func TestNoWritesThroughLinks(t *testing.T) {
 	t.Parallel()
 	e, ctx := seeded(t, 2, 2*time.Minute)
 	outside := t.TempDir()
-	global := e.svc.Catalog.GlobalDir()
+	global := e.svc.Catalog.Name(e.svc.Catalog.GlobalDir())
 	os.RemoveAll(global)
 	if err := os.Symlink(outside, global); err != nil {
 		t.Fatal(err)

@@ -35,7 +35,7 @@ func TestRetentionRemovesOnlyItsOwn(t *testing.T) {
 	if _, err := e.restore(ctx, 0); err != nil {
 		t.Fatal(err)
 	}
-	global := e.svc.Catalog.GlobalDir()
+	global := e.svc.Catalog.Name(e.svc.Catalog.GlobalDir())
 
 	// Users' sets in the snapshot folder, each with a forged manifest.
 	forge := func(ts string, rightSums bool) {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/vectorops/pgvector-backup-mcp/catalog"
+	"github.com/vectorops/pgvector-backup-mcp/internal/pgtest"
 	"github.com/vectorops/pgvector-backup-mcp/layout"
 	"github.com/vectorops/pgvector-backup-mcp/schemas"
 )
@@ -18,7 +19,7 @@ import (
 // sets, in a folder.
 func snapshotSets(t *testing.T, cat *catalog.Catalog, dir string) (snapshots, others []string) {
 	t.Helper()
-	sets, err := cat.Sets(dir)
+	sets, err := cat.Sets(context.Background(), pgtest.Key(t, cat, dir))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,7 +47,7 @@ func TestSnapshotRetention(t *testing.T) {
 	if _, err := e.restore(ctx, 0); err != nil {
 		t.Fatal(err)
 	}
-	global := e.svc.Catalog.GlobalDir()
+	global := e.svc.Catalog.Name(e.svc.Catalog.GlobalDir())
 	backupSet, err := e.svc.Create(ctx, schemas.CreateArgs{})
 	if err != nil {
 		t.Fatal(err)
@@ -104,7 +105,7 @@ func TestSnapshotRetention(t *testing.T) {
 		}
 	}
 	for _, ts := range made[:2] {
-		if _, err := e.svc.Catalog.FindSet(global, ts); err == nil {
+		if _, err := e.svc.Catalog.FindSet(context.Background(), pgtest.Key(t, e.svc.Catalog, global), ts); err == nil {
 			t.Errorf("snapshot %s was not removed", ts)
 		}
 		matches, _ := filepath.Glob(filepath.Join(global, "*"+ts+"*"))
@@ -113,7 +114,7 @@ func TestSnapshotRetention(t *testing.T) {
 		}
 	}
 	for _, ts := range made[2:] {
-		if _, err := e.svc.Catalog.FindSet(global, ts); err != nil {
+		if _, err := e.svc.Catalog.FindSet(context.Background(), pgtest.Key(t, e.svc.Catalog, global), ts); err != nil {
 			t.Errorf("kept snapshot %s: %v", ts, err)
 		}
 	}
@@ -175,7 +176,7 @@ func TestSnapshotRetentionConcurrent(t *testing.T) {
 		made = append(made, results[i].Snapshot.Timestamp)
 	}
 	slices.Sort(made)
-	snaps, _ := snapshotSets(t, e.svc.Catalog, e.svc.Catalog.GlobalDir())
+	snaps, _ := snapshotSets(t, e.svc.Catalog, e.svc.Catalog.Name(e.svc.Catalog.GlobalDir()))
 	slices.Sort(snaps)
 	if want := made[n-2:]; !slices.Equal(snaps, want) {
 		t.Errorf("snapshots left %v, want the last two committers' %v (of %v)", snaps, want, made)

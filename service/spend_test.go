@@ -36,7 +36,7 @@ func TestTokenSpentOnce(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		s.PersistSpent(e.svc.Catalog.BackupRoot)
+		s.PersistSpent(e.svc.Catalog.Store)
 		return s
 	}
 	e.svc.Confirm = sealer()

@@ -15,8 +15,14 @@ var urlLike = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9+.-]*://`)
 // folder.
 func IsURL(root string) bool { return urlLike.MatchString(root) }
 
-// Schemes are the bucket URL schemes a backup root may have.
-var schemes = []string{"s3", "gs", "azblob", "file", "mem"}
+// schemes are the bucket URL schemes this build opens: S3 (and every
+// S3-compatible store) always; gs:// and azblob:// when built with the gcs
+// and azure tags (driver_gcs.go, driver_azure.go), since their SDKs double
+// the binary and add some 24 MB to the memory every process starts with.
+var schemes = []string{"s3", "file", "mem"}
+
+// buildTags names the tag that adds a scheme this build lacks.
+var buildTags = map[string]string{"gs": "gcs", "azblob": "azure"}
 
 // Open opens a backup root: a bucket URL (s3://, gs://, azblob://, file://;
 // mem:// for tests), or else a folder, folder(dir) resolving its path.
@@ -32,6 +38,9 @@ func Open(ctx context.Context, root string, folder func(string) (string, error))
 	known := false
 	for _, s := range schemes {
 		known = known || s == scheme
+	}
+	if tag, ok := buildTags[scheme]; ok && !known {
+		return nil, fmt.Errorf("backup root %s: this build of mcp-server does not include %s:// support; build it with `go build -tags %s ./cmd/mcp-server`", redactURL(root), scheme, tag)
 	}
 	if !known {
 		return nil, fmt.Errorf("backup root %s: unknown scheme %q; give a folder, or a bucket URL starting s3://, gs://, azblob:// or file://", redactURL(root), scheme)

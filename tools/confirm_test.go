@@ -27,6 +27,7 @@ import (
 	"github.com/vectorops/pgvector-backup-mcp/internal/pgtest"
 	"github.com/vectorops/pgvector-backup-mcp/internal/testutil"
 	"github.com/vectorops/pgvector-backup-mcp/sample"
+	"github.com/vectorops/pgvector-backup-mcp/store"
 	"github.com/vectorops/pgvector-backup-mcp/tools"
 )
 
@@ -145,7 +146,7 @@ func cfConnect(t *testing.T, p *pgtest.Project, protocol string, o cfOptions) *c
 		s.sealer.SetClock(s.clock.now)
 		if o.key != nil {
 			// As mcp-server does with MCP_CONFIRM_KEY.
-			s.sealer.PersistSpent(p.Backups)
+			s.sealer.PersistSpent(store.NewFolder(p.Backups))
 		}
 		svc.Confirm = s.sealer
 	}

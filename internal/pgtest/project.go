@@ -1,6 +1,7 @@
 package pgtest
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"testing"
@@ -105,7 +106,8 @@ func (p *Project) Catalog(t testing.TB) *catalog.Catalog {
 // absolute) as the catalog finds it.
 func (p *Project) Find(t testing.TB, dir, ts string) catalog.Set {
 	t.Helper()
-	set, err := p.Catalog(t).FindSet(p.Path(dir), ts)
+	cat := p.Catalog(t)
+	set, err := cat.FindSet(context.Background(), Key(t, cat, p.Path(dir)), ts)
 	if err != nil {
 		t.Fatalf("FindSet(%s, %s): %v", p.Path(dir), ts, err)
 	}

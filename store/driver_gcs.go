@@ -1,0 +1,7 @@
+//go:build gcs
+
+package store
+
+import _ "gocloud.dev/blob/gcsblob" // gs://
+
+func init() { schemes = append(schemes, "gs") }
