@@ -335,5 +335,8 @@ func (r *Reader) parseError(err error) error {
 		return apierr.Wrap(apierr.BackupCorrupt, err, "%s: %v; the file is not valid CSV", r.Name(), pe).
 			With("file", r.Name()).With("line", pe.Line)
 	}
+	if e, ok := apierr.As(err); ok {
+		return e // the store failed (a bucket that died, a cancel), not the file
+	}
 	return apierr.Wrap(apierr.BackupCorrupt, err, "read %s: %v", r.Name(), err).With("file", r.Name())
 }

@@ -230,6 +230,7 @@ func inspectFile(ctx context.Context, f store.Object, t *livedb.Table, expect *b
 	if err != nil {
 		return rep, []string{apierr.MessageOf(err)}, false
 	}
+	defer r.Close()
 	binary := t != nil && r.CanEncodeBinary()
 	if binary {
 		r.EncodeBinary()

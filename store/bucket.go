@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/url"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -234,7 +235,13 @@ type bucketReader struct {
 
 func (r *bucketReader) Read(p []byte) (int, error) {
 	n, err := r.r.Read(p)
-	if err != nil && err != io.EOF {
+	switch {
+	case err == nil, err == io.EOF:
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, syscall.ECONNRESET):
+		// The connection ended before the object did: the store went away.
+		err = apierr.Wrap(apierr.StorageError, err, "cannot read %s: the store closed the connection before the end of the object (%v); check that the store runs, then retry", r.o.b.Name(r.o.key), err).
+			With("reason", "unreachable")
+	default:
 		err = r.o.b.fail("read", r.o.key, err)
 	}
 	return n, err
