@@ -24,6 +24,7 @@ type Plan struct {
 	Conflicts   map[string]int64 // append mode: backup rows whose key the target has
 	Collections []CollectionPlan // per collection in scope, by name
 	Snapshot    bool             // whether the replaced rows are saved first
+	Indexes     []string         // vector indexes dropped before the load and built again after it
 }
 
 // CollectionPlan is one collection's embeddings deleted and written.
@@ -89,6 +90,15 @@ func (j *job) plan(ctx context.Context, tx pgx.Tx, bind bool) (*Plan, *Binding, 
 		Delete:     map[string]int64{},
 		Insert:     map[string]int64{},
 		Snapshot:   j.req.SnapshotDir != "" && j.scope.replaces(),
+	}
+	if j.rebuildsIndexes() {
+		indexes, err := vectorIndexes(ctx, tx, j.tables)
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, ix := range indexes {
+			plan.Indexes = append(plan.Indexes, ix.Name)
+		}
 	}
 	binding := &Binding{Files: map[string]string{}}
 	perCollection, err := j.readThrough(ctx, tx, plan, binding)

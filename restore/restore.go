@@ -13,6 +13,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -84,6 +85,16 @@ type Request struct {
 	// Progress, when set, is called as the files stream: bytes read of
 	// both files together, and rows sent from table's file so far.
 	Progress func(table string, bytesDone, bytesTotal, rows int64)
+
+	// IndexMemory is maintenance_work_mem for rebuilding the vector
+	// indexes a truncating restore drops before its load (such as 2GB);
+	// empty: DefaultIndexMemory, or the server's own when higher.
+	IndexMemory string
+	// IndexProgress, when set, is told how each index build goes (its
+	// phase, and tuples or blocks done of total), read on a connection
+	// Watch opens: the restore's own is busy building.
+	IndexProgress func(index, phase string, done, total int64)
+	Watch         func(ctx context.Context) (*pgx.Conn, error)
 }
 
 // Binding is the world a confirmed plan was made for: the live rows it
@@ -107,6 +118,8 @@ type Result struct {
 	Duration          time.Duration // until the commit
 	Finished          time.Time
 	Vacuum            time.Duration // VACUUM (ANALYZE) after an online restore
+	Indexes           []string      // vector indexes dropped before the load and built again after it
+	IndexBuild        time.Duration // building them
 }
 
 // TruncateResult is one table emptied.
@@ -227,6 +240,8 @@ type job struct {
 	// keptCollections: an online restore deleted only the collections the
 	// backup lacks; the backup's rows update the others in place.
 	keptCollections bool
+
+	building atomic.Pointer[string] // the index being built, for watchBuild
 }
 
 // open opens the set's files unless the caller did, before any lock is

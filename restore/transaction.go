@@ -12,7 +12,8 @@ import (
 
 // execute is the restore's transaction, in order: lock, resolve the scope,
 // open and check the files, check the confirmed world, save the snapshot,
-// empty or delete the rows in scope, copy the files.
+// empty or delete the rows in scope (truncating: and drop the vector
+// indexes), copy the files, build the vector indexes again.
 func (j *job) execute(ctx context.Context, tx pgx.Tx) (*Result, error) {
 	if err := j.lock(ctx, tx); err != nil {
 		return nil, err
@@ -43,10 +44,16 @@ func (j *job) execute(ctx context.Context, tx pgx.Tx) (*Result, error) {
 	if res.Snapshot, err = j.takeSnapshot(ctx, tx); err != nil {
 		return nil, err
 	}
+	var indexes []VectorIndex
 	switch j.scope.mode {
 	case modeTruncate:
 		if err := j.truncate(ctx, tx, res); err != nil {
 			return nil, err
+		}
+		if j.rebuildsIndexes() {
+			if indexes, err = j.dropVectorIndexes(ctx, tx); err != nil {
+				return nil, err
+			}
 		}
 	case modeCollections:
 		if err := j.deleteCollections(ctx, tx); err != nil {
@@ -68,6 +75,12 @@ func (j *job) execute(ctx context.Context, tx pgx.Tx) (*Result, error) {
 		}
 		res.RestoreResults[s.table.Name] = tr
 		done += s.file.Size()
+	}
+	if res.IndexBuild, err = j.rebuildVectorIndexes(ctx, tx, indexes); err != nil {
+		return nil, err
+	}
+	for _, ix := range indexes {
+		res.Indexes = append(res.Indexes, ix.Name)
 	}
 	res.RestorePerformed = !j.req.DryRun
 	return res, nil

@@ -42,6 +42,7 @@ type RestoreResult struct {
 	OnConflict        string                        `json:"on_conflict"`
 	Collections       []string                      `json:"collections,omitempty" jsonschema_description:"Replaced, in a per-collection restore."`
 	Snapshot          *SnapshotInfo                 `json:"snapshot,omitempty" jsonschema_description:"The set holding the rows this restore replaced."`
+	IndexesRebuilt    []string                      `json:"indexes_rebuilt,omitempty" jsonschema_description:"Vector indexes dropped before the load and built again after it."`
 }
 
 // SnapshotInfo names the set a restore saved before replacing rows.
@@ -64,6 +65,7 @@ type RestorePlan struct {
 	Conflicts   map[string]int64 `json:"conflicts,omitempty" jsonschema_description:"Backup rows whose key exists in the target, per table (append)."`
 	Collections []CollectionPlan `json:"collections" jsonschema_description:"Per collection in scope."`
 	Snapshot    bool             `json:"snapshot" jsonschema_description:"Whether the replaced rows are saved first."`
+	Indexes     []string         `json:"rebuild_indexes,omitempty" jsonschema_description:"Vector indexes dropped before the load and built again after it."`
 }
 
 // CollectionPlan is a restore's effect on one collection.

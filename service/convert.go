@@ -28,6 +28,7 @@ func (s *Service) restoreResult(call *restoreCall, r *restore.Result) *schemas.R
 		DryRun:            r.DryRun,
 		OnConflict:        cmp.Or(call.req.OnConflict, restore.OnConflictError),
 		Collections:       r.Collections,
+		IndexesRebuilt:    r.Indexes,
 	}
 	for table, t := range r.TruncateResults {
 		res.TruncateResults[table] = schemas.TruncateResult{
@@ -77,6 +78,7 @@ func planOut(p *restore.Plan) *schemas.RestorePlan {
 		Conflicts:   p.Conflicts,
 		Collections: make([]schemas.CollectionPlan, len(p.Collections)),
 		Snapshot:    p.Snapshot,
+		Indexes:     p.Indexes,
 	}
 	for i, c := range p.Collections {
 		out.Collections[i] = schemas.CollectionPlan(c)

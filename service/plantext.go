@@ -20,6 +20,14 @@ func describePlan(call *restoreCall, p *schemas.RestorePlan) string {
 	return head + "\n" + strings.Join(PlanLines(p, call.req.Online, display.Quote), "\n")
 }
 
+func quoteAll(names []string, quote func(string) string) []string {
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = quote(n)
+	}
+	return out
+}
+
 // PlanLines words a restore plan for a person, a line per table, collection
 // and consequence: the one wording every front end shows. quote presents
 // each collection name (display.Quote for models, display.Escape for a
@@ -37,8 +45,11 @@ func PlanLines(p *schemas.RestorePlan, online bool, quote func(string) string) [
 	if p.OnConflict == "update" {
 		lines = append(lines, "- live rows whose key is in the backup are overwritten")
 	}
+	if len(p.Indexes) > 0 {
+		lines = append(lines, "- vector indexes dropped before the load and built again after it: "+strings.Join(quoteAll(p.Indexes, quote), ", "))
+	}
 	if online && p.Mode != "append" {
-		lines = append(lines, "Online: the application keeps reading the old rows until the restore commits; its writes wait.")
+		lines = append(lines, "Online: the application keeps reading the old rows until the restore commits; its writes wait. Vector indexes stay in place and take every row one by one, which on a large table with an HNSW index costs many times a truncating restore.")
 	}
 	if p.Snapshot {
 		lines = append(lines, "The replaced rows are saved first as a new backup set in global_vector_bak/, so the restore can be undone.")

@@ -123,6 +123,9 @@ func (s *Service) resolveRestore(ctx context.Context, args schemas.RestoreArgs, 
 		LockWait:      s.LockWait,
 		Progress:      throttle(opts.Progress, 200*time.Millisecond),
 		Waiting:       waiting(opts.Progress),
+		IndexMemory:   s.IndexMemory,
+		IndexProgress: indexProgress(opts.Progress),
+		Watch:         db.Connect,
 	}}
 	if args.Snapshot == nil || *args.Snapshot {
 		call.req.SnapshotDir, call.req.BackupRoot = s.Catalog.GlobalDir(), s.Catalog.Store
@@ -307,6 +310,19 @@ func throttle(p Progress, every time.Duration) func(table string, done, total, s
 		}
 		last = now
 		p(float64(done), float64(total), fmt.Sprintf("%s: %s sent", table, Count(sent, "row")))
+	}
+}
+
+// indexProgress reports an index build as its own phase of progress.
+func indexProgress(p Progress) func(index, phase string, done, total int64) {
+	if p == nil {
+		return nil
+	}
+	return func(index, phase string, done, total int64) {
+		if total <= 0 {
+			done, total = 0, 1
+		}
+		p(float64(done), float64(total), fmt.Sprintf("building index %s: %s", index, phase))
 	}
 }
 

@@ -37,6 +37,11 @@ type Service struct {
 	// (restore.DefaultLockWait when zero).
 	LockWait time.Duration
 
+	// IndexMemory is maintenance_work_mem for rebuilding the vector
+	// indexes a truncating restore drops (restore.DefaultIndexMemory, or
+	// the server's own when higher, when empty).
+	IndexMemory string
+
 	// Readers bounds how many calls read whole sets at once (inspect,
 	// restore); others wait their turn. One read holds at most one record
 	// (bounded by backupfile) and a few chunks, so this bounds the memory

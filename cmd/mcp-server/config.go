@@ -30,7 +30,8 @@ type config struct {
 	logLevel    slog.Level
 	keepSnaps   int // pre-restore snapshot sets kept; 0 keeps all
 
-	lockWait time.Duration
+	lockWait    time.Duration
+	indexMemory string
 
 	// Serving HTTP.
 	http          string // address; "" serves stdio
@@ -69,6 +70,7 @@ const (
 	flagLogLevel      = "log-level"
 	flagLockTimeout   = "lock-timeout"
 	flagKeepSnapshots = "keep-snapshots"
+	flagIndexMemory   = "index-memory"
 	flagHTTP          = "http"
 	flagAuthToken     = "auth-token"
 	flagAllowOrigin   = "allow-origin"
@@ -79,7 +81,7 @@ const (
 // since the tools they serve read every setting.
 func servingFlags() []string {
 	return []string{flagDatabaseURL, flagProjectRoot, flagBackupRoot, flagAllowDB, flagReadOnly, flagConfirm, flagLogLevel,
-		flagLockTimeout, flagKeepSnapshots, flagHTTP, flagAuthToken, flagAllowOrigin, flagShutdownGrace}
+		flagLockTimeout, flagKeepSnapshots, flagIndexMemory, flagHTTP, flagAuthToken, flagAllowOrigin, flagShutdownGrace}
 }
 
 // bindFlags declares the named configuration flags on fs, writing into c.
@@ -114,6 +116,8 @@ func (c *config) bindFlags(fs *pflag.FlagSet, names ...string) {
 			fs.DurationVar(&c.lockWait, name, c.lockWait, "how long a restore waits for a lock another session holds before it fails with CONFLICT naming that session")
 		case flagKeepSnapshots:
 			fs.IntVar(&c.keepSnaps, name, c.keepSnaps, "pre-restore snapshot sets kept; after a restore, older ones this server wrote are removed (0 keeps all)")
+		case flagIndexMemory:
+			fs.StringVar(&c.indexMemory, name, c.indexMemory, "maintenance_work_mem for building the vector indexes (HNSW, IVFFlat) a truncating restore drops before its load and builds after it, e.g. 512MB or 4GB (default "+restore.DefaultIndexMemory+", or the server's own when higher)")
 		case flagHTTP:
 			fs.StringVar(&c.http, name, c.http, "serve HTTP on this address instead of stdio (host:port; a bare :port means loopback)")
 		case flagAuthToken:
@@ -140,6 +144,9 @@ func (c *config) resolve(getenv func(string) (string, bool)) error {
 	}
 	if c.keepSnaps < 0 {
 		return fmt.Errorf("--keep-snapshots must be 0 (keep all) or more, got %d", c.keepSnaps)
+	}
+	if c.indexMemory != "" && !restore.ValidIndexMemory(c.indexMemory) {
+		return fmt.Errorf("--index-memory must be a size such as 512MB or 2GB (units kB, MB, GB, TB), got %q", c.indexMemory)
 	}
 	if c.lockWait <= 0 {
 		return fmt.Errorf("--lock-timeout must be more than 0, got %s", c.lockWait)
@@ -190,6 +197,7 @@ func (c *config) service(logger *slog.Logger) (*service.Service, error) {
 		Logger:        logger,
 		KeepSnapshots: c.keepSnaps,
 		LockWait:      c.lockWait,
+		IndexMemory:   c.indexMemory,
 	}
 	if c.confirm == "token" {
 		if svc.Confirm, err = confirm.NewSealer(c.confirmKey, confirm.DefaultTTL); err != nil {

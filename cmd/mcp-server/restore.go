@@ -75,7 +75,7 @@ changes nothing and exits 4. Progress goes to stderr.`,
 	op.bind(cmd, schemas.RestoreTool, schemas.RestoreArgs{}, "confirm_token", "pg_conn")
 	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "approve a restore that deletes or overwrites rows without being asked")
 	a.reads(cmd, flagDatabaseURL, flagAllowDB, flagProjectRoot, flagBackupRoot, flagLogLevel,
-		flagConfirm, flagLockTimeout, flagKeepSnapshots)
+		flagConfirm, flagLockTimeout, flagKeepSnapshots, flagIndexMemory)
 	return cmd
 }
 
