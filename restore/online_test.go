@@ -155,8 +155,8 @@ func TestOnlineUndoAndFailure(t *testing.T) {
 
 	good := e.legacy(t, sample.Generate(45, names, 9, 8), "task_c")
 	res := e.mustRun(t, restore.Request{Set: good, Truncate: true, Online: true, SnapshotDir: e.global, BackupRoot: e.cat.Store})
-	if res.Vacuum <= 0 {
-		t.Errorf("no VACUUM after the online restore: %+v", res)
+	if res.Analyze <= 0 {
+		t.Errorf("no ANALYZE after the online restore: %+v", res)
 	}
 	u := res.Snapshot.Undo
 	e.mustRun(t, restore.Request{Set: e.find(t, e.global, res.Snapshot.Timestamp), Truncate: u.Truncate, Tables: u.Tables, Online: true})

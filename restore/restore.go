@@ -54,7 +54,8 @@ type Request struct {
 	// Online replaces the rows in scope without blocking the application's
 	// readers: DELETE rather than TRUNCATE, under a lock that stops
 	// writers only. Readers see the old rows until the commit, then the
-	// new ones; the tables are vacuumed after.
+	// new ones; the tables are analyzed after the commit, and autovacuum
+	// reclaims the replaced rows.
 	Online bool
 
 	// LockWait bounds each wait for a lock (DefaultLockWait when zero);
@@ -117,7 +118,7 @@ type Result struct {
 	Online            bool
 	Duration          time.Duration // until the commit
 	Finished          time.Time
-	Vacuum            time.Duration // VACUUM (ANALYZE) after an online restore
+	Analyze           time.Duration // ANALYZE after an online restore
 	Indexes           []string      // vector indexes dropped before the load and built again after it
 	IndexBuild        time.Duration // building them
 }
@@ -193,22 +194,26 @@ func Run(ctx context.Context, conn *pgx.Conn, req Request) (*Result, error) {
 	}
 	res.Duration, res.Finished = time.Since(start), time.Now()
 	j.publishSnapshot(ctx, res)
-	j.vacuum(ctx, conn, res)
+	j.analyze(ctx, conn, res)
 	return res, nil
 }
 
-// vacuum reclaims, after an online restore committed, the rows it deleted,
-// and refreshes the planner's statistics: best effort, outside the
-// transaction, never blocking the application.
-func (j *job) vacuum(ctx context.Context, conn *pgx.Conn, res *Result) {
+// analyze refreshes the planner's statistics after an online restore
+// committed, so that the application's next queries are planned for the new
+// rows: best effort, outside the transaction, never blocking the
+// application. The deleted rows are left to autovacuum, like any
+// application's deletes: a VACUUM inside the call scanned the table and
+// every index again, an HNSW index included, and made an online restore
+// cost twice a truncating one (3.52 s against 1.58 s at 20,000 x 1,024).
+func (j *job) analyze(ctx context.Context, conn *pgx.Conn, res *Result) {
 	if !j.req.Online || j.req.DryRun || j.scope.mode == modeAppend {
 		return
 	}
 	start := time.Now()
-	defer func() { res.Vacuum = time.Since(start) }()
+	defer func() { res.Analyze = time.Since(start) }()
 	for _, t := range j.tables {
-		if _, err := conn.Exec(ctx, "VACUUM (ANALYZE) "+pgx.Identifier{t}.Sanitize()); err != nil {
-			res.Errors = append(res.Errors, fmt.Sprintf("the restore is complete, but VACUUM (ANALYZE) %s afterwards failed (%v); run it later to reclaim the replaced rows' space", t, err))
+		if _, err := conn.Exec(ctx, "ANALYZE "+pgx.Identifier{t}.Sanitize()); err != nil {
+			res.Errors = append(res.Errors, fmt.Sprintf("the restore is complete, but ANALYZE %s afterwards failed (%v); run it later so that queries are planned for the new rows", t, err))
 			return
 		}
 	}

@@ -23,7 +23,7 @@ func (s *Service) restoreResult(call *restoreCall, r *restore.Result) *schemas.R
 		TruncateResults:   map[string]schemas.TruncateResult{},
 		RestoreResults:    map[string]schemas.TableRestoreResult{},
 		Errors:            r.Errors,
-		Duration:          (r.Duration + r.Vacuum).Seconds(),
+		Duration:          (r.Duration + r.Analyze).Seconds(),
 		Timestamp:         r.Finished.Format(time.RFC3339),
 		DryRun:            r.DryRun,
 		OnConflict:        cmp.Or(call.req.OnConflict, restore.OnConflictError),

@@ -78,7 +78,7 @@ func (s *Service) Restore(ctx context.Context, args schemas.RestoreArgs, opts Re
 	if res.DryRun {
 		log.Info("dry run finished, rolled back", restoredAttrs(res)...)
 	} else {
-		log.Info("restore committed", append(restoredAttrs(res), "vacuum", done.Vacuum.Seconds())...)
+		log.Info("restore committed", append(restoredAttrs(res), "analyze", done.Analyze.Seconds())...)
 	}
 	return res, nil
 }
