@@ -53,6 +53,23 @@ func (f *Folder) root() (*os.Root, error) {
 	return r, nil
 }
 
+// rootFor checks key and opens the root for reading or removing it; found
+// is false, with no error, when the root does not exist yet: a fresh
+// install, which holds nothing.
+func (f *Folder) rootFor(key string) (r *os.Root, found bool, err error) {
+	if err := checkKey(key); err != nil {
+		return nil, false, err
+	}
+	r, err = f.root()
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	return r, true, nil
+}
+
 // checkKey refuses keys that are not plain relative paths.
 func checkKey(key string) error {
 	if key == "" {
@@ -76,14 +93,8 @@ func local(key string) string {
 // inside the root leads to; broken links, links out of the root, and
 // anything but files and folders are left out.
 func (f *Folder) List(ctx context.Context, dir string) ([]Entry, error) {
-	if err := checkKey(dir); err != nil {
-		return nil, err
-	}
-	r, err := f.root()
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
+	r, found, err := f.rootFor(dir)
+	if !found {
 		return nil, err
 	}
 	defer r.Close()
@@ -139,14 +150,8 @@ func (f *Folder) list(ctx context.Context, r *os.Root, dir string) ([]Entry, err
 
 // Walk lists dir's files depth folders down.
 func (f *Folder) Walk(ctx context.Context, dir string, depth int, fn func(Entry) error) error {
-	if err := checkKey(dir); err != nil {
-		return err
-	}
-	r, err := f.root()
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
+	r, found, err := f.rootFor(dir)
+	if !found {
 		return err
 	}
 	defer r.Close()
@@ -451,14 +456,8 @@ func (w *folderWriter) Abort() {
 
 // Remove deletes key (a link itself, never what it leads to).
 func (f *Folder) Remove(ctx context.Context, key string) error {
-	if err := checkKey(key); err != nil {
-		return err
-	}
-	r, err := f.root()
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
+	r, found, err := f.rootFor(key)
+	if !found {
 		return err
 	}
 	defer r.Close()
