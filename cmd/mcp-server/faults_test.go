@@ -678,13 +678,14 @@ func (r *faultRig) checkSnapshot(t *testing.T, loc catalog.Location, ts string, 
 	if set.ManifestFile == "" {
 		t.Fatalf("snapshot %s has no manifest", ts)
 	}
-	m, err := layout.ReadManifest(filepath.Join(set.Dir, set.ManifestFile))
+	dir := r.cat.Name(set.Dir)
+	m, err := layout.ReadManifest(filepath.Join(dir, set.ManifestFile))
 	if err != nil {
 		t.Fatal(err)
 	}
 	wantRows := map[string]int{layout.CollectionTable: len(r.seed.Collections), layout.EmbeddingTable: len(r.seed.Embeddings)}
 	for table, f := range m.Files {
-		fi, err := os.Stat(filepath.Join(set.Dir, f.File))
+		fi, err := os.Stat(filepath.Join(dir, f.File))
 		if err != nil {
 			t.Errorf("snapshot %s: %v", ts, err)
 			continue
