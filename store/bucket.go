@@ -187,6 +187,30 @@ func (b *Bucket) Open(ctx context.Context, key string) (Object, error) {
 	return &bucketObject{b: b, key: key, attrs: a}, nil
 }
 
+// readAll reads a small object in one request (Open would ask for its
+// attributes first): a listing reads a log or a manifest per folder shown.
+func (b *Bucket) readAll(ctx context.Context, key string, limit int64) ([]byte, error) {
+	if err := checkKey(key); err != nil {
+		return nil, err
+	}
+	r, err := b.b.NewReader(ctx, b.full(key), nil)
+	if err != nil {
+		return nil, b.fail("read", key, err)
+	}
+	defer r.Close()
+	if r.Size() > limit {
+		return nil, ErrTooBig
+	}
+	data, err := io.ReadAll(io.LimitReader(r, limit+1))
+	if err != nil {
+		return nil, b.fail("read", key, err)
+	}
+	if int64(len(data)) > limit {
+		return nil, ErrTooBig
+	}
+	return data, nil
+}
+
 type bucketObject struct {
 	b     *Bucket
 	key   string

@@ -110,6 +110,9 @@ var (
 
 // ReadAll reads key whole, refusing more than limit bytes with ErrTooBig.
 func ReadAll(ctx context.Context, s Store, key string, limit int64) ([]byte, error) {
+	if b, ok := s.(*Bucket); ok {
+		return b.readAll(ctx, key, limit)
+	}
 	obj, err := s.Open(ctx, key)
 	if err != nil {
 		return nil, err
