@@ -50,6 +50,9 @@ type config struct {
 	readers, readersOnly    bool // the readers section; only it
 	readerRows              int
 	readerRounds            int
+	bucket, bucketOnly      bool     // the bucket section; only it
+	bucketSizes             [][2]int // rows x dims of its restores
+	bucketRounds            int
 }
 
 func main() {
@@ -102,6 +105,11 @@ func parseFlags(args []string) (*config, error) {
 	fs.BoolVar(&cfg.readersOnly, "readers-only", false, "run only the readers section (no methods, inspect or list); results go to results-readers-<N>x<D>.*")
 	fs.IntVar(&cfg.readerRows, "reader-rows", 20000, "embedding rows of the readers section's sets (--quick: 5000); dimensions are --dims")
 	fs.IntVar(&cfg.readerRounds, "reader-rounds", 3, "rounds of the readers section; each restores once per mode, the order alternating")
+	fs.BoolVar(&cfg.bucket, "bucket", false, "also run the bucket section: restore from a bucket on a loopback S3 store against the same restore from the folder, and list over 10,000 sets in the bucket (needs S3_ENDPOINT, S3_BUCKET and AWS keys: bench/run.sh --bucket starts SeaweedFS)")
+	fs.BoolVar(&cfg.bucketOnly, "bucket-only", false, "run only the bucket section (no methods, inspect, folder list or readers); results go to results-bucket-<N>x<D>-<profile>.*")
+	var bucketSizes string
+	fs.StringVar(&bucketSizes, "bucket-sizes", "", "the bucket section's sets, ROWSxDIMS comma-separated; the dimensions must be --dims (default: --rows x --dims and 20000 x --dims; --quick: 5000x256,2000x256)")
+	fs.IntVar(&cfg.bucketRounds, "bucket-rounds", 3, "rounds of the bucket section; each restores from the folder and from the bucket, snapshot off and on")
 	fs.BoolVar(&cfg.checkArgs, "check-args", false, "only check the other arguments (bench/run.sh does, before starting the database)")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: go run ./bench [flags]   (normally through bench/run.sh, which starts the database)")
@@ -128,6 +136,24 @@ func parseFlags(args []string) (*config, error) {
 	}
 	if cfg.readersOnly {
 		cfg.readers = true
+	}
+	if cfg.bucketOnly {
+		cfg.bucket = true
+	}
+	if bucketSizes == "" {
+		bucketSizes = fmt.Sprintf("%dx%d", cfg.rows, cfg.dims)
+		if cfg.quick && !set["rows"] && !set["dims"] {
+			bucketSizes += ",2000x256"
+		} else if cfg.rows != 20000 {
+			bucketSizes += fmt.Sprintf(",20000x%d", cfg.dims)
+		}
+	}
+	for _, sz := range strings.Split(bucketSizes, ",") {
+		var n, d int
+		if _, err := fmt.Sscanf(strings.TrimSpace(sz), "%dx%d", &n, &d); err != nil || n < 1 || d != cfg.dims || n%cfg.collections != 0 {
+			return nil, fmt.Errorf("--bucket-sizes: %q is not ROWSxDIMS with DIMS the --dims (%d) and ROWS a multiple of --collections", sz, cfg.dims)
+		}
+		cfg.bucketSizes = append(cfg.bucketSizes, [2]int{n, d})
 	}
 	for _, m := range strings.Split(methods, ",") {
 		m = strings.TrimSpace(m)
@@ -156,6 +182,10 @@ func parseFlags(args []string) (*config, error) {
 		return nil, errors.New("no methods")
 	case cfg.readers && (cfg.readerRows < 1 || cfg.readerRounds < 1):
 		return nil, errors.New("--reader-rows and --reader-rounds must be positive")
+	case cfg.bucketOnly && cfg.readersOnly:
+		return nil, errors.New("--bucket-only and --readers-only exclude each other")
+	case cfg.bucket && cfg.bucketRounds < 1:
+		return nil, errors.New("--bucket-rounds must be positive")
 	case cfg.readers && cfg.readerRows%cfg.collections != 0:
 		return nil, fmt.Errorf("--reader-rows %d is not a multiple of --collections %d", cfg.readerRows, cfg.collections)
 	}
@@ -200,6 +230,11 @@ func run(ctx context.Context, cfg *config) error {
 		return err
 	}
 
+	if cfg.bucket {
+		if _, err := bucketEnvFromOS(); err != nil { // fail before generating anything
+			return err
+		}
+	}
 	var sets *readerSets
 	if cfg.readers {
 		logf("generating the readers section's sets A and B: %d rows x %d dims in %d collections", cfg.readerRows, cfg.dims, cfg.collections)
@@ -241,6 +276,15 @@ func run(ctx context.Context, cfg *config) error {
 		LegacyMiB:   float64(ds.legacyBytes) / (1 << 20),
 	}
 	rep.Machine = describeMachine(ctx, cfg, db)
+	// The results are labelled with the cluster's settings profile, so a
+	// fast run never overwrites a durable one.
+	rep.Profile = pgProfile(rep.Machine.Settings)
+	if cfg.bucketOnly {
+		key = "bucket-" + key
+		rep.OnlyBucket = true
+	}
+	key += "-" + rep.Profile
+	rep.Key = key
 
 	runsDir := filepath.Join(cfg.outDir, "runs-"+key)
 	if err := os.RemoveAll(runsDir); err != nil {
@@ -262,7 +306,8 @@ func run(ctx context.Context, cfg *config) error {
 	}
 	logf("self-check: the verification notices a wrong vector, document, metadata, collection and a missing row")
 
-	for round := 1; round <= cfg.rounds && !cfg.readersOnly; round++ {
+	only := cfg.readersOnly || cfg.bucketOnly
+	for round := 1; round <= cfg.rounds && !only; round++ {
 		for _, id := range cfg.methods {
 			r, err := b.runMethod(ctx, round, methodByID(id))
 			if err != nil {
@@ -273,18 +318,23 @@ func run(ctx context.Context, cfg *config) error {
 				round, id, r.WallS, r.RowsPerS, r.PeakRSSMiB, r.ClientCPUS, fmtOpt(r.ServerCPUS, "%.2f s"), fmtOpt(r.OtherCPUS, "%.2f s"))
 		}
 	}
-	if !cfg.skipInspect && !cfg.readersOnly {
+	if !cfg.skipInspect && !only {
 		if rep.Inspect, err = b.inspect(ctx); err != nil {
 			return fmt.Errorf("inspect: %w", err)
 		}
 	}
-	if !cfg.skipList && !cfg.readersOnly {
+	if !cfg.skipList && !only {
 		if rep.List, err = b.list(ctx); err != nil {
 			return fmt.Errorf("list: %w", err)
 		}
 	}
 	if cfg.readers {
 		if rep.Readers, err = b.readers(ctx, sets); err != nil {
+			return err
+		}
+	}
+	if cfg.bucket {
+		if rep.Bucket, err = b.bucketSection(ctx); err != nil {
 			return err
 		}
 	}

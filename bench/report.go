@@ -31,6 +31,48 @@ type report struct {
 	Readers   *readersResult `json:"readers,omitempty"`
 	// OnlyReaders: --readers-only, no methods, inspect or list.
 	OnlyReaders bool `json:"only_readers,omitempty"`
+	// Profile labels the cluster's settings: durable, fast or custom.
+	Profile    string        `json:"pg_profile"`
+	Bucket     *bucketResult `json:"bucket,omitempty"`
+	OnlyBucket bool          `json:"only_bucket,omitempty"`
+}
+
+// pgProfile names the cluster's settings: "durable" when fsync,
+// synchronous_commit and full_page_writes are on (PostgreSQL's defaults,
+// what production runs), "fast" when all three are off (bench/run.sh
+// --fast, scripts/pg.sh's throwaway cluster), else "custom".
+func pgProfile(settings [][2]string) string {
+	on, off := 0, 0
+	for _, kv := range settings {
+		switch kv[0] {
+		case "fsync", "synchronous_commit", "full_page_writes":
+			switch kv[1] {
+			case "on":
+				on++
+			case "off":
+				off++
+			}
+		}
+	}
+	switch {
+	case on == 3:
+		return "durable"
+	case off == 3:
+		return "fast"
+	}
+	return "custom"
+}
+
+// profileLabel is the one-line label of the results' PostgreSQL settings.
+func (rep *report) profileLabel() string {
+	var s []string
+	for _, kv := range rep.Machine.Settings {
+		switch kv[0] {
+		case "fsync", "synchronous_commit", "full_page_writes", "wal_level", "shared_buffers", "max_wal_size":
+			s = append(s, kv[0]+"="+kv[1])
+		}
+	}
+	return fmt.Sprintf("PostgreSQL %s (%s)", rep.Profile, strings.Join(s, ", "))
 }
 
 type machine struct {
@@ -121,7 +163,10 @@ func (rep *report) markdown() string {
 	if rep.Quick {
 		mode = "quick"
 	}
-	if rep.OnlyReaders {
+	if rep.OnlyBucket {
+		p("## Restore benchmark, bucket section only (%s mode)\n\n", mode)
+		p("%s; %s in all.\n\n", rep.Started, (time.Duration(rep.DurationS) * time.Second).String())
+	} else if rep.OnlyReaders {
 		p("## Restore benchmark, readers only: %s rows x %s dimensions (%s mode)\n\n", thousands(rep.Rows), thousands(rep.Dims), mode)
 		p("%s; %d collections; %s in all.\n\n", rep.Started, rep.Coll, (time.Duration(rep.DurationS) * time.Second).String())
 	} else {
@@ -138,6 +183,13 @@ func (rep *report) markdown() string {
 			s = append(s, kv[0]+"="+kv[1])
 		}
 		p("Cluster settings: %s.\n\n", strings.Join(s, ", "))
+	}
+	p("**Every figure below ran under %s.**\n\n", rep.profileLabel())
+	if rep.OnlyBucket {
+		if rep.Bucket != nil {
+			rep.Bucket.markdown(&b, rep)
+		}
+		return b.String()
 	}
 	if rep.OnlyReaders {
 		if rep.Readers != nil {
@@ -205,6 +257,9 @@ func (rep *report) markdown() string {
 	}
 	if rep.Readers != nil {
 		rep.Readers.markdown(&b)
+	}
+	if rep.Bucket != nil {
+		rep.Bucket.markdown(&b, rep)
 	}
 	return b.String()
 }
