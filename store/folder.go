@@ -12,7 +12,6 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -28,10 +27,6 @@ import (
 // open descriptors: regular files only.
 type Folder struct {
 	dir string // absolute, symlinks resolved
-
-	mu     sync.Mutex
-	open   *os.Root    // the root's descriptor, once it exists; shared by every call
-	opened fs.FileInfo // what the descriptor was opened on
 }
 
 // NewFolder is the folder dir, an absolute path with its symlinks resolved.
@@ -45,51 +40,16 @@ func (f *Folder) Local() string { return f.dir }
 // Name is key's path.
 func (f *Folder) Name(key string) string { return filepath.Join(f.dir, filepath.FromSlash(key)) }
 
-// Close closes the root's descriptor.
-func (f *Folder) Close() error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.open == nil {
-		return nil
-	}
-	err := f.open.Close()
-	f.open = nil
-	return err
-}
+// Close does nothing: each operation opens the root itself, so that a root
+// created after start is seen.
+func (f *Folder) Close() error { return nil }
 
 // root opens the backup root; a missing root is ErrNotExist.
-//
-// It is opened when it first exists (a fresh install has none until the
-// first backup) and shared: os.Root is safe for concurrent use, and a
-// listing of thousands of folders then costs a stat per call rather than
-// an open and a close. The stat checks the path still names the folder the
-// descriptor holds: a root removed and made again is opened again, so that
-// nothing is written into a folder no one can see any more.
 func (f *Folder) root() (*os.Root, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	now, err := os.Stat(f.dir)
-	if err != nil {
-		return nil, f.fail("open the backup root", "", err)
-	}
-	if f.open != nil && os.SameFile(now, f.opened) {
-		return f.open, nil
-	}
 	r, err := os.OpenRoot(f.dir)
 	if err != nil {
 		return nil, f.fail("open the backup root", "", err)
 	}
-	opened, err := r.Stat(".")
-	if err != nil {
-		r.Close()
-		return nil, f.fail("open the backup root", "", err)
-	}
-	if f.open != nil {
-		// Calls still using the old descriptor hold their own reference
-		// to it; it is left to the collector rather than closed under them.
-		f.open = nil
-	}
-	f.open, f.opened = r, opened
 	return r, nil
 }
 
@@ -137,6 +97,7 @@ func (f *Folder) List(ctx context.Context, dir string) ([]Entry, error) {
 	if !found {
 		return nil, err
 	}
+	defer r.Close()
 	entries, err := f.list(ctx, r, dir)
 	if dir == "" && errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
@@ -193,6 +154,7 @@ func (f *Folder) Walk(ctx context.Context, dir string, depth int, fn func(Entry)
 	if !found {
 		return err
 	}
+	defer r.Close()
 	var walk func(dir string, depth int) error
 	walk = func(dir string, depth int) error {
 		entries, err := f.list(ctx, r, dir)
@@ -228,6 +190,7 @@ func (f *Folder) Stat(ctx context.Context, key string) (Entry, error) {
 	if err != nil {
 		return Entry{}, err
 	}
+	defer r.Close()
 	fi, err := f.stat(r, key)
 	if err != nil {
 		return Entry{}, f.fail("read", key, err)
@@ -245,6 +208,7 @@ func (f *Folder) Open(ctx context.Context, key string) (Object, error) {
 	if err != nil {
 		return nil, err
 	}
+	defer r.Close()
 	file, err := r.OpenFile(local(key), os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		if real, ok := f.relocate(key); ok {
@@ -385,18 +349,22 @@ func (f *Folder) Create(ctx context.Context, key string) (Writer, error) {
 	}
 	if dir := Dir(key); dir != "" {
 		if err := r.MkdirAll(local(dir), 0o755); err != nil {
+			r.Close()
 			return nil, f.fail("create folder", dir, err)
 		}
 	}
 	if _, err := r.Lstat(local(key)); err == nil {
+		r.Close()
 		return nil, fmt.Errorf("%s: %w", f.Name(key), ErrExist)
 	}
 	tmp := layout.ServerTmpName(key)
 	file, err := r.OpenFile(local(tmp), os.O_RDWR|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o644)
 	if errors.Is(err, fs.ErrExist) {
+		r.Close()
 		return nil, fmt.Errorf("%s is being written by another writer: %w", f.Name(key), ErrExist)
 	}
 	if err != nil {
+		r.Close()
 		return nil, f.fail("create", tmp, err)
 	}
 	// Locked until its temporary name is gone: RemoveLeftovers never takes
@@ -404,6 +372,7 @@ func (f *Folder) Create(ctx context.Context, key string) (Writer, error) {
 	if err := syscall.Flock(int(file.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		file.Close()
 		r.Remove(local(tmp))
+		r.Close()
 		return nil, f.fail("lock", tmp, err)
 	}
 	return &folderWriter{f: f, root: r, key: key, tmp: tmp, file: file, wb: writeback{f: file}}, nil
@@ -433,6 +402,7 @@ func (w *folderWriter) Commit() error {
 		return errors.New("store: writer already ended")
 	}
 	w.done = true
+	defer w.root.Close()
 	err := w.writeFail
 	if err == nil {
 		if err = w.file.Sync(); err != nil {
@@ -481,6 +451,7 @@ func (w *folderWriter) Abort() {
 	w.done = true
 	w.root.Remove(local(w.tmp))
 	w.file.Close()
+	w.root.Close()
 }
 
 // Remove deletes key (a link itself, never what it leads to).
@@ -489,6 +460,7 @@ func (f *Folder) Remove(ctx context.Context, key string) error {
 	if !found {
 		return err
 	}
+	defer r.Close()
 	if err := r.Remove(local(key)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return f.fail("remove", key, err)
 	}
@@ -505,6 +477,7 @@ func (f *Folder) Replace(ctx context.Context, key string, data []byte) error {
 	if err != nil {
 		return err
 	}
+	defer r.Close()
 	var b [6]byte
 	rand.Read(b[:])
 	tmp := key + "." + hex.EncodeToString(b[:]) + ".tmp"
@@ -537,6 +510,7 @@ func (f *Folder) RemoveLeftovers(ctx context.Context, dir string, age time.Durat
 	if err != nil {
 		return
 	}
+	defer r.Close()
 	entries, err := f.list(ctx, r, dir)
 	if err != nil {
 		return
