@@ -1,37 +1,67 @@
 #!/usr/bin/env bash
 # The test command: installs pgvector when missing and builds SeaweedFS's
 # weed once per machine (scripts/install-weed.sh: some 7 minutes the first
-# time), starts a throwaway PostgreSQL with pgvector and a throwaway S3 store
+# time, while the tests that need no S3 store run), starts a throwaway
+# PostgreSQL with pgvector and a throwaway S3 store
 # (weed mini), and runs every Go test against them; both are stopped and
 # removed on exit. Extra arguments go to `go test` (default ./...).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/install-pgvector.sh
-weed_bin=$(bash scripts/install-weed.sh | tail -n 1)
 source scripts/pg.sh
 source scripts/weed.sh
+
+# weed's first build takes minutes and gigabytes of downloads: it runs in
+# the background while PostgreSQL starts and the packages that need no S3
+# store are tested; those that do (s3_packages) wait for it.
+s3_packages=(./cmd/mcp-server ./service ./store)
+weed_out=$(mktemp) weed_err=$(mktemp)
+bash scripts/install-weed.sh >"$weed_out" 2>"$weed_err" &
+weed_build=$!
+
 pg_start
 echo "test.sh: PostgreSQL 15 with pgvector on 127.0.0.1:$PG_PORT" >&2
-weed_start "$weed_bin"
-echo "test.sh: SeaweedFS S3 on $S3_ENDPOINT, bucket $S3_BUCKET" >&2
-
 export TEST_DATABASE_URL=$PG_URL
 # Tests also drive the server's own fault scenarios (stopping and starting
 # this cluster); they find it through these.
 export TEST_PGDATA=$PGDATA_DIR TEST_PG_BIN=$PG_BIN TEST_PG_OS_USER=$PG_OS_USER
-# The S3 store, for internal/s3test; weed_start also exported the keys as
-# AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, and AWS_REGION. Tests that
-# kill or pause a store start a private one from TEST_S3_WEED_BIN.
-export TEST_S3_ENDPOINT=$S3_ENDPOINT TEST_S3_BUCKET=$S3_BUCKET \
-  TEST_S3_ACCESS_KEY=$AWS_ACCESS_KEY_ID TEST_S3_SECRET_KEY=$AWS_SECRET_ACCESS_KEY \
-  TEST_S3_WEED_BIN=$WEED_BIN TEST_S3_DIR=$WEED_TMP
+
+# start_s3 waits for weed's build, starts the store and exports it for
+# internal/s3test; weed_start also exported the keys as AWS_ACCESS_KEY_ID and
+# AWS_SECRET_ACCESS_KEY, and AWS_REGION. Tests that kill or pause a store
+# start a private one from TEST_S3_WEED_BIN.
+start_s3() {
+  if ! wait "$weed_build"; then
+    cat "$weed_err" >&2
+    echo "test.sh: building SeaweedFS failed (above)" >&2
+    exit 1
+  fi
+  cat "$weed_err" >&2
+  weed_start "$(tail -n 1 "$weed_out")"
+  rm -f "$weed_out" "$weed_err"
+  echo "test.sh: SeaweedFS S3 on $S3_ENDPOINT, bucket $S3_BUCKET" >&2
+  export TEST_S3_ENDPOINT=$S3_ENDPOINT TEST_S3_BUCKET=$S3_BUCKET \
+    TEST_S3_ACCESS_KEY=$AWS_ACCESS_KEY_ID TEST_S3_SECRET_KEY=$AWS_SECRET_ACCESS_KEY \
+    TEST_S3_WEED_BIN=$WEED_BIN TEST_S3_DIR=$WEED_TMP
+}
 
 if [[ $# -gt 0 ]]; then
+  start_s3
   go test -count=1 -timeout 15m "$@"
   exit
 fi
-go test -count=1 -timeout 15m ./...
+mapfile -t others < <(go list ./... | grep -v -x -F \
+  -e github.com/vectorops/pgvector-backup-mcp/cmd/mcp-server \
+  -e github.com/vectorops/pgvector-backup-mcp/service \
+  -e github.com/vectorops/pgvector-backup-mcp/store)
+status=0
+go test -count=1 -timeout 15m "${others[@]}" || status=$?
+start_s3
+go test -count=1 -timeout 15m "${s3_packages[@]}" || status=$?
+if [[ $status -ne 0 ]]; then
+  exit "$status"
+fi
 
 # The fuzzers, briefly (FUZZTIME=10m by hand for a longer run). Their seed
 # corpora run as ordinary tests above; this explores beyond them. Bounded by
