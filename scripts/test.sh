@@ -14,8 +14,7 @@ source scripts/weed.sh
 
 # weed's first build takes minutes and gigabytes of downloads: it runs in
 # the background while PostgreSQL starts and the packages that need no S3
-# store are tested; those that do (s3_packages) wait for it.
-s3_packages=(./cmd/mcp-server ./service ./store)
+# store are tested; those whose tests use internal/s3test wait for it.
 weed_out=$(mktemp) weed_err=$(mktemp)
 bash scripts/install-weed.sh >"$weed_out" 2>"$weed_err" &
 weed_build=$!
@@ -51,10 +50,15 @@ if [[ $# -gt 0 ]]; then
   go test -count=1 -timeout 15m "$@"
   exit
 fi
-mapfile -t others < <(go list ./... | grep -v -x -F \
-  -e github.com/vectorops/pgvector-backup-mcp/cmd/mcp-server \
-  -e github.com/vectorops/pgvector-backup-mcp/service \
-  -e github.com/vectorops/pgvector-backup-mcp/store)
+s3test=github.com/vectorops/pgvector-backup-mcp/internal/s3test
+others=() s3_packages=()
+while read -r pkg imports; do
+  if [[ $pkg == "$s3test" || " $imports " == *" $s3test "* ]]; then
+    s3_packages+=("$pkg")
+  else
+    others+=("$pkg")
+  fi
+done < <(go list -f '{{.ImportPath}} {{join .TestImports " "}} {{join .XTestImports " "}}' ./...)
 status=0
 go test -count=1 -timeout 15m "${others[@]}" || status=$?
 start_s3
