@@ -110,17 +110,6 @@ func wantAPIError(t *testing.T, what string, err error, typ apierr.Type) *apierr
 	return e
 }
 
-// noSecrets fails the test when s holds the store's access key or secret.
-func noSecrets(t *testing.T, what, s string, extra ...string) {
-	t.Helper()
-	ak, sk := s3test.Credentials(t)
-	for _, secret := range append([]string{ak, sk}, extra...) {
-		if secret != "" && strings.Contains(s, secret) {
-			t.Errorf("%s shows a credential (%.4s...): %s", what, secret, s)
-		}
-	}
-}
-
 // TestBucketLegacyCopy: a legacy folder copied into the bucket with a
 // plain S3 client lists as it is (the legacy relative_path), and restores
 // with backup_path in both forms: the legacy ./data_pipeline/training_data/...
@@ -226,30 +215,7 @@ func TestBucketIncompleteAndCorrupt(t *testing.T) {
 
 	// A set this server wrote (with a manifest), then one digit of a vector
 	// changed in the bucket: the CSV stays valid, only the SHA-256 tells.
-	made, err := e.svc.Create(ctx, schemas.CreateArgs{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	key := store.Join(layout.GlobalDir, layout.FileName(layout.EmbeddingTable, made.Timestamp))
-	data, err := store.ReadAll(ctx, e.st, key, 1<<30)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// A vector field starts ,"[ : inside a quoted document a quote is
-	// doubled, and an unquoted field holds none.
-	i := bytes.LastIndex(data, []byte(`,"[`))
-	if i < 0 {
-		t.Fatalf("no vector in %s", key)
-	}
-	for i += 3; i < len(data) && (data[i] < '1' || data[i] > '8'); i++ {
-	}
-	if i >= len(data) {
-		t.Fatalf("no vector digit to change in %s", key)
-	}
-	data[i]++
-	if err := e.st.Replace(ctx, key, data); err != nil {
-		t.Fatal(err)
-	}
+	made := createSpoiled(ctx, t, e)
 	ins, err := e.svc.Inspect(ctx, schemas.InspectArgs{BackupPath: "global_vector_bak", Timestamp: made.Timestamp, TruncateBeforeRestore: true})
 	if err != nil {
 		t.Fatal(err)
@@ -308,7 +274,7 @@ func TestBucketWrongCredentials(t *testing.T) {
 		if ae.Details["reason"] != "access_denied" {
 			t.Errorf("%s: reason %v, want access_denied", name, ae.Details["reason"])
 		}
-		noSecrets(t, name+"'s error", err.Error()+" "+fmt.Sprint(ae.Details), wrong)
+		s3test.NoCredentials(t, name+"'s error", err.Error()+" "+fmt.Sprint(ae.Details), wrong)
 	}
 
 	t.Setenv("AWS_SECRET_ACCESS_KEY", sk)
@@ -323,7 +289,7 @@ func TestBucketWrongCredentials(t *testing.T) {
 	if !strings.Contains(ae.Message, "no-such-bucket-4711") || !strings.Contains(ae.Message, "does not exist") || ae.Details["reason"] != "no_such_bucket" {
 		t.Errorf("missing bucket: %s (reason %v)", ae.Message, ae.Details["reason"])
 	}
-	noSecrets(t, "the missing bucket's error", err.Error())
+	s3test.NoCredentials(t, "the missing bucket's error", err.Error())
 }
 
 // noDB is a database URL never reached.
@@ -401,7 +367,7 @@ func TestBucketStoreKilled(t *testing.T) {
 			t.Fatal("the restore succeeded with the store killed under it")
 		}
 		t.Logf("restore with the store killed: %v", err)
-		noSecrets(t, "the error", err.Error())
+		s3test.NoCredentials(t, "the error", err.Error())
 		t.Run("StoreDeathIsAStorageError", func(t *testing.T) {
 			// The set is intact; the store died. BACKUP_CORRUPT would send
 			// the operator after a good backup.
@@ -451,7 +417,7 @@ func TestBucketStoreKilled(t *testing.T) {
 			t.Fatal("the backup succeeded with the store killed under it")
 		}
 		t.Logf("backup with the store killed: %v", err)
-		noSecrets(t, "the error", err.Error())
+		s3test.NoCredentials(t, "the error", err.Error())
 		snaps, others := bucketSets(t, svc.Catalog, layout.GlobalDir)
 		if !slices.Equal(snaps, snapsBefore) || !slices.Equal(others, othersBefore) {
 			t.Errorf("complete sets in global_vector_bak: snapshots %v others %v; before %v %v", snaps, others, snapsBefore, othersBefore)
@@ -748,22 +714,7 @@ func TestBucketReadersClosed(t *testing.T) {
 	if _, err := e.restore(ctx, e.svc, legacyRel, 1); err != nil {
 		t.Fatal(err)
 	}
-	bad, err := e.svc.Create(ctx, schemas.CreateArgs{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	key := store.Join(layout.GlobalDir, layout.FileName(layout.EmbeddingTable, bad.Timestamp))
-	data, err := store.ReadAll(ctx, e.st, key, 1<<30)
-	if err != nil {
-		t.Fatal(err)
-	}
-	i := bytes.LastIndex(data, []byte(`,"[`)) + 3
-	for ; i < len(data) && (data[i] < '1' || data[i] > '8'); i++ {
-	}
-	data[i]++
-	if err := e.st.Replace(ctx, key, data); err != nil {
-		t.Fatal(err)
-	}
+	bad := createSpoiled(ctx, t, e)
 
 	logged := &lockedBuffer{}
 	log.SetOutput(logged)
@@ -849,4 +800,36 @@ func writeBigSet(t *testing.T, dir, ts string, dim, size int) (rows int) {
 		t.Fatal(err)
 	}
 	return rows
+}
+
+// createSpoiled creates a global set of the live tables and changes one
+// digit of a vector in its embedding file in the bucket: the CSV stays
+// valid, only the manifest's SHA-256 tells.
+func createSpoiled(ctx context.Context, t *testing.T, e *bucketEnv) *schemas.CreateResult {
+	t.Helper()
+	made, err := e.svc.Create(ctx, schemas.CreateArgs{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := store.Join(layout.GlobalDir, layout.FileName(layout.EmbeddingTable, made.Timestamp))
+	data, err := store.ReadAll(ctx, e.st, key, 1<<30)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A vector field starts ,"[ : inside a quoted document a quote is
+	// doubled, and an unquoted field holds none.
+	i := bytes.LastIndex(data, []byte(`,"[`))
+	if i < 0 {
+		t.Fatalf("no vector in %s", key)
+	}
+	for i += 3; i < len(data) && (data[i] < '1' || data[i] > '8'); i++ {
+	}
+	if i >= len(data) {
+		t.Fatalf("no vector digit to change in %s", key)
+	}
+	data[i]++
+	if err := e.st.Replace(ctx, key, data); err != nil {
+		t.Fatal(err)
+	}
+	return made
 }

@@ -69,18 +69,6 @@ func newBucketProject(t *testing.T) *bucketProject {
 	return b
 }
 
-// noCredentials fails the test when s shows the store's access key or
-// secret (or one of extra).
-func noCredentials(t *testing.T, what, s string, extra ...string) {
-	t.Helper()
-	ak, sk := s3test.Credentials(t)
-	for _, c := range append([]string{ak, sk}, extra...) {
-		if c != "" && strings.Contains(s, c) {
-			t.Errorf("%s shows a credential (%.4s...)", what, c)
-		}
-	}
-}
-
 // record keeps a result's text and structured content.
 func (b *bucketProject) record(res *mcp.CallToolResult, out map[string]any) {
 	js, _ := json.Marshal(out)
@@ -217,8 +205,8 @@ func TestBucketMCP(t *testing.T) {
 		}
 	}
 
-	noCredentials(t, "the tools' results", b.outputs.String())
-	noCredentials(t, "the server's log", s.stderr.String())
+	s3test.NoCredentials(t, "the tools' results", b.outputs.String())
+	s3test.NoCredentials(t, "the server's log", s.stderr.String())
 	if !strings.Contains(s.stderr.String(), "s3://") {
 		t.Logf("the server's log does not name the bucket:\n%s", s.stderr.String())
 	}
@@ -291,7 +279,7 @@ func TestBucketCLI(t *testing.T) {
 	}
 	pgtest.Compare(t, db, b.old, sample.Default)
 
-	noCredentials(t, "the commands' output", all.String())
+	s3test.NoCredentials(t, "the commands' output", all.String())
 }
 
 // TestBucketStartRefused: with a secret the store refuses, the server and
@@ -319,7 +307,7 @@ func TestBucketStartRefused(t *testing.T) {
 				t.Errorf("%s with a wrong secret: output lacks %q\nstdout:\n%s\nstderr:\n%s", what, s, stdout, stderr)
 			}
 		}
-		noCredentials(t, what+" with a wrong secret", stdout+stderr, wrong)
+		s3test.NoCredentials(t, what+" with a wrong secret", stdout+stderr, wrong)
 	}
 
 	missing := strings.Replace(url, "s3://"+bucket+"/", "s3://no-such-bucket-4711/", 1)
@@ -334,7 +322,7 @@ func TestBucketStartRefused(t *testing.T) {
 				t.Errorf("%s on a missing bucket: output lacks %q\nstdout:\n%s\nstderr:\n%s", what, s, stdout, stderr)
 			}
 		}
-		noCredentials(t, what+" on a missing bucket", stdout+stderr)
+		s3test.NoCredentials(t, what+" on a missing bucket", stdout+stderr)
 	}
 }
 

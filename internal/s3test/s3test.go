@@ -146,3 +146,16 @@ func uniquePrefix(t testing.TB) string {
 	}
 	return fmt.Sprintf("t/%s-%d-%d-%08x", name, time.Now().UnixNano(), prefixSeq.Add(1), rand.Uint32())
 }
+
+// NoCredentials fails the test when s (a result, an error, a log) shows the
+// store's access key or secret, or any of extra; it shows only their first
+// four characters.
+func NoCredentials(t testing.TB, what, s string, extra ...string) {
+	t.Helper()
+	ak, sk := Credentials(t)
+	for _, c := range append([]string{ak, sk}, extra...) {
+		if c != "" && strings.Contains(s, c) {
+			t.Errorf("%s shows a credential (%.4s...)", what, c)
+		}
+	}
+}
