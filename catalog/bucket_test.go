@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"io/fs"
 	"testing"
 
 	"github.com/vectorops/pgvector-backup-mcp/apierr"
@@ -12,7 +13,7 @@ import (
 )
 
 // bucketCatalog is a catalog over an in-memory bucket holding keys.
-func bucketCatalog(t *testing.T, keys ...string) *Catalog {
+func bucketCatalog(t testing.TB, keys ...string) *Catalog {
 	t.Helper()
 	ctx := context.Background()
 	st, err := store.Open(ctx, "mem://", nil)
@@ -129,4 +130,35 @@ func TestBucketResolveAndOpen(t *testing.T) {
 	if _, err := set.Open(ctx); !errors.Is(err, store.ErrNotExist) || apierr.TypeOf(err) != apierr.ResourceNotFound {
 		t.Errorf("Open after a file vanished: %v", err)
 	}
+}
+
+// FuzzResolveBucket: whatever backup_path a caller sends, a bucket's
+// Resolve answers a key down from the root (no "..", no leading slash, no
+// empty or dot element) that names a folder holding keys, or an error of
+// the contract's types.
+func FuzzResolveBucket(f *testing.F) {
+	for _, s := range []string{"task_1/vector_bak", "./data_pipeline/training_data/task_1/vector_bak", "../x", "/etc", "task_1/../../x",
+		"task_1/./vector_bak", "task_1//vector_bak", ".", "..", "data_pipeline/training_data/..", "task_1\x00", "task_1\\vector_bak", "%2e%2e/x"} {
+		f.Add(s)
+	}
+	c := bucketCatalog(f, keys("task_1/vector_bak", "20250721_215758")...)
+	f.Fuzz(func(t *testing.T, p string) {
+		key, err := c.Resolve(context.Background(), p)
+		if err != nil {
+			if _, ok := apierr.As(err); !ok {
+				t.Fatalf("Resolve(%q): error without a contract type: %v", p, err)
+			}
+			return
+		}
+		if key == "" {
+			return // the root itself
+		}
+		if !fs.ValidPath(key) {
+			t.Fatalf("Resolve(%q) = %q, not a key down from the root", p, key)
+		}
+		e, err := c.Store.Stat(context.Background(), key)
+		if err != nil || !e.Dir {
+			t.Fatalf("Resolve(%q) = %q, not a folder of the bucket (%v)", p, key, err)
+		}
+	})
 }
