@@ -53,6 +53,7 @@ type config struct {
 	bucket, bucketOnly      bool     // the bucket section; only it
 	bucketSizes             [][2]int // rows x dims of its restores
 	bucketRounds            int
+	index                   indexConfig // the vector index section (hnsw.go)
 }
 
 func main() {
@@ -110,6 +111,7 @@ func parseFlags(args []string) (*config, error) {
 	var bucketSizes string
 	fs.StringVar(&bucketSizes, "bucket-sizes", "", "the bucket section's sets, ROWSxDIMS comma-separated; the dimensions must be --dims (default: --rows x --dims and 20000 x --dims; --quick: 5000x256,2000x256)")
 	fs.IntVar(&cfg.bucketRounds, "bucket-rounds", 3, "rounds of the bucket section; each restores from the folder and from the bucket, snapshot off and on")
+	parseIndex := indexFlags(fs, &cfg.index)
 	fs.BoolVar(&cfg.checkArgs, "check-args", false, "only check the other arguments (bench/run.sh does, before starting the database)")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: go run ./bench [flags]   (normally through bench/run.sh, which starts the database)")
@@ -120,6 +122,9 @@ func parseFlags(args []string) (*config, error) {
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if err := parseIndex(); err != nil {
+		return nil, err
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
@@ -228,6 +233,9 @@ func run(ctx context.Context, cfg *config) error {
 	var err error
 	if cfg.binary, err = filepath.Abs(cfg.binary); err != nil {
 		return err
+	}
+	if cfg.index.only {
+		return runIndexSection(ctx, cfg, started)
 	}
 
 	if cfg.bucket {

@@ -4,6 +4,7 @@
 #   bench/run.sh                 # 50,000 rows x 1,024 dimensions, 3 rounds
 #   bench/run.sh --quick         # 5,000 x 256
 #   bench/run.sh --bucket-only   # only the bucket section (SeaweedFS)
+#   bench/run.sh --index-only    # only the vector index (HNSW) and online section
 #
 # Installs pgvector, psycopg2 and GNU time when missing, starts a throwaway
 # PostgreSQL 15 cluster (scripts/pg.sh), builds mcp-server from this tree,
