@@ -277,38 +277,12 @@ func (x *idxSize) runCase(ctx context.Context, key string, round int, c *indexCa
 		return nil, err
 	}
 	r := &indexRun{Size: key, Round: round, Case: c.ID, LoadAvg1: loadAvg()}
-	before, err := b.server.read()
+	ps, cpu, err := b.runTimed(ctx, base, name, args...)
 	if err != nil {
 		return nil, err
-	}
-	busyBefore, busyErr := machineBusy(b.tick)
-	ps, err := timed(ctx, b.cfg.timeout, base, os.Environ(), name, args...)
-	if err != nil {
-		return nil, err
-	}
-	if err := b.db.waitIdle(ctx); err != nil {
-		return nil, err
-	}
-	busyAfter, err := machineBusy(b.tick)
-	if busyErr == nil {
-		busyErr = err
-	}
-	after, err := b.server.read()
-	if err != nil {
-		return nil, err
-	}
-	if ps.ExitCode != 0 {
-		return nil, fmt.Errorf("%s exited with status %d:\n%s%s", filepath.Base(name), ps.ExitCode, tail(ps.Stdout), tail(ps.Stderr))
 	}
 	r.WallS, r.PeakRSSMiB, r.ClientCPUS = ps.WallS, float64(ps.MaxRSSKiB)/1024, ps.UserS+ps.SysS
-	if before != nil && after != nil {
-		v := *after - *before
-		r.ServerCPUS = &v
-		if busyErr == nil {
-			o := max(0, busyAfter-busyBefore-v-r.ClientCPUS)
-			r.OtherCPUS = &o
-		}
-	}
+	r.ServerCPUS, r.OtherCPUS = cpu.of(r.ClientCPUS)
 	if c.rebuilt != nil {
 		extra := map[string]any{}
 		if err := checkOurs(b, ps, extra, c.snapshot); err != nil {

@@ -243,3 +243,61 @@ func clockTick() float64 {
 	}
 	return 100
 }
+
+// cpuSpent is PostgreSQL's CPU over a run, and the whole machine's busy
+// time, when both could be read.
+type cpuSpent struct {
+	server    *float64
+	busy      float64
+	busyKnown bool
+}
+
+// of is the server's CPU and the rest of the machine's (neither the server
+// nor the client's clientCPU), nil where unknown.
+func (c cpuSpent) of(clientCPU float64) (server, other *float64) {
+	if c.server == nil {
+		return nil, nil
+	}
+	v := *c.server
+	if !c.busyKnown {
+		return &v, nil
+	}
+	o := max(0, c.busy-v-clientCPU)
+	return &v, &o
+}
+
+// runTimed runs one timed child (see timed), waits for the database to
+// settle, and measures PostgreSQL's CPU and the machine's over it; a child
+// that fails is an error with the tail of its output.
+func (b *bencher) runTimed(ctx context.Context, base, name string, args ...string) (*procStats, cpuSpent, error) {
+	var cpu cpuSpent
+	before, err := b.server.read()
+	if err != nil {
+		return nil, cpu, err
+	}
+	busyBefore, busyErr := machineBusy(b.tick)
+	ps, err := timed(ctx, b.cfg.timeout, base, os.Environ(), name, args...)
+	if err != nil {
+		return nil, cpu, err
+	}
+	if err := b.db.waitIdle(ctx); err != nil {
+		return nil, cpu, err
+	}
+	busyAfter, err := machineBusy(b.tick)
+	if busyErr == nil {
+		busyErr = err
+	}
+	after, err := b.server.read()
+	if err != nil {
+		return nil, cpu, err
+	}
+	if ps.ExitCode != 0 {
+		return nil, cpu, fmt.Errorf("%s exited with status %d:\n%s%s", filepath.Base(name), ps.ExitCode, tail(ps.Stdout), tail(ps.Stderr))
+	}
+	if before != nil && after != nil {
+		v := *after - *before
+		cpu.server = &v
+		cpu.busy, cpu.busyKnown = busyAfter-busyBefore, busyErr == nil
+	}
+	return ps, cpu, nil
+}

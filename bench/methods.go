@@ -254,28 +254,9 @@ func (b *bencher) runMethod(ctx context.Context, round int, m *method) (*runResu
 		return nil, err
 	}
 	load := loadAvg()
-	before, err := b.server.read()
+	ps, cpu, err := b.runTimed(ctx, base, name, args...)
 	if err != nil {
 		return nil, err
-	}
-	busyBefore, busyErr := machineBusy(b.tick)
-	ps, err := timed(ctx, b.cfg.timeout, base, os.Environ(), name, args...)
-	if err != nil {
-		return nil, err
-	}
-	if err := b.db.waitIdle(ctx); err != nil {
-		return nil, err
-	}
-	busyAfter, err := machineBusy(b.tick)
-	if busyErr == nil {
-		busyErr = err
-	}
-	after, err := b.server.read()
-	if err != nil {
-		return nil, err
-	}
-	if ps.ExitCode != 0 {
-		return nil, fmt.Errorf("%s exited with status %d:\n%s%s", filepath.Base(name), ps.ExitCode, tail(ps.Stdout), tail(ps.Stderr))
 	}
 	r := &runResult{
 		Round:      round,
@@ -288,14 +269,7 @@ func (b *bencher) runMethod(ctx context.Context, round int, m *method) (*runResu
 		LoadAvg1:   load,
 		Extra:      map[string]any{},
 	}
-	if before != nil && after != nil {
-		v := *after - *before
-		r.ServerCPUS = &v
-		if busyErr == nil {
-			o := max(0, busyAfter-busyBefore-v-r.ClientCPUS)
-			r.OtherCPUS = &o
-		}
-	}
+	r.ServerCPUS, r.OtherCPUS = cpu.of(r.ClientCPUS)
 	if m.check != nil {
 		if err := m.check(b, ps, r.Extra); err != nil {
 			return nil, err
