@@ -336,7 +336,7 @@ func TestBucketStoreKilled(t *testing.T) {
 	// documents that PostgreSQL loads fast.
 	const bigDim, bigTS = 8, "20250801_000000"
 	e2 := pgtest.NewProject(t, pgtest.ProjectOptions{})
-	bigRows := writeBigSet(t, filepath.Join(e2.Backups, "big", "vector_bak"), bigTS, bigDim, 24<<20)
+	bigRows := pgtest.WriteBigSet(t, filepath.Join(e2.Backups, "big", "vector_bak"), bigTS, bigDim, 24<<20)
 	pgtest.Upload(t, e.st, filepath.Join(e2.Backups, "big"), "task_big")
 	db := pgtest.NewDatabase(t)
 	pgtest.Exec(t, db, sample.Default.DDL(bigDim))
@@ -774,32 +774,6 @@ func TestBucketReadersClosed(t *testing.T) {
 			}
 		})
 	}
-}
-
-// writeBigSet writes a legacy set of about size bytes into dir: one
-// collection, and embeddings of dim dimensions whose documents are 64 KiB
-// each. It returns the number of embeddings.
-func writeBigSet(t *testing.T, dir, ts string, dim, size int) (rows int) {
-	t.Helper()
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	const coll = "6f1c1d52-3a57-4c1e-9a59-0c3e7f1a2b3c"
-	if err := os.WriteFile(filepath.Join(dir, layout.FileName(layout.CollectionTable, ts)),
-		[]byte("uuid,name,cmetadata\r\n"+coll+",sql,\r\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	vec := "[" + strings.TrimSuffix(strings.Repeat("0.5,", dim), ",") + "]"
-	doc := strings.Repeat("select-the-rows-", 4096)
-	var b strings.Builder
-	b.WriteString("id,collection_id,embedding,document,cmetadata\r\n")
-	for ; b.Len() < size; rows++ {
-		fmt.Fprintf(&b, "row-%07d,%s,\"%s\",%07d-%s,\r\n", rows, coll, vec, rows, doc)
-	}
-	if err := os.WriteFile(filepath.Join(dir, layout.FileName(layout.EmbeddingTable, ts)), []byte(b.String()), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return rows
 }
 
 // createSpoiled creates a global set of the live tables and changes one

@@ -9,7 +9,6 @@ package main
 // in flat memory.
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -326,41 +325,6 @@ func TestBucketStartRefused(t *testing.T) {
 	}
 }
 
-// writeBigSet writes a legacy set of about size bytes into dir: one
-// collection, and embeddings of four dimensions whose documents are 64 KiB
-// each (so the set is big, yet quick for PostgreSQL to load).
-func writeBigSet(t *testing.T, dir, ts string, size int) (rows int) {
-	t.Helper()
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	const coll = "6f1c1d52-3a57-4c1e-9a59-0c3e7f1a2b3c"
-	if err := os.WriteFile(filepath.Join(dir, layout.FileName(layout.CollectionTable, ts)),
-		[]byte("uuid,name,cmetadata\r\n"+coll+",sql,\r\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.Create(filepath.Join(dir, layout.FileName(layout.EmbeddingTable, ts)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	w := bufio.NewWriterSize(f, 1<<20)
-	w.WriteString("id,collection_id,embedding,document,cmetadata\r\n")
-	doc := []byte(strings.Repeat("select-the-rows-", 4096)) // 64 KiB
-	for n := 0; n < size; n += len(doc) {
-		fmt.Fprintf(w, "row-%07d,%s,\"[0.%d,0.5,-0.25,1]\",%07d-", rows, coll, rows%10, rows)
-		w.Write(doc)
-		w.WriteString(",\r\n")
-		rows++
-	}
-	if err := w.Flush(); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return rows
-}
-
 // TestBucketMemoryFlat restores a set of about 100 MB from the bucket and,
 // for comparison, the same set from a folder, each through its own server:
 // the bucket's restore peaks no higher than the folder's, give or take a
@@ -372,7 +336,7 @@ func TestBucketMemoryFlat(t *testing.T) {
 	t.Parallel()
 	const ts = "20250801_000000"
 	p := pgtest.NewProject(t, pgtest.ProjectOptions{Dim: 4})
-	rows := writeBigSet(t, filepath.Join(p.Backups, "global_vector_bak"), ts, 100<<20)
+	rows := pgtest.WriteBigSet(t, filepath.Join(p.Backups, "global_vector_bak"), ts, 4, 100<<20)
 	url := s3test.NewPrefix(t)
 	start := time.Now()
 	pgtest.Upload(t, pgtest.OpenStore(t, url), p.Backups, "")

@@ -1,13 +1,17 @@
 package pgtest
 
 import (
+	"bufio"
 	"context"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
+	"github.com/vectorops/pgvector-backup-mcp/layout"
 	"github.com/vectorops/pgvector-backup-mcp/store"
 )
 
@@ -68,4 +72,41 @@ func Keys(t testing.TB, st store.Store, prefix string) []string {
 		t.Fatalf("walk %s: %v", st.Name(prefix), err)
 	}
 	return keys
+}
+
+// WriteBigSet writes a legacy set of about size bytes into dir, streamed to
+// disk: one collection, and embeddings of dim dimensions whose documents
+// are 64 KiB each, so the set is big yet quick for PostgreSQL to load. It
+// returns the number of embeddings.
+func WriteBigSet(t testing.TB, dir, ts string, dim, size int) (rows int) {
+	t.Helper()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	const coll = "6f1c1d52-3a57-4c1e-9a59-0c3e7f1a2b3c"
+	if err := os.WriteFile(filepath.Join(dir, layout.FileName(layout.CollectionTable, ts)),
+		[]byte("uuid,name,cmetadata\r\n"+coll+",sql,\r\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Create(filepath.Join(dir, layout.FileName(layout.EmbeddingTable, ts)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := bufio.NewWriterSize(f, 1<<20)
+	w.WriteString("id,collection_id,embedding,document,cmetadata\r\n")
+	rest := strings.Repeat(",0.5", dim-1)
+	doc := []byte(strings.Repeat("select-the-rows-", 4096)) // 64 KiB
+	for n := 0; n < size; n += len(doc) {
+		fmt.Fprintf(w, "row-%07d,%s,\"[0.%d%s]\",%07d-", rows, coll, rows%10, rest, rows)
+		w.Write(doc)
+		w.WriteString(",\r\n")
+		rows++
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return rows
 }
