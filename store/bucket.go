@@ -101,7 +101,7 @@ func (b *Bucket) List(ctx context.Context, dir string) ([]Entry, error) {
 	var out []Entry
 	err := b.list(ctx, prefix, "/", func(o *blob.ListObject) error {
 		e := Entry{Key: strings.TrimSuffix(b.rel(o.Key), "/"), Dir: o.IsDir, Size: o.Size, ModTime: o.ModTime, Sized: !o.IsDir}
-		if e.Key == dir || !fs_validKey(e.Key) {
+		if e.Key == dir || !validKey(e.Key) {
 			return nil // the folder's own marker object, or a name no folder could have
 		}
 		out = append(out, e)
@@ -123,14 +123,14 @@ func (b *Bucket) Walk(ctx context.Context, dir string, depth int, fn func(Entry)
 	return b.list(ctx, prefix, "", func(o *blob.ListObject) error {
 		key := b.rel(o.Key)
 		rest := strings.TrimPrefix(strings.TrimPrefix(key, dir), "/")
-		if o.IsDir || rest == "" || strings.HasSuffix(key, "/") || strings.Count(rest, "/") >= depth || !fs_validKey(key) {
+		if o.IsDir || rest == "" || strings.HasSuffix(key, "/") || strings.Count(rest, "/") >= depth || !validKey(key) {
 			return nil
 		}
 		return fn(Entry{Key: key, Size: o.Size, ModTime: o.ModTime, Sized: true})
 	})
 }
 
-func fs_validKey(key string) bool { return checkKey(key) == nil }
+func validKey(key string) bool { return checkKey(key) == nil }
 
 // list pages through a listing.
 func (b *Bucket) list(ctx context.Context, prefix, delim string, fn func(*blob.ListObject) error) error {
@@ -442,12 +442,13 @@ func throttled(err error) bool {
 	return errors.As(err, &status) && (status.HTTPStatusCode() == 429 || status.HTTPStatusCode() == 503)
 }
 
+// gerund is doing's -ing form, for "cancelled while reading ...".
 func gerund(doing string) string {
-	switch doing {
-	case "list", "read", "open":
-		return map[string]string{"list": "listing", "read": "reading", "open": "opening"}[doing]
+	if g, ok := map[string]string{"list": "listing", "read": "reading", "open": "opening", "create": "creating",
+		"write": "writing", "remove": "removing"}[doing]; ok {
+		return g
 	}
-	return doing + "ing"
+	return doing
 }
 
 func contextErr(err error) error {
