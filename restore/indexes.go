@@ -10,11 +10,15 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"strconv"
+	"strings"
 	"time"
 
+	"github.com/jackc/pgerrcode"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/vectorops/pgvector-backup-mcp/livedb"
+	"github.com/vectorops/pgvector-backup-mcp/pgerr"
 )
 
 // DefaultIndexMemory is maintenance_work_mem for rebuilding vector indexes
@@ -92,25 +96,18 @@ func (j *job) dropVectorIndexes(ctx context.Context, tx pgx.Tx) ([]VectorIndex, 
 }
 
 // rebuildVectorIndexes builds the dropped indexes again from their
-// definitions, with maintenance_work_mem raised for the build (never
-// lowered below the server's own), in the tablespace each was in, with its
-// comment.
-func (j *job) rebuildVectorIndexes(ctx context.Context, tx pgx.Tx, indexes []VectorIndex) (time.Duration, error) {
+// definitions, in the tablespace each was in, with its comment, and notes
+// in res the memory and the time the builds took.
+func (j *job) rebuildVectorIndexes(ctx context.Context, tx pgx.Tx, indexes []VectorIndex, res *Result) error {
 	if len(indexes) == 0 {
-		return 0, nil
+		return nil
 	}
 	start := time.Now()
-	mem := j.req.IndexMemory
-	if mem == "" {
-		mem = DefaultIndexMemory
+	mem, err := j.setIndexMemory(ctx, tx)
+	if err != nil {
+		return err
 	}
-	if _, err := tx.Exec(ctx, `
-		SELECT set_config('maintenance_work_mem',
-			CASE WHEN pg_size_bytes(current_setting('maintenance_work_mem')) >= pg_size_bytes($1)
-				AND $2 THEN current_setting('maintenance_work_mem') ELSE $1 END, true)`,
-		mem, j.req.IndexMemory == ""); err != nil {
-		return 0, fmt.Errorf("set maintenance_work_mem to %s for the index build: %w", mem, err)
-	}
+	res.IndexMemory = mem
 	stop := j.watchBuild(ctx, tx.Conn().PgConn().PID())
 	defer stop()
 	for _, ix := range indexes {
@@ -118,13 +115,18 @@ func (j *job) rebuildVectorIndexes(ctx context.Context, tx pgx.Tx, indexes []Vec
 			j.req.IndexProgress(ix.Name, "starting", 0, 0)
 		}
 		if _, err := tx.Exec(ctx, "SELECT set_config('default_tablespace', $1, true)", ix.Tablespace); err != nil {
-			return 0, fmt.Errorf("build index %s: %w", ix.Name, err)
+			return fmt.Errorf("build index %s: %w", ix.Name, err)
 		}
 		j.building.Store(&ix.Name)
 		if _, err := tx.Exec(ctx, ix.Definition); err != nil {
 			// Named, since PostgreSQL's message does not say which index
 			// (a value its expression cannot take, a cancel, no memory).
-			return 0, restoreError(ctx, err).Extend("while building index %s again after the load (%s)", ix.Name, ix.Definition)
+			e := restoreError(ctx, err).Extend("while building index %s again after the load (%s)", ix.Name, ix.Definition)
+			if pg, ok := pgerr.As(err); ok && pg.Code == pgerrcode.OutOfMemory {
+				e = e.Extend("the database server ran out of memory with maintenance_work_mem %s; nothing was changed: retry with a lower --index-memory", mem).
+					With("reason", "out_of_memory").With("index_memory", mem)
+			}
+			return e
 		}
 		if ix.Comment != "" {
 			var stmt string
@@ -133,12 +135,112 @@ func (j *job) rebuildVectorIndexes(ctx context.Context, tx pgx.Tx, indexes []Vec
 				_, err = tx.Exec(ctx, stmt)
 			}
 			if err != nil {
-				return 0, fmt.Errorf("comment index %s: %w", ix.Name, err)
+				return fmt.Errorf("comment index %s: %w", ix.Name, err)
 			}
 		}
 	}
 	j.building.Store(nil)
-	return time.Since(start), nil
+	res.IndexBuild = time.Since(start)
+	return nil
+}
+
+// setIndexMemory sets maintenance_work_mem for the builds, for this
+// transaction only, and returns it: the request's --index-memory, or
+// DefaultIndexMemory (never lowering the server's own setting, which the
+// operator chose), capped at half the memory the database server's machine
+// has available when the server says it (see availableMemory). A parallel
+// HNSW build takes all of maintenance_work_mem as shared memory at once,
+// so a setting beyond the machine's memory fails the build (or worse,
+// wakes the kernel's OOM killer on the database server).
+func (j *job) setIndexMemory(ctx context.Context, tx pgx.Tx) (string, error) {
+	asked := j.req.IndexMemory
+	if asked == "" {
+		asked = DefaultIndexMemory
+	}
+	var want, current int64
+	if err := tx.QueryRow(ctx, "SELECT pg_size_bytes($1), pg_size_bytes(current_setting('maintenance_work_mem'))", asked).Scan(&want, &current); err != nil {
+		return "", fmt.Errorf("read maintenance_work_mem for the index build: %w", err)
+	}
+	if j.req.IndexMemory == "" && current >= want {
+		want = current
+	}
+	if avail, ok := availableMemory(ctx, tx); ok && want > avail/2 {
+		want = max(avail/2, minIndexMemory)
+	}
+	mem := strconv.FormatInt(want>>10, 10) + "kB"
+	if _, err := tx.Exec(ctx, "SELECT set_config('maintenance_work_mem', $1, true)", mem); err != nil {
+		return "", fmt.Errorf("set maintenance_work_mem to %s for the index build: %w", mem, err)
+	}
+	return mem, nil
+}
+
+// minIndexMemory is the least the memory cap leaves a build: PostgreSQL's
+// own default (64MB) builds, slowly, on any machine.
+const minIndexMemory = 64 << 20
+
+// availableMemory is the memory the database server's machine has
+// available (MemAvailable, and the room left under its cgroup's limit when
+// it runs in one), when the server says it: PostgreSQL has no view of it,
+// so it is read from /proc and /sys through pg_read_file, which only
+// superusers and members of pg_read_server_files may call, on Linux. ok is
+// false when the server does not say.
+func availableMemory(ctx context.Context, tx pgx.Tx) (bytes int64, ok bool) {
+	var may bool
+	err := tx.QueryRow(ctx, `SELECT rolsuper OR pg_has_role(current_user, 'pg_read_server_files', 'MEMBER')
+		FROM pg_roles WHERE rolname = current_user`).Scan(&may)
+	if err != nil || !may {
+		return 0, false
+	}
+	// In a savepoint: a failure here (another system, a file that cannot
+	// be read) must not abort the restore's transaction.
+	sp, err := tx.Begin(ctx)
+	if err != nil {
+		return 0, false
+	}
+	var meminfo, limit, usage *string
+	err = sp.QueryRow(ctx, `SELECT pg_read_file('/proc/meminfo', 0, 16384, true),
+		pg_read_file('/sys/fs/cgroup/memory.max', 0, 64, true), pg_read_file('/sys/fs/cgroup/memory.current', 0, 64, true)`).
+		Scan(&meminfo, &limit, &usage)
+	if err != nil {
+		sp.Rollback(ctx)
+		return 0, false
+	}
+	if sp.Commit(ctx) != nil {
+		return 0, false
+	}
+	return parseAvailable(deref(meminfo), deref(limit), deref(usage))
+}
+
+// parseAvailable reads MemAvailable from /proc/meminfo's text, lowered to
+// the room a cgroup v2 limit leaves (memory.max less memory.current) when
+// there is one.
+func parseAvailable(meminfo, limit, usage string) (int64, bool) {
+	var avail int64 = -1
+	for _, line := range strings.Split(meminfo, "\n") {
+		if rest, ok := strings.CutPrefix(line, "MemAvailable:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
+			if err != nil || kb < 0 {
+				return 0, false
+			}
+			avail = kb * 1024
+		}
+	}
+	if avail < 0 {
+		return 0, false
+	}
+	memLimit, err1 := strconv.ParseInt(strings.TrimSpace(limit), 10, 64)
+	used, err2 := strconv.ParseInt(strings.TrimSpace(usage), 10, 64)
+	if err1 == nil && err2 == nil && memLimit > 0 { // "max": no limit
+		avail = min(avail, max(memLimit-used, 0))
+	}
+	return avail, true
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }
 
 // watchBuild reports the index builds' progress, read from

@@ -121,6 +121,7 @@ type Result struct {
 	Analyze           time.Duration // ANALYZE after an online restore
 	Indexes           []string      // vector indexes dropped before the load and built again after it
 	IndexBuild        time.Duration // building them
+	IndexMemory       string        // maintenance_work_mem they were built with
 }
 
 // TruncateResult is one table emptied.

@@ -76,7 +76,7 @@ func (j *job) execute(ctx context.Context, tx pgx.Tx) (*Result, error) {
 		res.RestoreResults[s.table.Name] = tr
 		done += s.file.Size()
 	}
-	if res.IndexBuild, err = j.rebuildVectorIndexes(ctx, tx, indexes); err != nil {
+	if err := j.rebuildVectorIndexes(ctx, tx, indexes, res); err != nil {
 		return nil, err
 	}
 	for _, ix := range indexes {

@@ -36,14 +36,28 @@ type Cluster struct {
 	sock string
 	port int
 
+	// addressSpace, when positive, limits each server process's address
+	// space (RLIMIT_AS, in bytes): a server that runs out of memory.
+	addressSpace int64
+
 	mu      sync.Mutex
 	running bool
+}
+
+// ClusterOption changes how StartCluster starts the cluster.
+type ClusterOption func(*Cluster)
+
+// AddressSpace limits the address space of each of the cluster's processes
+// to bytes (prlimit --as): allocations beyond it fail, as on a server out
+// of memory.
+func AddressSpace(bytes int64) ClusterOption {
+	return func(c *Cluster) { c.addressSpace = bytes }
 }
 
 // StartCluster initializes and starts a private cluster. It needs the server
 // binaries in TEST_PG_BIN: without it the test is skipped on a developer's
 // machine and fails under CI=true, as with URL.
-func StartCluster(t testing.TB) *Cluster {
+func StartCluster(t testing.TB, opts ...ClusterOption) *Cluster {
 	t.Helper()
 	bin := os.Getenv("TEST_PG_BIN")
 	if bin == "" {
@@ -53,6 +67,9 @@ func StartCluster(t testing.TB) *Cluster {
 		t.Skip("TEST_PG_BIN is not set; run scripts/test.sh (or set TEST_PG_BIN=/usr/lib/postgresql/15/bin) to run the tests that stop and restart PostgreSQL")
 	}
 	c := &Cluster{t: t, bin: bin}
+	for _, o := range opts {
+		o(c)
+	}
 	var uid, gid = -1, -1
 	if os.Geteuid() == 0 {
 		c.user = os.Getenv("TEST_PG_OS_USER")
@@ -131,6 +148,12 @@ func freePort() (int, error) {
 // command runs one of PostgreSQL's programs as the cluster's user.
 func (c *Cluster) command(name string, args ...string) *exec.Cmd {
 	prog := filepath.Join(c.bin, name)
+	if name == "pg_ctl" && c.addressSpace > 0 {
+		// The postmaster inherits the limit from pg_ctl, and every
+		// backend and worker from the postmaster.
+		args = append([]string{"--as=" + strconv.FormatInt(c.addressSpace, 10), "--", prog}, args...)
+		prog = "prlimit"
+	}
 	if c.user == "" {
 		return exec.Command(prog, args...)
 	}
