@@ -30,7 +30,9 @@ const wrongClock = 10 * time.Second
 type reservation struct {
 	ts      string
 	files   map[string]store.Writer // table → its file
+	names   map[string]string       // table → its file's name
 	claim   string                  // a bucket's claim key, "" in a folder
+	lock    store.Writer            // in a folder, the CSV name held while the collection file has another; nil if not
 	st      store.Store
 	dir     string
 	settled bool
@@ -47,7 +49,9 @@ type reservation struct {
 // empty object under the collection file's temporary name: one writer
 // wins, and the catalog lists the set as half-written until the claim is
 // removed, after its manifest is published.
-func reserve(ctx context.Context, st store.Store, dir string, now time.Time) (*reservation, error) {
+//
+// name names table's file in the set of timestamp ts.
+func reserve(ctx context.Context, st store.Store, dir string, now time.Time, name func(table, ts string) string) (*reservation, error) {
 	now = layout.WallClock(now)
 	for try := 0; try < 60; try++ {
 		at := next(ctx, st, dir, now)
@@ -67,7 +71,7 @@ func reserve(ctx context.Context, st store.Store, dir string, now time.Time) (*r
 			now = at.Add(time.Second)
 			continue
 		}
-		r, err := hold(ctx, st, dir, ts)
+		r, err := hold(ctx, st, dir, ts, name)
 		if errors.Is(err, store.ErrExist) {
 			now = at.Add(time.Second)
 			continue
@@ -90,8 +94,8 @@ func reserve(ctx context.Context, st store.Store, dir string, now time.Time) (*r
 }
 
 // hold claims ts (in a bucket) and creates its files.
-func hold(ctx context.Context, st store.Store, dir, ts string) (*reservation, error) {
-	r := &reservation{ts: ts, files: map[string]store.Writer{}, st: st, dir: dir}
+func hold(ctx context.Context, st store.Store, dir, ts string, name func(table, ts string) string) (*reservation, error) {
+	r := &reservation{ts: ts, files: map[string]store.Writer{}, names: map[string]string{}, st: st, dir: dir}
 	if st.Local() == "" {
 		r.claim = store.Join(dir, layout.ServerTmpName(layout.FileName(layout.CollectionTable, ts)))
 		if err := store.WriteFile(ctx, st, r.claim, nil); err != nil {
@@ -99,8 +103,18 @@ func hold(ctx context.Context, st store.Store, dir, ts string) (*reservation, er
 			return nil, err
 		}
 	}
+	if csv := layout.FileName(layout.CollectionTable, ts); r.claim == "" && name(layout.CollectionTable, ts) != csv {
+		// Writers of either format contend for ts on one name: the
+		// collection CSV's, created exclusively and never committed.
+		w, err := st.Create(ctx, store.Join(dir, csv))
+		if err != nil {
+			return nil, err
+		}
+		r.lock = w
+	}
 	for _, table := range layout.Tables() {
-		w, err := st.Create(ctx, store.Join(dir, layout.FileName(table, ts)))
+		r.names[table] = name(table, ts)
+		w, err := st.Create(ctx, store.Join(dir, r.names[table]))
 		if err != nil {
 			r.discard(ctx)
 			return nil, err
@@ -119,6 +133,7 @@ func (r *reservation) discard(ctx context.Context) {
 	for _, w := range r.files {
 		w.Abort()
 	}
+	r.unlock()
 	if r.claim != "" {
 		r.st.Remove(context.WithoutCancel(ctx), r.claim)
 	}
@@ -159,16 +174,12 @@ func removeLeftovers(ctx context.Context, st store.Store, dir string) {
 	}
 }
 
-// taken reports whether any file of set ts exists in dir, the old
-// pipeline's half-written ones included. A folder that does not exist (or
-// whose parent is a file) holds none: creating the set's files then says
-// why it cannot be written.
+// taken reports whether any file of set ts exists in dir, in any format,
+// the old pipeline's half-written ones included. A folder that does not
+// exist (or whose parent is a file) holds none: creating the set's files
+// then says why it cannot be written.
 func taken(ctx context.Context, st store.Store, dir, ts string) (bool, error) {
-	for _, name := range []string{
-		layout.FileName(layout.CollectionTable, ts), layout.FileName(layout.EmbeddingTable, ts),
-		layout.ManifestName(layout.KindBackup, ts), layout.ManifestName(layout.KindSnapshot, ts),
-		layout.TmpName(layout.FileName(layout.CollectionTable, ts)), layout.TmpName(layout.FileName(layout.EmbeddingTable, ts)),
-	} {
+	for _, name := range layout.SetFileNames(ts) {
 		_, err := st.Stat(ctx, store.Join(dir, name))
 		switch {
 		case err == nil:
@@ -179,4 +190,13 @@ func taken(ctx context.Context, st store.Store, dir, ts string) (bool, error) {
 		}
 	}
 	return false, nil
+}
+
+// unlock lets go of the folder's hold on the CSV name, once the set is
+// published or discarded.
+func (r *reservation) unlock() {
+	if r.lock != nil {
+		r.lock.Abort()
+		r.lock = nil
+	}
 }

@@ -1,8 +1,10 @@
-// Package backupfile reads one backup CSV and yields its records checked
-// and ready for COPY: columns mapped by the header to the target's, legacy
-// Python dict metadata converted to JSON, vectors checked, NULL (unquoted
-// empty) kept apart from empty text, every byte hashed, and each record's
-// physical line known. Memory holds one record, whatever the file's size.
+// Package backupfile reads one backup file (CSV, or the binary COPY of the
+// server's snapshots) and yields its records checked and ready for COPY:
+// columns mapped by the header to the target's, legacy Python dict metadata
+// converted to JSON, vectors checked, NULL (unquoted empty) kept apart from
+// empty text, every byte hashed, and each record's physical line (in a
+// binary file, its number) known. Memory holds one record, whatever the
+// file's size.
 //
 // A bad row is reported and the reader goes on: inspect counts them, a
 // restore stops at the first. What the file must turn out to be (from its
@@ -23,6 +25,7 @@ import (
 
 	"github.com/vectorops/pgvector-backup-mcp/apierr"
 	"github.com/vectorops/pgvector-backup-mcp/csvstream"
+	"github.com/vectorops/pgvector-backup-mcp/layout"
 	"github.com/vectorops/pgvector-backup-mcp/legacyjson"
 	"github.com/vectorops/pgvector-backup-mcp/store"
 )
@@ -56,28 +59,45 @@ func AllText(string) (Column, error) { return Column{}, nil }
 // RowError is a problem with one row (or field) of the file: the reader can
 // go on past it.
 type RowError struct {
-	Line   int    // physical line, the header being line 1
+	Line   int    // physical line, the header being line 1; in a binary file the record's number, from 1
 	Column string // empty for the whole row
 	Reason string
+	Binary bool // Line numbers the records of a binary COPY file, which has no lines
+}
+
+// Where is the row's place in the file: "line 3", or "record 3" in a
+// binary file.
+func (e *RowError) Where() string {
+	if e.Binary {
+		return fmt.Sprintf("record %d", e.Line)
+	}
+	return fmt.Sprintf("line %d", e.Line)
 }
 
 func (e *RowError) Error() string {
 	if e.Column == "" {
-		return fmt.Sprintf("line %d: %s", e.Line, e.Reason)
+		return fmt.Sprintf("%s: %s", e.Where(), e.Reason)
 	}
-	return fmt.Sprintf("line %d, column %s: %s", e.Line, e.Column, e.Reason)
+	return fmt.Sprintf("%s, column %s: %s", e.Where(), e.Column, e.Reason)
 }
 
 // Reader reads one backup file record by record. By default it yields
-// records for COPY FROM (FORMAT csv); after EncodeBinary, each field is
-// in the binary form of its column's type, for COPY FROM (FORMAT binary).
+// records for COPY FROM (FORMAT csv), in text form whatever the file's
+// format; after EncodeBinary, each field is in the binary form of its
+// column's type, for COPY FROM (FORMAT binary).
 type Reader struct {
 	name string
 	src  store.Object
 	body io.ReadCloser
 	size int64
 	hash hash.Hash
-	csv  *csvstream.Reader
+	csv  *csvstream.Reader // a CSV file's; nil for a binary one
+	pg   *pgcopyReader     // a binary file's; nil for a CSV one
+
+	types    []sourceType      // a binary file's columns' source types
+	text     [][]byte          // a binary file's fields in text form
+	rawText  []csvstream.Field // Raw of a binary file
+	rawReady bool
 
 	header  []string
 	columns []Column
@@ -93,24 +113,78 @@ type Reader struct {
 	maxDim    int
 }
 
+// Described is a file that knows its manifest entry (catalog.DataFile):
+// the format it was written in and, for binary COPY, the column types it is
+// read by.
+type Described interface {
+	Entry() layout.FileEntry
+}
+
 // Open reads src from its start and reads its header, mapping each column
 // through columns. src stays the caller's: it was opened safely (see
 // catalog.Files) and may be read again by another Reader, each through a
 // stream of its own. The Reader reads the bytes the file had when it was
 // opened, no more. Close it.
+//
+// A file is read as its manifest entry says (when src is Described), else
+// as CSV; a binary COPY file (its name ends .pgcopy) cannot be read without
+// its entry, which holds its columns and their types.
 func Open(ctx context.Context, src store.Object, columns Columns) (*Reader, error) {
+	r := &Reader{name: path.Base(src.Key()), src: src, size: src.Size(), hash: sha256.New()}
+	format := layout.DataFormat(r.name)
+	var entry layout.FileEntry
+	if d, ok := src.(Described); ok {
+		entry = d.Entry()
+		format = entry.FileFormat()
+	} else if format == layout.FormatPGCopy {
+		return nil, r.corrupt("it is binary COPY, and no manifest gives its columns and their types")
+	}
 	body, err := src.NewReader(ctx, 0)
 	if err != nil {
 		return nil, err
 	}
-	r := &Reader{name: path.Base(src.Key()), src: src, body: body, size: src.Size(), hash: sha256.New()}
-	r.csv = csvstream.NewReader(io.TeeReader(io.LimitReader(body, r.size), r.hash))
-	r.csv.MaxFieldBytes = MaxFieldBytes
-	if err := r.readHeader(columns); err != nil {
+	r.body = body
+	if format == layout.FormatPGCopy {
+		err = r.openBinary(entry, columns)
+	} else {
+		r.csv = csvstream.NewReader(io.TeeReader(io.LimitReader(body, r.size), r.hash))
+		r.csv.MaxFieldBytes = MaxFieldBytes
+		err = r.readHeader(columns)
+	}
+	if err != nil {
 		body.Close()
 		return nil, err
 	}
 	return r, nil
+}
+
+// Format is the file's format: layout.FormatCSV or layout.FormatPGCopy.
+func (r *Reader) Format() string {
+	if r.pg != nil {
+		return layout.FormatPGCopy
+	}
+	return layout.FormatCSV
+}
+
+// corrupt is BACKUP_CORRUPT for the file as a whole.
+func (r *Reader) corrupt(reason string) error {
+	return apierr.New(apierr.BackupCorrupt, "%s cannot be read: %s", r.Name(), reason).
+		With("file", r.Name()).With("reason", reason)
+}
+
+// formatError is BACKUP_CORRUPT for a binary file whose structure is
+// broken, naming the record; a store's failure passes as it is.
+func (r *Reader) formatError(err error) error {
+	var fe *FormatError
+	if !errors.As(err, &fe) {
+		return r.parseError(err)
+	}
+	e := apierr.New(apierr.BackupCorrupt, "%s %v; the file is not valid binary COPY and cannot be read past this point", r.Name(), fe).
+		With("file", r.Name()).With("reason", fe.Reason)
+	if fe.Record > 0 {
+		e.With("record", fe.Record)
+	}
+	return e
 }
 
 // Close ends the Reader's stream.
@@ -129,7 +203,12 @@ func (r *Reader) Size() int64 { return r.size }
 func (r *Reader) Header() []string { return r.header }
 
 // Offset is how many bytes were read so far.
-func (r *Reader) Offset() int64 { return r.csv.Offset() }
+func (r *Reader) Offset() int64 {
+	if r.pg != nil {
+		return r.pg.off
+	}
+	return r.csv.Offset()
+}
 
 // Records is how many data records were read, good or bad.
 func (r *Reader) Records() int64 { return r.records }
@@ -154,15 +233,35 @@ func (r *Reader) readHeader(columns Columns) error {
 	if err != nil {
 		return r.headerError(err)
 	}
-	seen := make(map[string]bool, len(rec))
+	names := make([]string, len(rec))
 	for i, f := range rec {
-		name := string(f.Value)
+		names[i] = string(f.Value)
+	}
+	if err := r.mapHeader(names, columns); err != nil {
+		return err
+	}
+	// From here on a row is bounded by what the header says: a field beyond
+	// its columns is refused before it is read, not after the whole row is
+	// held in memory.
+	r.csv.MaxFields, r.csv.MaxFieldBytes, r.csv.MaxRecordBytes = len(r.header), MaxFieldBytes, MaxRecordBytes
+	return nil
+}
+
+// mapHeader maps the file's column names (a CSV file's header row, a binary
+// file's manifest columns) through columns.
+func (r *Reader) mapHeader(names []string, columns Columns) error {
+	where := "line 1: header"
+	if r.pg != nil {
+		where = "manifest: its column list"
+	}
+	seen := make(map[string]bool, len(names))
+	for i, name := range names {
 		switch {
 		case name == "":
-			return apierr.New(apierr.BackupCorrupt, "%s line 1: header column %d is empty", r.Name(), i+1).
+			return apierr.New(apierr.BackupCorrupt, "%s %s column %d is empty", r.Name(), where, i+1).
 				With("file", r.Name()).With("line", 1).With("column", i+1)
 		case seen[name]:
-			return apierr.New(apierr.BackupCorrupt, "%s line 1: header names column %q twice", r.Name(), name).
+			return apierr.New(apierr.BackupCorrupt, "%s %s names column %q twice", r.Name(), where, name).
 				With("file", r.Name()).With("line", 1).With("column", name)
 		}
 		c, err := columns(name)
@@ -175,10 +274,6 @@ func (r *Reader) readHeader(columns Columns) error {
 	}
 	r.fields = make([]csvstream.Field, len(r.header))
 	r.scratch = make([][]byte, len(r.header))
-	// From here on a row is bounded by what the header says: a field beyond
-	// its columns is refused before it is read, not after the whole row is
-	// held in memory.
-	r.csv.MaxFields, r.csv.MaxFieldBytes, r.csv.MaxRecordBytes = len(r.header), MaxFieldBytes, MaxRecordBytes
 	return nil
 }
 
@@ -201,6 +296,9 @@ func (r *Reader) EncodeBinary() { r.binary = true }
 // call. A *RowError means this row is bad and the reader can go on; any
 // other error ends the file; io.EOF is its end.
 func (r *Reader) Next() ([]csvstream.Field, error) {
+	if r.pg != nil {
+		return r.nextBinary()
+	}
 	rec, err := r.csv.Read()
 	if err == io.EOF {
 		return nil, io.EOF
@@ -223,7 +321,7 @@ func (r *Reader) Next() ([]csvstream.Field, error) {
 		// PostgreSQL would refuse the row too, but only this reader can
 		// name every such row with its line.
 		if !utf8.Valid(f.Value) {
-			return nil, &RowError{Line: line, Column: r.header[i], Reason: "not valid UTF-8 text"}
+			return nil, r.rowError(line, i, "not valid UTF-8 text")
 		}
 		conv, err := r.prepare(line, i, f.Value)
 		if err != nil {
@@ -238,8 +336,13 @@ func (r *Reader) Next() ([]csvstream.Field, error) {
 }
 
 // Raw is the last record Next read as it is in the file, valid until the
-// next call.
-func (r *Reader) Raw() []csvstream.Field { return r.raw }
+// next call; a binary file's in text form (see rawBinary).
+func (r *Reader) Raw() []csvstream.Field {
+	if r.pg != nil {
+		return r.rawBinary()
+	}
+	return r.raw
+}
 
 // prepare makes field i (v, not NULL) ready in r.fields, reporting whether
 // legacy JSON was converted.
@@ -253,7 +356,7 @@ func (r *Reader) prepare(line, i int, v []byte) (converted bool, err error) {
 		}
 		out, converted, err = legacyjson.AppendConvert(out, v)
 		if err != nil {
-			return false, &RowError{Line: line, Column: r.header[i], Reason: jsonReason(err)}
+			return false, r.rowError(line, i, jsonReason(err))
 		}
 		r.ready(i, out)
 	case kind == Vector:
@@ -267,7 +370,7 @@ func (r *Reader) prepare(line, i int, v []byte) (converted bool, err error) {
 	case kind == UUID && r.binary:
 		out, ok := AppendUUID(r.scratch[i][:0], v)
 		if !ok {
-			return false, &RowError{Line: line, Column: r.header[i], Reason: fmt.Sprintf("%q is not a uuid", v)}
+			return false, r.rowError(line, i, fmt.Sprintf("%q is not a uuid", v))
 		}
 		r.ready(i, out)
 	}
@@ -280,8 +383,19 @@ func (r *Reader) ready(i int, out []byte) {
 	r.fields[i] = csvstream.Field{Value: out, Quoted: true}
 }
 
-// Line is the physical line of the last record Next read.
-func (r *Reader) Line() int { return r.csv.Line() }
+// Line is the physical line of the last record Next read; in a binary
+// file, its number.
+func (r *Reader) Line() int {
+	if r.pg != nil {
+		return int(r.pg.record)
+	}
+	return r.csv.Line()
+}
+
+// rowError is a problem with field col of the record at line.
+func (r *Reader) rowError(line, col int, reason string) *RowError {
+	return &RowError{Line: line, Column: r.header[col], Reason: reason, Binary: r.pg != nil}
+}
 
 // checkVector checks a pgvector text value before the server sees it, so a
 // bad one is reported with its file line, and a dimension that does not fit
@@ -290,8 +404,15 @@ func (r *Reader) Line() int { return r.csv.Line() }
 func (r *Reader) checkVector(line, col int, v []byte) ([]byte, error) {
 	out, dim, reason := parseVector(r.scratch[col][:0], v, r.binary)
 	if reason != "" {
-		return nil, &RowError{Line: line, Column: r.header[col], Reason: reason}
+		return nil, r.rowError(line, col, reason)
 	}
+	return out, r.noteDim(line, col, dim)
+}
+
+// noteDim counts a vector's dimension among those seen and checks it
+// against its column's: the first record's mismatch is the table's
+// (SCHEMA_MISMATCH), a later one the row's.
+func (r *Reader) noteDim(line, col, dim int) error {
 	if r.minDim == 0 || dim < r.minDim {
 		r.minDim = dim
 	}
@@ -300,15 +421,19 @@ func (r *Reader) checkVector(line, col int, v []byte) ([]byte, error) {
 	}
 	if want := r.columns[col].Dimension; want > 0 && dim != want {
 		if r.records == 1 {
-			return nil, apierr.New(apierr.SchemaMismatch,
-				"%s line %d: vectors in the backup have %d dimensions, but the table's %s column has %d; restore into a table made for the same embedding model",
-				r.Name(), line, dim, r.header[col], want).
-				With("file", r.Name()).With("line", line).With("column", r.header[col]).
+			unit := "line"
+			if r.pg != nil {
+				unit = "record" // a binary file has no lines
+			}
+			return apierr.New(apierr.SchemaMismatch,
+				"%s %s %d: vectors in the backup have %d dimensions, but the table's %s column has %d; restore into a table made for the same embedding model",
+				r.Name(), unit, line, dim, r.header[col], want).
+				With("file", r.Name()).With(unit, line).With("column", r.header[col]).
 				With("backup_dimension", dim).With("table_dimension", want)
 		}
-		return nil, &RowError{Line: line, Column: r.header[col], Reason: fmt.Sprintf("vector has %d dimensions, the table's column has %d", dim, want)}
+		return r.rowError(line, col, fmt.Sprintf("vector has %d dimensions, the table's column has %d", dim, want))
 	}
-	return out, nil
+	return nil
 }
 
 // Corrupt turns a row problem into the BACKUP_CORRUPT error that ends a
@@ -318,8 +443,12 @@ func (r *Reader) Corrupt(err error) error {
 	if !errors.As(err, &re) {
 		return err
 	}
+	unit := "line"
+	if re.Binary {
+		unit = "record"
+	}
 	e := apierr.New(apierr.BackupCorrupt, "%s %s", r.Name(), re.Error()).
-		With("file", r.Name()).With("line", re.Line).With("reason", re.Reason)
+		With("file", r.Name()).With(unit, re.Line).With("reason", re.Reason)
 	if re.Column != "" {
 		e.With("column", re.Column)
 	}

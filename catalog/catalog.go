@@ -177,7 +177,19 @@ func (c *Catalog) Resolve(ctx context.Context, backupPath string) (string, error
 	if rel == "." {
 		return "", nil
 	}
-	return filepath.ToSlash(rel), nil
+	return checkNotServerDir(backupPath, filepath.ToSlash(rel))
+}
+
+// checkNotServerDir refuses a folder key inside one of the server's own
+// folders (the audit trail, its state): they hold no sets, and their files
+// must not be read as sets.
+func checkNotServerDir(backupPath, key string) (string, error) {
+	first, _, _ := strings.Cut(key, "/")
+	if layout.IsServerDir(first) {
+		return "", invalidPath("backup_path %s is inside the server's own folder %s (the audit trail or the server's state), which holds no backup sets; list the backups to see the folders that do", backupPath, first).
+			With("backup_path", backupPath)
+	}
+	return key, nil
 }
 
 // relativeToRoot reports whether backupPath may be taken relative to the
@@ -212,7 +224,7 @@ func (c *Catalog) resolveKey(ctx context.Context, backupPath string) (string, er
 		return "", invalidPath("backup_path is not a folder: %s; give the folder that holds the backup files", backupPath).
 			With("backup_path", backupPath)
 	}
-	return p, nil
+	return checkNotServerDir(backupPath, p)
 }
 
 // resolveError turns a failure to resolve the clean path p into an error for

@@ -43,8 +43,53 @@ func (s Set) Open(ctx context.Context) (*Files, error) {
 		f.Close()
 		return nil, err
 	}
+	for _, table := range layout.Tables() {
+		if err := f.describe(table); err != nil {
+			f.Close()
+			return nil, err
+		}
+	}
 	return f, nil
 }
+
+// describe gives table's open file its manifest entry, which says how to
+// read it (DataFile), after checking that the file's name and the entry
+// agree on its format: a file is never read in a format it was not written
+// in.
+func (f *Files) describe(table string) error {
+	name := f.Set.File(table)
+	format := layout.DataFormat(name)
+	var entry *layout.FileEntry
+	if f.manifest != nil {
+		if e, ok := f.manifest.Files[table]; ok {
+			entry = &e
+		}
+	}
+	switch {
+	case entry == nil && format == layout.FormatCSV:
+		return nil // the old pipeline's file, or an entry-less table: read as CSV
+	case entry == nil:
+		return apierr.New(apierr.BackupCorrupt, "backup file %s of set %s is binary COPY, but no manifest gives its column types; it cannot be read", name, f.Timestamp).
+			With("file", name)
+	case entry.FileFormat() != format:
+		return apierr.New(apierr.BackupCorrupt, "backup file %s of set %s is named as %s, but the set's manifest says %s; it cannot be read",
+			name, f.Timestamp, format, entry.FileFormat()).
+			With("file", name)
+	}
+	f.files[table] = DataFile{Object: f.files[table], entry: *entry}
+	return nil
+}
+
+// DataFile is a set's open file with what its manifest says of it: the
+// format and, for binary COPY, the column types to read it by
+// (backupfile.Open asks for them through Entry).
+type DataFile struct {
+	store.Object
+	entry layout.FileEntry
+}
+
+// Entry is the file's manifest entry.
+func (d DataFile) Entry() layout.FileEntry { return d.entry }
 
 // File is table's open file. Each reader of it reads through a stream of
 // its own (Object.NewReader).

@@ -159,7 +159,7 @@ func isLocation(dir string) bool {
 		return true
 	}
 	task, bak, ok := strings.Cut(dir, "/")
-	if !ok || bak != backupDir || isGlobalDir(task) {
+	if !ok || bak != backupDir || isGlobalDir(task) || layout.IsServerDir(task) {
 		return false
 	}
 	id, err := cleanTaskID(task)
@@ -272,7 +272,7 @@ func (c *Catalog) candidates(ctx context.Context, globalOnly bool, taskID string
 	// of name order puts the newest first.
 	sort.Sort(sort.Reverse(sort.StringSlice(names)))
 	for _, name := range names {
-		if !isGlobalDir(name) {
+		if !isGlobalDir(name) && !layout.IsServerDir(name) {
 			locs = append(locs, location{typ: "task", taskID: name, dir: store.Join(name, backupDir), plainFolder: plain[name]})
 		}
 	}
@@ -324,6 +324,11 @@ func cleanTaskID(taskID string) (string, error) {
 	if id == "" || id == "." || id == ".." || strings.ContainsAny(id, `/\`+"\x00") {
 		return "", apierr.New(apierr.InvalidParams,
 			"task_id must be the name of a task folder in the backup root, such as task_20250721_213627; got %q", taskID).
+			With("param", "task_id")
+	}
+	if layout.IsServerDir(id) {
+		return "", apierr.New(apierr.InvalidParams,
+			"task_id %q names the server's own folder (the audit trail or the server's state), not a task folder; give a task folder such as task_20250721_213627", taskID).
 			With("param", "task_id")
 	}
 	return id, nil

@@ -15,7 +15,8 @@ import (
 	"github.com/vectorops/pgvector-backup-mcp/store"
 )
 
-// Set is a complete backup set: the two CSV files with one timestamp.
+// Set is a complete backup set: the two data files with one timestamp (CSV,
+// or for the server's snapshots binary COPY, see layout.FormatPGCopy).
 type Set struct {
 	Timestamp    string // YYYYMMDD_HHMMSS
 	Dir          string // its folder's key in the backup root
@@ -30,10 +31,17 @@ type Set struct {
 	hasLog bool        // the folder has a log (which may or may not mention this set)
 	store  store.Store // the backup root the set lies in
 	sizes  map[string]int64
+	names  map[string]string // table → its file's name, as the listing found it
 }
 
-// File is the name of table's file.
-func (s Set) File(table string) string { return layout.FileName(table, s.Timestamp) }
+// File is the name of table's file: as the folder's listing found it (a
+// snapshot's may be a .pgcopy), else the CSV name.
+func (s Set) File(table string) string {
+	if name, ok := s.names[table]; ok {
+		return name
+	}
+	return layout.FileName(table, s.Timestamp)
+}
 
 // Key is the key of table's file in the backup root.
 func (s Set) Key(table string) string { return store.Join(s.Dir, s.File(table)) }
@@ -165,7 +173,10 @@ type group struct {
 	tmps      []string
 	manifest  string
 	files     []string
-	sizes     map[string]int64 // table → size, when the listing gave it
+	sizes     map[string]int64  // table → size, when the listing gave it
+	names     map[string]string // table → its data file's name
+	twice     []string          // data files of a table that already has one
+	binary    bool              // a data file is not CSV
 }
 
 // folder is one backup folder as a directory read shows it: its sets by
@@ -215,15 +226,15 @@ func groupFolder(st store.Store, dir string, entries []store.Entry) *folder {
 			g.tmps = append(g.tmps, name)
 		case layout.CollectionFile:
 			g.coll = true
-			g.size(layout.CollectionTable, e)
+			g.data(layout.CollectionTable, name, e)
 		case layout.EmbeddingFile:
 			g.emb = true
-			g.size(layout.EmbeddingTable, e)
+			g.data(layout.EmbeddingTable, name, e)
 		}
 	}
 	for ts, g := range groups {
 		switch {
-		case g.coll && g.emb && len(g.tmps) == 0:
+		case g.coll && g.emb && len(g.tmps) == 0 && len(g.twice) == 0 && (!g.binary || g.manifest != ""):
 			f.sets = append(f.sets, newSet(st, dir, ts, g, f.hasLog))
 		case g.coll || g.emb || len(g.tmps) > 0:
 			f.incomplete = append(f.incomplete, newIncomplete(ts, g))
@@ -233,6 +244,22 @@ func groupFolder(st store.Store, dir string, entries []store.Entry) *folder {
 	slices.SortFunc(f.sets, func(a, b Set) int { return strings.Compare(b.Timestamp, a.Timestamp) })
 	slices.SortFunc(f.incomplete, func(a, b Incomplete) int { return strings.Compare(b.Timestamp, a.Timestamp) })
 	return f
+}
+
+// data records table's data file name, noting a second one (a .csv and a
+// .pgcopy of one table: which is the set's cannot be told) and a binary one
+// (which cannot be read without the manifest's column types).
+func (g *group) data(table, name string, e store.Entry) {
+	if g.names == nil {
+		g.names = map[string]string{}
+	}
+	if _, ok := g.names[table]; ok {
+		g.twice = append(g.twice, name)
+		return
+	}
+	g.names[table] = name
+	g.binary = g.binary || layout.DataFormat(name) != layout.FormatCSV
+	g.size(table, e)
 }
 
 // size keeps a file's size when the listing gave it (a bucket's does).
@@ -359,7 +386,7 @@ func newSet(st store.Store, dir, ts string, g *group, hasLog bool) Set {
 	if g.manifest != "" {
 		kind = layout.ManifestKind(g.manifest)
 	}
-	return Set{Timestamp: ts, Dir: dir, Kind: kind, ManifestFile: g.manifest, hasLog: hasLog, store: st, sizes: g.sizes}
+	return Set{Timestamp: ts, Dir: dir, Kind: kind, ManifestFile: g.manifest, hasLog: hasLog, store: st, sizes: g.sizes, names: g.names}
 }
 
 func newIncomplete(ts string, g *group) Incomplete {
@@ -369,6 +396,13 @@ func newIncomplete(ts string, g *group) Incomplete {
 	if len(g.tmps) > 0 {
 		sort.Strings(g.tmps)
 		reasons = append(reasons, "half-written: "+strings.Join(g.tmps, ", ")+" present")
+	}
+	if len(g.twice) > 0 {
+		sort.Strings(g.twice)
+		reasons = append(reasons, "more than one file for a table: "+strings.Join(g.twice, ", ")+" besides another")
+	}
+	if g.binary && g.manifest == "" && g.coll && g.emb {
+		reasons = append(reasons, "binary COPY files without the manifest that gives their column types")
 	}
 	switch {
 	case !g.coll && !g.emb:

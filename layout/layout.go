@@ -29,10 +29,63 @@ const (
 	DateLayout = "2006-01-02 15:04:05"
 )
 
-// FileName is the name of table's file in the set of timestamp ts.
-func FileName(table, ts string) string { return table + "_" + ts + ".csv" }
+// Formats of a set's data files, which their names' extensions and the
+// manifest's FileEntry.Format say.
+const (
+	// FormatCSV is COPY's CSV with a header row: the old pipeline's files,
+	// and every set create_vector_backup writes (the old pipeline reads them).
+	FormatCSV = "csv"
+	// FormatPGCopy is PostgreSQL's binary COPY format (a .pgcopy file): the
+	// server's own pre-restore snapshots, read back by this server only,
+	// with the column types its manifest records.
+	FormatPGCopy = "pgcopy"
+)
 
-// Path is the path of table's file in the set of timestamp ts in dir.
+// Formats lists the data file formats this server reads. A new slice each
+// call.
+func Formats() []string { return []string{FormatCSV, FormatPGCopy} }
+
+// FileName is the name of table's CSV file in the set of timestamp ts: the
+// old pipeline's name, which every set but a snapshot uses.
+func FileName(table, ts string) string { return DataFileName(table, ts, FormatCSV) }
+
+// DataFileName is the name of table's file in format in the set of
+// timestamp ts: langchain_pg_embedding_<ts>.csv, or .pgcopy. A binary file
+// never ends in .csv, so no tool takes it for one.
+func DataFileName(table, ts, format string) string { return table + "_" + ts + "." + format }
+
+// DataFormat is the format a data file's name says (FormatCSV or
+// FormatPGCopy), its temporary names included; "" for any other name.
+func DataFormat(name string) string {
+	if k, _ := Kind(name); k != CollectionFile && k != EmbeddingFile && k != TmpFile {
+		return ""
+	}
+	name = strings.TrimSuffix(strings.TrimSuffix(name, serverTmpSuffix), ".tmp")
+	for _, f := range Formats() {
+		if strings.HasSuffix(name, "."+f) {
+			return f
+		}
+	}
+	return ""
+}
+
+// SetFileNames is every name a published set of timestamp ts, or one the
+// old pipeline is writing, may have in its folder: its data files in every
+// format, their .tmp names, and both kinds of manifest. A writer that finds
+// none of them present may take ts. (This server's own files being written
+// are held by exclusive creates, not looked for.)
+func SetFileNames(ts string) []string {
+	var names []string
+	for _, f := range Formats() {
+		for _, table := range Tables() {
+			name := DataFileName(table, ts, f)
+			names = append(names, name, TmpName(name))
+		}
+	}
+	return append(names, ManifestName(KindBackup, ts), ManifestName(KindSnapshot, ts))
+}
+
+// Path is the path of table's CSV file in the set of timestamp ts in dir.
 func Path(dir, table, ts string) string { return filepath.Join(dir, FileName(table, ts)) }
 
 // The folders of a backup root.
@@ -57,6 +110,15 @@ func GlobalDirs() []string { return []string{GlobalDir, LegacyGlobalDir} }
 // state: the key that seals its manifests and the record of spent
 // confirmation tokens. It holds no vector_bak, so it is no location.
 const StateDir = ".mcp-server"
+
+// AuditDir is the folder under the backup root that holds the audit trail
+// (audit/YYYY/MM/DD/<time>-<id>.json): records of calls, never sets.
+const AuditDir = "audit"
+
+// IsServerDir reports whether the first-level folder name is one of the
+// server's own (StateDir, AuditDir): no task folder and no location, never
+// read as sets nor written into as one.
+func IsServerDir(name string) bool { return name == StateDir || name == AuditDir }
 
 // TmpName is the name a file has while the old pipeline writes it.
 func TmpName(name string) string { return name + ".tmp" }
@@ -136,9 +198,9 @@ const (
 	OtherFile      FileKind = iota
 	LogFile                 // the folder's backup log
 	ManifestFile            // a set's manifest (either kind)
-	CollectionFile          // a set's collection CSV
-	EmbeddingFile           // a set's embedding CSV
-	TmpFile                 // a set's CSV being written
+	CollectionFile          // a set's collection file (CSV or binary COPY)
+	EmbeddingFile           // a set's embedding file (CSV or binary COPY)
+	TmpFile                 // a set's data file being written
 )
 
 // Kind tells what a file name is and the timestamp of the set it belongs to.
@@ -171,17 +233,23 @@ func Kind(name string) (FileKind, string) {
 		}
 		kind = EmbeddingFile
 	}
-	if ts, ok := strings.CutSuffix(rest, ".csv"+serverTmpSuffix); ok {
-		rest, kind = ts, TmpFile
-	} else if ts, ok := strings.CutSuffix(rest, ".csv.tmp"); ok {
-		rest, kind = ts, TmpFile
-	} else if rest, ok = strings.CutSuffix(rest, ".csv"); !ok {
+	// YYYYMMDD_HHMMSS, a dot, then the format and a temporary suffix.
+	if len(rest) <= len(TimestampLayout) || rest[len(TimestampLayout)] != '.' {
 		return OtherFile, ""
 	}
-	if !ValidTimestamp(rest) {
+	ts, ext := rest[:len(TimestampLayout)], rest[len(TimestampLayout)+1:]
+	if e, ok := strings.CutSuffix(ext, serverTmpSuffix); ok {
+		ext, kind = e, TmpFile
+	} else if e, ok := strings.CutSuffix(ext, ".tmp"); ok {
+		ext, kind = e, TmpFile
+	}
+	if ext != FormatCSV && ext != FormatPGCopy {
 		return OtherFile, ""
 	}
-	return kind, rest
+	if !ValidTimestamp(ts) {
+		return OtherFile, ""
+	}
+	return kind, ts
 }
 
 // HumanSize formats n as the old Python service did: "0 B" for 0, else one

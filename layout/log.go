@@ -35,7 +35,7 @@ func FormatLog(m *Manifest, task string, took time.Duration) string {
 var (
 	// logMentionRE finds any set file name a log mentions; a .tmp name is not
 	// a mention of the set.
-	logMentionRE = regexp.MustCompile(`langchain_pg_(?:collection|embedding)_([0-9]{8}_[0-9]{6})\.csv(\.tmp)?`)
+	logMentionRE = regexp.MustCompile(`langchain_pg_(?:collection|embedding)_([0-9]{8}_[0-9]{6})\.(?:csv|pgcopy)(\.tmp)?`)
 
 	// logRowsRE matches a log line such as
 	//   ✓ langchain_pg_embedding: 58 rows -> langchain_pg_embedding_20250721_215758.csv (764.0 KB)

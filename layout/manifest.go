@@ -34,8 +34,17 @@ func ManifestKind(name string) string {
 	return KindBackup
 }
 
-// FormatVersion is the manifest format this server writes and reads.
-const FormatVersion = 1
+// Manifest format versions. A set whose files are all CSV keeps version 1,
+// which every server reads; a set with a binary file is version 2. An older
+// server refuses a version 2 manifest outright (and does not see .pgcopy
+// files at all), so it never feeds a binary file to its CSV reader.
+const (
+	// FormatVersion is the version of a set whose files are all CSV.
+	FormatVersion = 1
+	// FormatVersionBinary is the version of a set with any file in another
+	// format (FileEntry.Format): its readers must know the formats.
+	FormatVersionBinary = 2
+)
 
 // Manifest describes a set written by this server, so that inspect and
 // restore can prove the files are the ones written.
@@ -83,13 +92,38 @@ func (s Source) String() string {
 	return net.JoinHostPort(s.Host, strconv.Itoa(s.Port)) + "/" + s.Database
 }
 
-// FileEntry describes one CSV file of a set.
+// FileEntry describes one data file of a set.
 type FileEntry struct {
 	File    string   `json:"file"`
 	Rows    int64    `json:"rows"`
-	Bytes   int64    `json:"bytes"`
+	Bytes   int64    `json:"bytes"` // of the bytes stored
 	SHA256  string   `json:"sha256"`
-	Columns []string `json:"columns"`
+	Columns []string `json:"columns"` // in file order; a binary file's only header
+	// Format is the file's format: absent for CSV (FormatCSV), else
+	// FormatPGCopy.
+	Format string `json:"format,omitempty"`
+	// Types are the source columns' types as format_type() prints them
+	// ("uuid", "character varying", "vector(1024)"), one per column: what a
+	// binary file's fields are decoded by. Absent for CSV.
+	Types []string `json:"types,omitempty"`
+}
+
+// FileFormat is the entry's format, FormatCSV when absent.
+func (e FileEntry) FileFormat() string {
+	if e.Format == "" {
+		return FormatCSV
+	}
+	return e.Format
+}
+
+// VersionFor is the format version of a manifest whose files are files.
+func VersionFor(files map[string]FileEntry) int {
+	for _, f := range files {
+		if f.FileFormat() != FormatCSV {
+			return FormatVersionBinary
+		}
+	}
+	return FormatVersion
 }
 
 // MaxManifestBytes bounds what ReadManifest reads: a manifest is a few
@@ -116,11 +150,35 @@ func DecodeManifest(r io.Reader) (*Manifest, error) {
 	if err := json.NewDecoder(io.LimitReader(r, MaxManifestBytes)).Decode(&m); err != nil {
 		return nil, fmt.Errorf("manifest: %w", err)
 	}
-	if m.FormatVersion != FormatVersion {
-		return nil, fmt.Errorf("manifest format version %d, this server reads %d", m.FormatVersion, FormatVersion)
+	if m.FormatVersion != FormatVersion && m.FormatVersion != FormatVersionBinary {
+		return nil, fmt.Errorf("manifest format version %d, this server reads %d and %d", m.FormatVersion, FormatVersion, FormatVersionBinary)
+	}
+	for table, f := range m.Files {
+		if err := f.check(m.FormatVersion); err != nil {
+			return nil, fmt.Errorf("manifest entry of %s: %w", table, err)
+		}
 	}
 	if m.Kind == "" {
 		m.Kind = KindBackup // written before kinds were recorded
 	}
 	return &m, nil
+}
+
+// check refuses an entry whose format this server cannot read, or that a
+// manifest of version does not allow, or whose types do not match its
+// columns.
+func (e FileEntry) check(version int) error {
+	switch format := e.FileFormat(); {
+	case format == FormatCSV:
+		return nil
+	case format != FormatPGCopy:
+		return fmt.Errorf("file %s has format %q, which this server does not read (it reads %s)", e.File, format, strings.Join(Formats(), ", "))
+	case version < FormatVersionBinary:
+		return fmt.Errorf("file %s has format %q, which a version %d manifest cannot have", e.File, format, version)
+	case DataFormat(e.File) != format:
+		return fmt.Errorf("file %s is named as %q but the manifest says %q", e.File, DataFormat(e.File), format)
+	case len(e.Types) != len(e.Columns):
+		return fmt.Errorf("file %s has %d column types for %d columns", e.File, len(e.Types), len(e.Columns))
+	}
+	return nil
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/vectorops/pgvector-backup-mcp/apierr"
 	"github.com/vectorops/pgvector-backup-mcp/backupfile"
 	"github.com/vectorops/pgvector-backup-mcp/csvstream"
+	"github.com/vectorops/pgvector-backup-mcp/layout"
 	"github.com/vectorops/pgvector-backup-mcp/pgerr"
 	"github.com/vectorops/pgvector-backup-mcp/store"
 )
@@ -85,16 +86,21 @@ func copyLineOf(where, table string) (int64, bool) {
 func rowRejected(ctx context.Context, pg *pgconn.PgError, table string, file *backupfile.Reader, keep func([]csvstream.Field) bool, binary bool) *apierr.Error {
 	where := file.Name() + ": PostgreSQL rejected a row"
 	var line int
+	// A binary COPY file has no lines: its rows are named by number.
+	unit := "line"
+	if file.Format() != layout.FormatCSV {
+		unit = "record"
+	}
 	if n, ok := copyLineOf(pg.Where, table); ok {
 		if l, err := fileLine(ctx, file.Source(), n, keep, binary); err == nil {
 			line = l
-			where = fmt.Sprintf("%s line %d: PostgreSQL rejected the row", file.Name(), l)
+			where = fmt.Sprintf("%s %s %d: PostgreSQL rejected the row", file.Name(), unit, l)
 		}
 	}
 	e := apierr.Wrap(apierr.BackupCorrupt, pg, "%s: %s", where, pg.Message).
 		With("file", file.Name()).With("reason", pg.Message).With("sqlstate", pg.Code)
 	if line > 0 {
-		e.With("line", line)
+		e.With(unit, line)
 	}
 	if pg.ColumnName != "" {
 		e.With("column", pg.ColumnName)
@@ -102,7 +108,8 @@ func rowRejected(ctx context.Context, pg *pgconn.PgError, table string, file *ba
 	return e
 }
 
-// fileLine maps a COPY error's line to the backup file's physical line.
+// fileLine maps a COPY error's line to the backup file's physical line (a
+// binary COPY file's record number).
 // PostgreSQL counts the lines of the data it received: in CSV, one per
 // record plus one per LF inside quoted fields; in binary, one per record.
 // The data sent differs from the file in row ends, header and filtered

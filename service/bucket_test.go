@@ -557,15 +557,6 @@ func TestBucketRetention(t *testing.T) {
 func decoySnapshot(t *testing.T, st store.Store, ts, to string) {
 	t.Helper()
 	ctx := context.Background()
-	for _, table := range layout.Tables() {
-		b, err := store.ReadAll(ctx, st, store.Join(layout.GlobalDir, layout.FileName(table, ts)), 1<<30)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := store.WriteFile(ctx, st, store.Join(layout.GlobalDir, layout.FileName(table, to)), b); err != nil {
-			t.Fatal(err)
-		}
-	}
 	b, err := store.ReadAll(ctx, st, store.Join(layout.GlobalDir, layout.ManifestName(layout.KindSnapshot, ts)), 1<<20)
 	if err != nil {
 		t.Fatal(err)
@@ -578,8 +569,16 @@ func decoySnapshot(t *testing.T, st store.Store, ts, to string) {
 		t.Fatalf("snapshot %s: manifest without seal or source: %s", ts, b)
 	}
 	m.Timestamp, m.Seal = to, ""
+	// The files by the names the manifest gives (a snapshot's are .pgcopy).
 	for table, f := range m.Files {
-		f.File = layout.FileName(table, to)
+		b, err := store.ReadAll(ctx, st, store.Join(layout.GlobalDir, f.File), 1<<30)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.File = layout.DataFileName(table, to, f.FileFormat())
+		if err := store.WriteFile(ctx, st, store.Join(layout.GlobalDir, f.File), b); err != nil {
+			t.Fatal(err)
+		}
 		m.Files[table] = f
 	}
 	if b, err = json.MarshalIndent(&m, "", "  "); err != nil {

@@ -209,8 +209,8 @@ func TestConcurrentRestores(t *testing.T) {
 				if snap.Rows[layout.EmbeddingTable] != int64(len(prev.Embeddings)) {
 					t.Errorf("set %d: snapshot of %d embeddings, the previous committer left %d", i, snap.Rows[layout.EmbeddingTable], len(prev.Embeddings))
 				}
-				file := filepath.Join(e.backups, "global_vector_bak", "langchain_pg_embedding_"+snap.Timestamp+".csv")
-				if got := csvColumn(t, file, "id"); !slices.Equal(got, ids(prev)) {
+				// Read as the server reads it: snapshots are binary COPY.
+				if got := setColumn(t, e.svc.Catalog, layout.GlobalDir, snap.Timestamp, layout.EmbeddingTable, "id"); !slices.Equal(got, ids(prev)) {
 					t.Errorf("set %d: snapshot %s does not hold the previous committer's (set %d's) embeddings", i, snap.Timestamp, order[k])
 				}
 				// Snapshots are taken under the lock, so their timestamps

@@ -57,7 +57,7 @@ func (s *Service) Inspect(ctx context.Context, args schemas.InspectArgs) (*schem
 		if apierr.TypeOf(connErr) == apierr.Cancelled {
 			return nil, connErr
 		}
-		s.logger().Warn("inspect without the target database", "target", db.Name, "err", connErr)
+		s.logger().WarnContext(ctx, "inspect without the target database", "target", db.Name, "err", connErr)
 		conn = nil
 	} else {
 		defer conn.Close(context.WithoutCancel(ctx))
@@ -246,6 +246,7 @@ func inspectFile(ctx context.Context, f store.Object, t *livedb.Table, expect *b
 	if slices.Contains(r.Header(), "embedding") {
 		collCol = slices.Index(r.Header(), "collection_id")
 	}
+	firstBad := ""
 	for {
 		if r.Records()%1024 == 0 && ctx.Err() != nil {
 			return rep, nil, false
@@ -253,6 +254,9 @@ func inspectFile(ctx context.Context, f store.Object, t *livedb.Table, expect *b
 		rec, err := r.Next()
 		var bad *backupfile.RowError
 		if errors.As(err, &bad) {
+			if rep.BadRows == 0 {
+				firstBad = bad.Where() // "record N" in a binary file
+			}
 			rep.BadRows++
 			if len(rep.BadRowSamples) < badRowSamples {
 				rep.BadRowSamples = append(rep.BadRowSamples, schemas.BadRow{File: rep.File, Line: bad.Line, Column: bad.Column, Reason: bad.Reason})
@@ -283,7 +287,7 @@ func inspectFile(ctx context.Context, f store.Object, t *livedb.Table, expect *b
 	}
 	if rep.BadRows > 0 {
 		first := rep.BadRowSamples[0]
-		problems = append(problems, fmt.Sprintf("%s has %d row(s) a restore would refuse; the first is line %d: %s", rep.File, rep.BadRows, first.Line, first.Reason))
+		problems = append(problems, fmt.Sprintf("%s has %d row(s) a restore would refuse; the first is %s: %s", rep.File, rep.BadRows, firstBad, first.Reason))
 	}
 	return rep, problems, mismatch
 }

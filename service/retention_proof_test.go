@@ -82,7 +82,8 @@ func TestRetentionRemovesOnlyItsOwn(t *testing.T) {
 		t.Fatal(err)
 	}
 	tampered := res.Snapshot.Timestamp
-	f, err := os.OpenFile(filepath.Join(global, layout.FileName(layout.EmbeddingTable, tampered)), os.O_APPEND|os.O_WRONLY, 0)
+	// Snapshots are binary COPY files.
+	f, err := os.OpenFile(filepath.Join(global, layout.DataFileName(layout.EmbeddingTable, tampered, layout.FormatPGCopy)), os.O_APPEND|os.O_WRONLY, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -479,7 +479,7 @@ func TestConfirmTruncateRestore(t *testing.T) {
 				t.Errorf("snapshot.rows.%s = %v, want %d", embT, got, len(w.seed.Embeddings))
 			}
 			for _, table := range []string{collT, embT} {
-				f := filepath.Join(w.p.Backups, "global_vector_bak", table+"_"+snapTime+".csv")
+				f := filepath.Join(w.p.Backups, "global_vector_bak", table+"_"+snapTime+".pgcopy") // snapshots are binary COPY
 				if _, err := os.Stat(f); err != nil {
 					t.Errorf("snapshot file: %v", err)
 				}
@@ -895,7 +895,7 @@ func TestConfirmConcurrentReplay(t *testing.T) {
 		t.Errorf("%d of %d concurrent calls with one token restored, want exactly 1", ok, len(outs))
 	}
 	pgtest.Compare(t, w.db, w.want, sample.Default)
-	snaps, _ := filepath.Glob(filepath.Join(w.p.Backups, "global_vector_bak", embT+"_*.csv"))
+	snaps, _ := filepath.Glob(filepath.Join(w.p.Backups, "global_vector_bak", embT+"_*.pgcopy")) // snapshots are binary COPY
 	if len(snaps) != 1 {
 		t.Errorf("%d snapshot sets, want 1: %v", len(snaps), snaps)
 	}
