@@ -6,7 +6,9 @@ package caller
 
 import (
 	"context"
+	"fmt"
 	"slices"
+	"strings"
 )
 
 // Scope is an OAuth scope this server grants calls by.
@@ -54,6 +56,34 @@ func OAuth(subject, client string, scopes []Scope) Caller {
 // May reports whether the caller was granted s.
 func (c Caller) May(s Scope) bool { return c.all || slices.Contains(c.scopes, s) }
 
+// Require is nil when the caller was granted s, else a *ScopeError.
+func (c Caller) Require(s Scope) error {
+	if c.May(s) {
+		return nil
+	}
+	return &ScopeError{Scope: s, Granted: c.Granted()}
+}
+
+// ScopeError is a call refused because its caller lacks a scope; its text
+// says which, and how to get it.
+type ScopeError struct {
+	Scope   Scope
+	Granted []Scope
+}
+
+func (e *ScopeError) Error() string {
+	granted := "none of this server's scopes"
+	if len(e.Granted) > 0 {
+		names := make([]string, len(e.Granted))
+		for i, s := range e.Granted {
+			names[i] = string(s)
+		}
+		granted = strings.Join(names, " ")
+	}
+	return fmt.Sprintf("it needs the scope %s, which this token does not grant (it grants %s); ask the authorization server for a token with the scope %s",
+		e.Scope, granted, e.Scope)
+}
+
 // Granted is the caller's scopes (all of them for the static token and the
 // local operator).
 func (c Caller) Granted() []Scope {
@@ -75,4 +105,31 @@ func From(ctx context.Context) Caller {
 		return c
 	}
 	return Local()
+}
+
+// Front is the front end a call came in by, and what was called there: the
+// audit trail and the metrics name both.
+type Front struct {
+	Name      string // FrontMCP, FrontREST or FrontCLI
+	Operation string // the tool's name (MCP, the command line) or the REST route
+}
+
+// The front ends.
+const (
+	FrontMCP  = "mcp"
+	FrontREST = "rest"
+	FrontCLI  = "cli"
+)
+
+type frontKey struct{}
+
+// WithFront returns ctx carrying f.
+func WithFront(ctx context.Context, f Front) context.Context {
+	return context.WithValue(ctx, frontKey{}, f)
+}
+
+// FrontOf is the front ctx carries; the zero Front when none said.
+func FrontOf(ctx context.Context) Front {
+	f, _ := ctx.Value(frontKey{}).(Front)
+	return f
 }

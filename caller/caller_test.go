@@ -22,3 +22,13 @@ func TestScopes(t *testing.T) {
 		t.Errorf("From(With(reader)) = %+v", got)
 	}
 }
+
+func TestFront(t *testing.T) {
+	if got := FrontOf(context.Background()); got != (Front{}) {
+		t.Errorf("a context without a front has %+v", got)
+	}
+	f := Front{Name: FrontREST, Operation: "/api/v0/data_pipeline/vector/restore"}
+	if got := FrontOf(WithFront(context.Background(), f)); got != f {
+		t.Errorf("FrontOf(WithFront(f)) = %+v, want %+v", got, f)
+	}
+}

@@ -80,7 +80,7 @@ func (c *Claims) Sums() map[string]string {
 // lock). Its errors are the contract's: INVALID_PARAMS with a reason for a
 // token that does not fit the call, CONFLICT when the files changed.
 func (s *Sealer) Verify(ctx context.Context, token string, call Call) (*Claims, error) {
-	bad := func(reason, msg string) error {
+	bad := func(reason, msg string) *apierr.Error {
 		return apierr.New(apierr.InvalidParams, "confirm_token %s; call restore_vector_backup again without confirm_token to get a new plan and token", msg).
 			With("param", "confirm_token").With("reason", reason)
 	}
@@ -94,6 +94,15 @@ func (s *Sealer) Verify(ctx context.Context, token string, call Call) (*Claims, 
 		return nil, bad("expired", "has expired")
 	case errors.Is(err, ErrUsed):
 		return nil, bad("used", "was already used for a restore that completed")
+	case errors.Is(err, ErrOtherKey):
+		// Still reason "invalid": the token cannot be used here, as any
+		// token not sealed under this server's key; key_mismatch and the
+		// message say why, for the operator of replicas.
+		why := "was sealed by a server with another MCP_CONFIRM_KEY: every replica must have the same MCP_CONFIRM_KEY"
+		if s.ephemeral {
+			why = "was sealed under another key: this server has no MCP_CONFIRM_KEY, so it makes a new key at every start and accepts no token of another replica or of its own before a restart; give every replica the same MCP_CONFIRM_KEY"
+		}
+		return nil, bad("invalid", why).With("key_mismatch", true)
 	case err != nil:
 		return nil, bad("invalid", "is not a token this server issued, or it was altered")
 	case c.Target != call.Target:

@@ -28,10 +28,27 @@ const DefaultTTL = 10 * time.Minute
 
 // tokenPrefix marks the format, so a token from another build is recognized
 // as foreign rather than as garbage.
+//
+// A token is tokenPrefix, the sealing key's id and a dot, then the sealed
+// claims (nonce, ciphertext and tag in base64url). The key id lets a
+// replica tell a token sealed under another MCP_CONFIRM_KEY from an altered
+// one, and say so. Tokens of the first format, without a key id (base64url
+// has no dot), still open until they expire.
 const tokenPrefix = "vbc1."
 
-// additionalData binds the ciphertext to its purpose.
+// additionalData binds the ciphertext to its purpose; a token with a key id
+// binds that too (additionalData plus the id).
 var additionalData = []byte("pgvector-backup-mcp confirmation v1")
+
+// keyIDLen is the length of a key id: 48 bits of a hash of the key, enough
+// to tell keys apart, nothing to guess the key from.
+const keyIDLen = 8
+
+// keyID names key in tokens.
+func keyID(key []byte) string {
+	sum := sha256.Sum256(append([]byte("pgvector-backup-mcp confirmation key id\x00"), key...))
+	return base64.RawURLEncoding.EncodeToString(sum[:6])
+}
 
 // Claims is what a token vouches for.
 type Claims struct {
@@ -63,15 +80,18 @@ type FileStamp struct {
 var (
 	ErrMalformed = errors.New("not a confirmation token")
 	ErrForeign   = errors.New("token was not issued by this server, or was altered")
+	ErrOtherKey  = errors.New("token was sealed under another confirmation key")
 	ErrExpired   = errors.New("token expired")
 	ErrUsed      = errors.New("token was already used")
 )
 
 // Sealer mints and opens tokens, and spends each at most once.
 type Sealer struct {
-	aead cipher.AEAD
-	ttl  time.Duration
-	now  func() time.Time
+	aead      cipher.AEAD
+	keyID     string // in every token, to recognize another key's tokens
+	ephemeral bool   // the key was made at start: no other process has it
+	ttl       time.Duration
+	now       func() time.Time
 
 	mu    sync.Mutex
 	used  map[string]int64 // id → expiry: spent in this process
@@ -110,6 +130,7 @@ func CheckKey(key []byte) error {
 // NewSealer returns a sealer with a 32-byte key; a nil key means a random
 // one, so tokens die with the process.
 func NewSealer(key []byte, ttl time.Duration) (*Sealer, error) {
+	ephemeral := key == nil
 	if key == nil {
 		key = make([]byte, 32)
 		if _, err := rand.Read(key); err != nil {
@@ -130,7 +151,7 @@ func NewSealer(key []byte, ttl time.Duration) (*Sealer, error) {
 	if ttl <= 0 {
 		ttl = DefaultTTL
 	}
-	return &Sealer{aead: aead, ttl: ttl, now: time.Now, used: map[string]int64{}}, nil
+	return &Sealer{aead: aead, keyID: keyID(key), ephemeral: ephemeral, ttl: ttl, now: time.Now, used: map[string]int64{}}, nil
 }
 
 // SetClock replaces the sealer's clock, for tests of expiry.
@@ -154,8 +175,17 @@ func (s *Sealer) Seal(c Claims) (string, time.Time, error) {
 	if _, err := rand.Read(nonce); err != nil {
 		return "", time.Time{}, err
 	}
-	sealed := s.aead.Seal(nonce, nonce, plain, additionalData)
-	return tokenPrefix + base64.RawURLEncoding.EncodeToString(sealed), expires, nil
+	sealed := s.aead.Seal(nonce, nonce, plain, additionalDataOf(s.keyID))
+	return tokenPrefix + s.keyID + "." + base64.RawURLEncoding.EncodeToString(sealed), expires, nil
+}
+
+// additionalDataOf is what a token's seal binds besides its claims: the
+// purpose, and the key id when the token names one.
+func additionalDataOf(keyID string) []byte {
+	if keyID == "" {
+		return additionalData
+	}
+	return append(append([]byte(nil), additionalData...), " key "+keyID...)
 }
 
 // Open checks a token and returns its claims.
@@ -164,12 +194,30 @@ func (s *Sealer) Open(ctx context.Context, token string) (*Claims, error) {
 	if !ok {
 		return nil, ErrMalformed
 	}
+	// A key id, unless the token is of the first format.
+	id, rest, withID := strings.Cut(body, ".")
+	if withID {
+		if len(id) != keyIDLen || strings.Contains(rest, ".") {
+			return nil, ErrMalformed
+		}
+		if _, err := base64.RawURLEncoding.DecodeString(id); err != nil {
+			return nil, ErrMalformed
+		}
+		body = rest
+	} else {
+		id = ""
+	}
 	raw, err := base64.RawURLEncoding.DecodeString(body)
 	if err != nil || len(raw) < s.aead.NonceSize() {
 		return nil, ErrMalformed
 	}
+	if withID && id != s.keyID {
+		// Decided before opening: the id is no secret, and a token
+		// sealed under another key could not open here anyway.
+		return nil, ErrOtherKey
+	}
 	nonce, sealed := raw[:s.aead.NonceSize()], raw[s.aead.NonceSize():]
-	plain, err := s.aead.Open(nil, nonce, sealed, additionalData)
+	plain, err := s.aead.Open(nil, nonce, sealed, additionalDataOf(id))
 	if err != nil {
 		return nil, ErrForeign
 	}

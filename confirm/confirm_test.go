@@ -4,12 +4,16 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"reflect"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/vectorops/pgvector-backup-mcp/apierr"
+	"github.com/vectorops/pgvector-backup-mcp/catalog"
 )
 
 // testClaims are claims as the service fills them in.
@@ -163,7 +167,8 @@ func TestKeyMustBe32Bytes(t *testing.T) {
 }
 
 // TestKeyDecides: a token opens under a sealer with the same key (a restarted
-// server given its key) and under no other.
+// server given its key, another replica) and under no other, which knows it
+// for another key's token (ErrOtherKey) by the key id it carries.
 func TestKeyDecides(t *testing.T) {
 	a := mustSealer(t, key(1), time.Minute)
 	token, _ := mustSeal(t, a, testClaims())
@@ -175,15 +180,115 @@ func TestKeyDecides(t *testing.T) {
 		"other key":  mustSealer(t, key(2), time.Minute),
 		"random key": mustSealer(t, nil, time.Minute),
 	} {
-		if _, err := other.Open(context.Background(), token); !errors.Is(err, ErrForeign) {
-			t.Errorf("%s: err %v, want ErrForeign", name, err)
+		if _, err := other.Open(context.Background(), token); !errors.Is(err, ErrOtherKey) {
+			t.Errorf("%s: err %v, want ErrOtherKey", name, err)
 		}
 	}
 	// Two random-key sealers never share tokens: tokens die with the process.
 	r1, r2 := mustSealer(t, nil, time.Minute), mustSealer(t, nil, time.Minute)
 	tok, _ := mustSeal(t, r1, testClaims())
-	if _, err := r2.Open(context.Background(), tok); !errors.Is(err, ErrForeign) {
-		t.Errorf("random keys: err %v, want ErrForeign", err)
+	if _, err := r2.Open(context.Background(), tok); !errors.Is(err, ErrOtherKey) {
+		t.Errorf("random keys: err %v, want ErrOtherKey", err)
+	}
+}
+
+// splitToken is a token's key id and its sealed bytes.
+func splitToken(t *testing.T, token string) (string, []byte) {
+	t.Helper()
+	id, body, ok := strings.Cut(strings.TrimPrefix(token, tokenPrefix), ".")
+	if !ok || len(id) != keyIDLen {
+		t.Fatalf("token %q has no key id", token)
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id, raw
+}
+
+// TestKeyID: a token names its key by an id that says nothing of the key;
+// a token naming another key is ErrOtherKey however its body looks, and
+// Verify words it for the operator (every replica needs the same key); a
+// token that names this key but was sealed under another, or whose id was
+// moved onto another key's body, is altered (ErrForeign). Tokens of the
+// first format, without a key id, still open under their key, and are
+// ErrForeign under any other.
+func TestKeyID(t *testing.T) {
+	ctx := context.Background()
+	a, b := mustSealer(t, key(1), time.Minute), mustSealer(t, key(2), time.Minute)
+	tokA, tokB := mustSealString(t, a), mustSealString(t, b)
+	idA, rawA := splitToken(t, tokA)
+	idB, rawB := splitToken(t, tokB)
+	if idA == idB {
+		t.Fatalf("two keys share the id %q", idA)
+	}
+	if idA != keyID(key(1)) || strings.Contains(tokA, base64.RawURLEncoding.EncodeToString(key(1))[:8]) {
+		t.Errorf("key id %q: want a hash of the key, never the key", idA)
+	}
+	if again, _ := splitToken(t, mustSealString(t, mustSealer(t, key(1), time.Minute))); again != idA {
+		t.Errorf("the same key's id changed: %q, %q", idA, again)
+	}
+
+	for name, c := range map[string]struct {
+		token string
+		want  error
+	}{
+		"other key's token":                  {tokB, ErrOtherKey},
+		"other key's id, this key's body":    {tokenPrefix + idB + "." + base64.RawURLEncoding.EncodeToString(rawA), ErrOtherKey},
+		"this key's id, other key's body":    {tokenPrefix + idA + "." + base64.RawURLEncoding.EncodeToString(rawB), ErrForeign},
+		"this key's id, body altered":        {tokenPrefix + idA + "." + base64.RawURLEncoding.EncodeToString(flip(rawA, 20)), ErrForeign},
+		"id too short":                       {tokenPrefix + idA[:7] + "." + base64.RawURLEncoding.EncodeToString(rawA), ErrMalformed},
+		"id too long":                        {tokenPrefix + idA + "A." + base64.RawURLEncoding.EncodeToString(rawA), ErrMalformed},
+		"id not base64url":                   {tokenPrefix + "!!!!!!!!." + base64.RawURLEncoding.EncodeToString(rawA), ErrMalformed},
+		"two ids":                            {tokenPrefix + idA + "." + idA + "." + base64.RawURLEncoding.EncodeToString(rawA), ErrMalformed},
+		"empty id":                           {tokenPrefix + "." + base64.RawURLEncoding.EncodeToString(rawA), ErrMalformed},
+		"id, no body":                        {tokenPrefix + idA + ".", ErrMalformed},
+		"other key's id, body not base64url": {tokenPrefix + idB + ".!!!!", ErrMalformed},
+		"this token without its id":          {tokenPrefix + base64.RawURLEncoding.EncodeToString(rawA), ErrForeign},
+	} {
+		if _, err := a.Open(ctx, c.token); !errors.Is(err, c.want) {
+			t.Errorf("%s: err %v, want %v", name, err, c.want)
+		}
+	}
+
+	// Tokens of the first format: no key id, sealed under the bare
+	// additional data.
+	legacy := func(s *Sealer) string {
+		c := testClaims()
+		c.ID, c.ExpiresAt = "legacy-id", s.now().Add(time.Minute).Unix()
+		plain, err := json.Marshal(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		nonce := make([]byte, s.aead.NonceSize())
+		return tokenPrefix + base64.RawURLEncoding.EncodeToString(s.aead.Seal(bytes.Clone(nonce), nonce, plain, additionalData))
+	}
+	if c, err := a.Open(ctx, legacy(a)); err != nil || c.ID != "legacy-id" {
+		t.Errorf("a first-format token under its key: %+v, %v", c, err)
+	}
+	if _, err := b.Open(ctx, legacy(a)); !errors.Is(err, ErrForeign) {
+		t.Errorf("a first-format token under another key: %v, want ErrForeign", err)
+	}
+
+	// What a caller is told: the keys differ, and what to do.
+	call := Call{Target: "t", Set: &catalog.Files{}}
+	for name, c := range map[string]struct {
+		s    *Sealer
+		want string
+	}{
+		"configured key": {a, "every replica must have the same MCP_CONFIRM_KEY"},
+		"ephemeral key":  {mustSealer(t, nil, time.Minute), "this server has no MCP_CONFIRM_KEY"},
+	} {
+		_, err := c.s.Verify(ctx, tokB, call)
+		e, ok := apierr.As(err)
+		if !ok || e.Type != apierr.InvalidParams || e.Details["reason"] != "invalid" || e.Details["key_mismatch"] != true ||
+			!strings.Contains(e.Message, c.want) || !strings.Contains(e.Message, "without confirm_token") {
+			t.Errorf("%s: Verify of another key's token = %v (%+v), want INVALID_PARAMS saying %q", name, err, e, c.want)
+		}
+	}
+	_, err := a.Verify(ctx, tokenPrefix+idA+"."+base64.RawURLEncoding.EncodeToString(flip(rawA, 20)), call)
+	if e, ok := apierr.As(err); !ok || e.Details["key_mismatch"] != nil || strings.Contains(e.Message, "MCP_CONFIRM_KEY") {
+		t.Errorf("an altered token of this key is blamed on the key: %v", err)
 	}
 }
 
@@ -199,11 +304,10 @@ func refused(err error) bool {
 func TestTamperedTokens(t *testing.T) {
 	s := mustSealer(t, nil, time.Minute)
 	token, _ := mustSeal(t, s, testClaims())
-	body := strings.TrimPrefix(token, tokenPrefix)
-	orig, err := base64.RawURLEncoding.DecodeString(body)
-	if err != nil {
-		t.Fatal(err)
-	}
+	id, orig := splitToken(t, token)
+	// The sealed body; changes to the key id are TestKeyID's.
+	prefix := tokenPrefix + id + "."
+	body := strings.TrimPrefix(token, prefix)
 	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 	for i := range body {
 		b := []byte(body)
@@ -211,7 +315,7 @@ func TestTamperedTokens(t *testing.T) {
 		// low-bit and one high-bit change.
 		for _, step := range []int{1, 33} {
 			b[i] = alphabet[(strings.IndexByte(alphabet, body[i])+step)%len(alphabet)]
-			_, err := s.Open(context.Background(), tokenPrefix+string(b))
+			_, err := s.Open(context.Background(), prefix+string(b))
 			if refused(err) {
 				continue
 			}
@@ -236,20 +340,20 @@ func TestTamperedTokens(t *testing.T) {
 		"space before":             " " + token,
 		"space after":              token + " ",
 		"padded":                   token + "==",
-		"standard base64 alphabet": tokenPrefix + base64.RawStdEncoding.EncodeToString(orig) + "+/",
-		"not base64":               tokenPrefix + "!!!!" + body[4:],
+		"standard base64 alphabet": prefix + base64.RawStdEncoding.EncodeToString(orig) + "+/",
+		"not base64":               prefix + "!!!!" + body[4:],
 		"truncated by one":         token[:len(token)-1],
 		"truncated by four":        token[:len(token)-4],
-		"truncated to half":        token[:len(tokenPrefix)+len(body)/2],
-		"truncated to the nonce":   tokenPrefix + base64.RawURLEncoding.EncodeToString(orig[:12]),
-		"shorter than a nonce":     tokenPrefix + base64.RawURLEncoding.EncodeToString(orig[:5]),
+		"truncated to half":        token[:len(prefix)+len(body)/2],
+		"truncated to the nonce":   prefix + base64.RawURLEncoding.EncodeToString(orig[:12]),
+		"shorter than a nonce":     prefix + base64.RawURLEncoding.EncodeToString(orig[:5]),
 		"extended":                 token + "AAAA",
 		"doubled":                  token + body,
 		"two tokens":               token + token,
-		"other token's tail":       tokenPrefix + body[:16] + strings.TrimPrefix(mustSealString(t, s), tokenPrefix)[16:],
-		"ciphertext bit flip":      tokenPrefix + base64.RawURLEncoding.EncodeToString(flip(orig, len(orig)/2)),
-		"nonce bit flip":           tokenPrefix + base64.RawURLEncoding.EncodeToString(flip(orig, 0)),
-		"tag bit flip":             tokenPrefix + base64.RawURLEncoding.EncodeToString(flip(orig, len(orig)-1)),
+		"other token's tail":       prefix + body[:16] + strings.TrimPrefix(mustSealString(t, s), prefix)[16:],
+		"ciphertext bit flip":      prefix + base64.RawURLEncoding.EncodeToString(flip(orig, len(orig)/2)),
+		"nonce bit flip":           prefix + base64.RawURLEncoding.EncodeToString(flip(orig, 0)),
+		"tag bit flip":             prefix + base64.RawURLEncoding.EncodeToString(flip(orig, len(orig)-1)),
 	} {
 		c, err := s.Open(context.Background(), bad)
 		if !refused(err) {
@@ -261,7 +365,7 @@ func TestTamperedTokens(t *testing.T) {
 	if _, err := s.Open(context.Background(), "vbc2."+body); !errors.Is(err, ErrMalformed) {
 		t.Errorf("other prefix: %v, want ErrMalformed", err)
 	}
-	if _, err := s.Open(context.Background(), tokenPrefix+base64.RawURLEncoding.EncodeToString(flip(orig, len(orig)/2))); !errors.Is(err, ErrForeign) {
+	if _, err := s.Open(context.Background(), prefix+base64.RawURLEncoding.EncodeToString(flip(orig, len(orig)/2))); !errors.Is(err, ErrForeign) {
 		t.Errorf("altered ciphertext: %v, want ErrForeign", err)
 	}
 	// Go's base64 skips line breaks, so a token wrapped by a client decodes

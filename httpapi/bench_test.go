@@ -56,7 +56,7 @@ func BenchmarkListHTTP(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	ln, err := httpapi.Listen("127.0.0.1:0", "")
+	ln, err := httpapi.Listen("127.0.0.1:0", false)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -1,8 +1,6 @@
 package httpapi
 
 import (
-	"crypto/sha256"
-	"crypto/subtle"
 	"net"
 	"net/http"
 	"net/netip"
@@ -12,12 +10,14 @@ import (
 	"time"
 
 	"github.com/vectorops/pgvector-backup-mcp/apierr"
+	"github.com/vectorops/pgvector-backup-mcp/caller"
 )
 
 // guard runs the checks every route shares, outermost first: the access log
 // (which sees every answer, refusals included), a recovered panic, the
 // bound on the time to receive the body, the Host and Origin checks, the
-// token, and the body's size; then it reads the body (see bufferBody).
+// token (whose caller goes into the request's context), and the body's
+// size; then it reads the body (see bufferBody).
 func (h *Handler) guard(next http.Handler) http.Handler {
 	return h.accessLog(h.recoverPanic(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		markHandlerStarted(r)
@@ -43,11 +43,15 @@ func (h *Handler) guard(next http.Handler) http.Handler {
 				"requests from the web origin %q are refused; the operator can allow it with --allow-origin", origin)
 			return
 		}
-		if r.URL.Path != HealthPath && !h.authorized(r) {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="mcp-server"`)
-			refuse(http.StatusUnauthorized, apierr.Forbidden,
-				"this server needs the header Authorization: Bearer <token> (the token the operator set with --auth-token or MCP_AUTH_TOKEN)")
-			return
+		if !h.open(r.URL.Path) {
+			who, admitted, refused := h.authenticate(r)
+			if !admitted {
+				h.unauthorized(w, r, refused, refuse)
+				return
+			}
+			// mcp-go hands the request's context to the tool handlers,
+			// which check the caller's scopes.
+			r = r.WithContext(caller.With(r.Context(), who))
 		}
 		if r.ContentLength > h.opts.MaxBodyBytes {
 			refuse(http.StatusRequestEntityTooLarge, apierr.InvalidParams,
@@ -89,18 +93,10 @@ func (h *Handler) originAllowed(origin string, r *http.Request) bool {
 	return u.Scheme == scheme && strings.EqualFold(u.Host, r.Host)
 }
 
-// authorized checks the bearer token in constant time (over digests, so
-// not even the token's length shows).
-func (h *Handler) authorized(r *http.Request) bool {
-	if h.opts.AuthToken == "" {
-		return true
-	}
-	scheme, given, ok := strings.Cut(r.Header.Get("Authorization"), " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return false
-	}
-	a, b := sha256.Sum256([]byte(strings.TrimSpace(given))), sha256.Sum256([]byte(h.opts.AuthToken))
-	return subtle.ConstantTimeCompare(a[:], b[:]) == 1
+// open reports whether a path needs no token: /health, and the protected
+// resource metadata, which says how to get one.
+func (h *Handler) open(path string) bool {
+	return slices.Contains(h.openPaths, path)
 }
 
 // isLoopback reports whether a host or host:port names the loopback

@@ -1,8 +1,9 @@
 // Package httpapi serves, on one port, the old Python service's REST API
 // (same endpoints, envelope and messages, so its scripts keep working) and
 // MCP over streamable HTTP at /mcp, behind the checks every route shares:
-// Host and Origin, the bearer token, bounds on a body's size and on the
-// time to receive it, and an access log.
+// Host and Origin, the bearer token (static, or an OAuth JWT whose scopes
+// decide what the call may do), bounds on a body's size and on the time to
+// receive it, and an access log.
 // It is a thin front end: arguments go through the tools' own validator,
 // the work through service, errors are mapped by their apierr type.
 package httpapi
@@ -14,6 +15,8 @@ import (
 
 	"github.com/mark3labs/mcp-go/server"
 
+	"github.com/vectorops/pgvector-backup-mcp/caller"
+	"github.com/vectorops/pgvector-backup-mcp/oauth"
 	"github.com/vectorops/pgvector-backup-mcp/schemas"
 	"github.com/vectorops/pgvector-backup-mcp/service"
 )
@@ -33,9 +36,18 @@ const DefaultMaxBodyBytes = 1 << 20
 
 // Options configure the handler.
 type Options struct {
-	// AuthToken, when set, is the bearer token every route but /health
-	// needs.
+	// AuthToken, when set, is a bearer token every route but /health and
+	// the protected resource metadata accepts: its holder may do
+	// everything.
 	AuthToken string
+	// OAuth, when set, verifies the bearer JWTs of one issuer: their
+	// scopes decide what each call may do.
+	OAuth *oauth.Verifier
+	// PublicURL is the URL clients reach /mcp at: with OAuth, the
+	// resource its metadata names and its tokens are for.
+	PublicURL string
+	// LegacyAPI is which old REST routes are served ("" means LegacyOn).
+	LegacyAPI LegacyMode
 	// AllowOrigins are browser origins ("https://console.example.com")
 	// allowed besides the server's own.
 	AllowOrigins []string
@@ -59,6 +71,7 @@ type Handler struct {
 	opts      Options
 	log       *slog.Logger
 	root      http.Handler
+	openPaths []string // the paths that need no token
 }
 
 // New returns the handler serving svc's operations, and mcpServer's tools at
@@ -66,6 +79,9 @@ type Handler struct {
 func New(svc *service.Service, mcpServer *server.MCPServer, opts Options) (*Handler, error) {
 	v, err := schemas.NewValidator()
 	if err != nil {
+		return nil, err
+	}
+	if err := checkAuthOptions(&opts); err != nil {
 		return nil, err
 	}
 	if opts.MaxBodyBytes <= 0 {
@@ -94,13 +110,17 @@ func New(svc *service.Service, mcpServer *server.MCPServer, opts Options) (*Hand
 	)
 
 	mux := http.NewServeMux()
-	mux.Handle(ListPath, only(h.list, http.MethodGet, http.MethodHead))
-	mux.Handle(RestorePath, only(h.restore, http.MethodPost))
-	mux.Handle(BackupPath, only(h.backup, http.MethodPost))
+	mux.Handle(ListPath, h.legacyRoute(caller.Read, only(h.list, http.MethodGet, http.MethodHead)))
+	mux.Handle(RestorePath, h.legacyRoute(caller.Write, only(h.restore, http.MethodPost)))
+	mux.Handle(BackupPath, h.legacyRoute(caller.Write, only(h.backup, http.MethodPost)))
 	mux.Handle(HealthPath, only(h.health, http.MethodGet, http.MethodHead))
+	h.openPaths = append([]string{HealthPath}, h.metadataPaths()...)
+	for _, p := range h.metadataPaths() {
+		mux.Handle(p, only(h.resourceMetadata, http.MethodGet, http.MethodHead))
+	}
 	mux.Handle(MCPPath, h.mcpFront(h.mcp))
 	mux.HandleFunc("/", notFound)
-	h.root = h.guard(mux)
+	h.root = h.observe(h.guard(mux))
 	return h, nil
 }
 

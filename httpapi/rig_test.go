@@ -96,7 +96,7 @@ func newRig(t *testing.T, o rigOptions) *rig {
 	if r.handler, err = httpapi.New(svc, mcpServer, o.opts); err != nil {
 		t.Fatal(err)
 	}
-	ln, err := httpapi.Listen("127.0.0.1:0", o.opts.AuthToken)
+	ln, err := httpapi.Listen("127.0.0.1:0", o.opts.AuthToken != "" || o.opts.OAuth != nil)
 	if err != nil {
 		t.Fatal(err)
 	}

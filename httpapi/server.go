@@ -18,9 +18,10 @@ var ErrTokenRequired = errors.New("refusing to serve without a bearer token")
 
 // Listen opens addr for serving. An address without a host ("8084",
 // ":8084") means the loopback interface: reaching beyond this machine must
-// be asked for by name ("0.0.0.0:8084"), and then needs a bearer token,
-// since every route but /health can read and replace the training data.
-func Listen(addr string, authToken string) (net.Listener, error) {
+// be asked for by name ("0.0.0.0:8084"), and then must be protected (a
+// static token, or OAuth), since every route but /health can read and
+// replace the training data.
+func Listen(addr string, protected bool) (net.Listener, error) {
 	if !strings.Contains(addr, ":") {
 		addr = ":" + addr
 	}
@@ -35,10 +36,10 @@ func Listen(addr string, authToken string) (net.Listener, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", net.JoinHostPort(host, port), err)
 	}
-	if tcp, ok := ln.Addr().(*net.TCPAddr); ok && !tcp.IP.IsLoopback() && authToken == "" {
+	if tcp, ok := ln.Addr().(*net.TCPAddr); ok && !tcp.IP.IsLoopback() && !protected {
 		ln.Close()
 		return nil, fmt.Errorf("%w: %s is reachable from other machines, and anyone who reaches it could replace the training data; "+
-			"set --auth-token (or MCP_AUTH_TOKEN), or serve on loopback (--http 127.0.0.1:%s)", ErrTokenRequired, ln.Addr(), port)
+			"set --auth-token (or MCP_AUTH_TOKEN) or --oauth-issuer, or serve on loopback (--http 127.0.0.1:%s)", ErrTokenRequired, ln.Addr(), port)
 	}
 	return ln, nil
 }

@@ -46,6 +46,8 @@ var compatible = map[string][]string{
 // runs) block writers only. Each wait is bounded by the request's LockWait:
 // then CONFLICT names the sessions holding the lock.
 func (j *job) lock(ctx context.Context, tx pgx.Tx) error {
+	start := time.Now()
+	defer func() { j.lockWaited = time.Since(start) }()
 	// A server killed while its session waits for a lock would otherwise
 	// keep its locks until the wait ends: have PostgreSQL (14 and later)
 	// check the client.

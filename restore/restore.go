@@ -117,6 +117,7 @@ type Result struct {
 	DryRun            bool
 	Online            bool
 	Duration          time.Duration // until the commit
+	LockWait          time.Duration // taking the locks (locks.go), a part of Duration
 	Finished          time.Time
 	Analyze           time.Duration // ANALYZE after an online restore
 	Indexes           []string      // vector indexes dropped before the load and built again after it
@@ -193,7 +194,7 @@ func Run(ctx context.Context, conn *pgx.Conn, req Request) (*Result, error) {
 	} else if err := tx.Commit(ctx); err != nil {
 		return nil, j.commitFailed(ctx, err)
 	}
-	res.Duration, res.Finished = time.Since(start), time.Now()
+	res.Duration, res.Finished, res.LockWait = time.Since(start), time.Now(), j.lockWaited
 	j.publishSnapshot(ctx, res)
 	j.analyze(ctx, conn, res)
 	return res, nil
@@ -248,6 +249,8 @@ type job struct {
 	keptCollections bool
 
 	building atomic.Pointer[string] // the index being built, for watchBuild
+
+	lockWaited time.Duration // how long lock took to get every lock
 }
 
 // open opens the set's files unless the caller did, before any lock is

@@ -18,6 +18,12 @@ source scripts/weed.sh
 weed_out=$(mktemp) weed_err=$(mktemp)
 bash scripts/install-weed.sh >"$weed_out" 2>"$weed_err" &
 weed_build=$!
+# The official MCP conformance suite (scripts/conformance.sh: 30-70 s of
+# npm the first time, nothing later) installs the same way;
+# cmd/mcp-server's TestConformance runs it.
+conformance_out=$(mktemp) conformance_err=$(mktemp)
+bash scripts/conformance.sh install >"$conformance_out" 2>"$conformance_err" &
+conformance_install=$!
 
 pg_start
 echo "test.sh: PostgreSQL 15 with pgvector on 127.0.0.1:$PG_PORT" >&2
@@ -43,6 +49,16 @@ start_s3() {
   export TEST_S3_ENDPOINT=$S3_ENDPOINT TEST_S3_BUCKET=$S3_BUCKET \
     TEST_S3_ACCESS_KEY=$AWS_ACCESS_KEY_ID TEST_S3_SECRET_KEY=$AWS_SECRET_ACCESS_KEY \
     TEST_S3_WEED_BIN=$WEED_BIN TEST_S3_DIR=$WEED_TMP
+  # The conformance suite's install, waited for here too: its test is in
+  # cmd/mcp-server, a package that needs the S3 store as well.
+  if ! wait "$conformance_install"; then
+    cat "$conformance_err" >&2
+    echo "test.sh: installing the MCP conformance suite failed (above)" >&2
+    exit 1
+  fi
+  cat "$conformance_err" >&2
+  export TEST_MCP_CONFORMANCE=$(tail -n 1 "$conformance_out")
+  rm -f "$conformance_out" "$conformance_err"
 }
 
 if [[ $# -gt 0 ]]; then
@@ -74,7 +90,7 @@ fi
 # One line per fuzzer; everything it printed when it finds a failure.
 fuzztime=${FUZZTIME:-100000x}
 fuzzlog=$(mktemp)
-for target in legacyjson:FuzzConvert csvstream:FuzzReader catalog:FuzzResolve dbaccess:FuzzResolve; do
+for target in legacyjson:FuzzConvert csvstream:FuzzReader backupfile:FuzzBinaryReader catalog:FuzzResolve dbaccess:FuzzResolve; do
   pkg=${target%%:*} name=${target##*:}
   if go test -run '^$' -fuzz "^$name\$" -fuzztime "$fuzztime" "./$pkg" >"$fuzzlog" 2>&1; then
     last=$(grep -o 'execs: [0-9]*' "$fuzzlog" | tail -n 1)

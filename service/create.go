@@ -35,8 +35,8 @@ func (s *Service) Create(ctx context.Context, args schemas.CreateArgs) (*schemas
 	defer conn.Close(context.WithoutCancel(ctx))
 	w, err := backup.Create(ctx, conn, backup.Request{Store: s.Catalog.Store, Dir: dir, Tables: args.Tables, TaskID: args.TaskID, Database: db.Name})
 	if err != nil {
-		log.Warn("backup failed", "err", err)
-		return nil, err
+		log.WarnContext(ctx, "backup failed", "err", err)
+		return nil, s.createRecorded(ctx, args, dir, db.Name, start, nil, err)
 	}
 	res := &schemas.CreateResult{
 		BackupPerformed: true,
@@ -63,6 +63,6 @@ func (s *Service) Create(ctx context.Context, args schemas.CreateArgs) (*schemas
 	if w.LogError != nil {
 		res.Errors = append(res.Errors, "the set is complete, but the folder's backup log could not be updated: "+w.LogError.Error())
 	}
-	log.Info("backup written", "timestamp", w.Timestamp, "duration", res.Duration)
-	return res, nil
+	log.InfoContext(ctx, "backup written", "timestamp", w.Timestamp, "duration", res.Duration)
+	return res, s.createRecorded(ctx, args, dir, db.Name, start, res, nil)
 }

@@ -56,7 +56,7 @@ func (s *Service) Restore(ctx context.Context, args schemas.RestoreArgs, opts Re
 	if err != nil {
 		return nil, err
 	}
-	log.Info("restore starting", "tables", args.Tables, "truncate", args.TruncateBeforeRestore,
+	log.InfoContext(ctx, "restore starting", "tables", args.Tables, "truncate", args.TruncateBeforeRestore,
 		"collections", args.Collections, "on_conflict", args.OnConflict, "dry_run", args.DryRun)
 	if claims != nil {
 		call.req.BeforeCommit = func() error { return s.spend(ctx, claims) }
@@ -65,22 +65,32 @@ func (s *Service) Restore(ctx context.Context, args schemas.RestoreArgs, opts Re
 	if err != nil {
 		return nil, err
 	}
+	// Refused options are refused before the restore starts: such a call
+	// did nothing, and leaves no audit record.
+	if _, err := restore.Validate(ctx, call.req); err != nil {
+		release()
+		return nil, err
+	}
+	start := time.Now()
 	done, err := restore.Run(ctx, conn, call.req)
 	release()
 	if err != nil {
-		log.Warn("restore failed, rolled back", "error_type", apierr.TypeOf(err), "err", err)
-		return nil, err
+		log.WarnContext(ctx, "restore failed, rolled back", "error_type", apierr.TypeOf(err), "err", err)
+		return nil, s.restoreRecorded(ctx, call, opts, start, nil, nil, err)
 	}
 	res := s.restoreResult(call, done)
 	if res.Snapshot != nil {
 		s.pruneSnapshots(ctx, res, done.Snapshot.Source, log)
 	}
 	if res.DryRun {
-		log.Info("dry run finished, rolled back", restoredAttrs(res)...)
+		log.InfoContext(ctx, "dry run finished, rolled back", restoredAttrs(res)...)
 	} else {
-		log.Info("restore committed", append(restoredAttrs(res), "analyze", done.Analyze.Seconds())...)
+		log.InfoContext(ctx, "restore committed", append(restoredAttrs(res), "analyze", done.Analyze.Seconds())...)
+		if res.Snapshot != nil {
+			log.InfoContext(ctx, "snapshot saved", "snapshot", res.Snapshot.Timestamp, "snapshot_path", res.Snapshot.BackupPath)
+		}
 	}
-	return res, nil
+	return res, s.restoreRecorded(ctx, call, opts, start, done, res, nil)
 }
 
 // restoreCall is a restore call resolved: the set, the database and the
@@ -122,7 +132,7 @@ func (s *Service) resolveRestore(ctx context.Context, args schemas.RestoreArgs, 
 		OtherDatabase: args.AllowOtherDatabase,
 		LockWait:      s.LockWait,
 		Progress:      throttle(opts.Progress, 200*time.Millisecond),
-		Waiting:       waiting(opts.Progress),
+		Waiting:       s.waiting(ctx, opts.Progress),
 		IndexMemory:   s.IndexMemory,
 		IndexProgress: indexProgress(opts.Progress),
 		Watch:         db.Connect,
@@ -195,15 +205,15 @@ func (s *Service) pruneSnapshots(ctx context.Context, res *schemas.RestoreResult
 		kept, err = backup.Prune(ctx, sets, s.KeepSnapshots, *source, res.Snapshot.Timestamp)
 		res.Snapshot.Pruned = append(res.Snapshot.Pruned, kept.Removed...)
 		for _, k := range kept.Kept {
-			log.Warn("a set named as a snapshot is not provably one; left in place", "err", k)
+			log.WarnContext(ctx, "a set named as a snapshot is not provably one; left in place", "err", k)
 		}
 	}
 	if err != nil {
-		log.Warn("could not remove older snapshots", "err", err)
+		log.WarnContext(ctx, "could not remove older snapshots", "err", err)
 		res.Errors = append(res.Errors, fmt.Sprintf("the restore is complete, but older snapshot sets could not be removed (keeping the newest %d): %v", s.KeepSnapshots, err))
 	}
 	if len(res.Snapshot.Pruned) > 0 {
-		log.Info("older snapshots removed", "keep", s.KeepSnapshots, "removed", res.Snapshot.Pruned)
+		log.InfoContext(ctx, "older snapshots removed", "keep", s.KeepSnapshots, "removed", res.Snapshot.Pruned)
 	}
 }
 
@@ -239,7 +249,7 @@ func (s *Service) seekApproval(ctx context.Context, conn *pgx.Conn, call *restor
 		case ctx.Err() != nil:
 			return apierr.Wrap(apierr.Cancelled, err, "cancelled while asking the user to approve; nothing was changed")
 		}
-		s.logger().Info("could not ask the user directly; answering with a confirmation token", "err", err)
+		s.logger().InfoContext(ctx, "could not ask the user directly; answering with a confirmation token", "err", err)
 	}
 	claims, err := confirm.Bind(call.confirmCall(), binding.State, binding.Files)
 	if err != nil {
@@ -326,13 +336,19 @@ func indexProgress(p Progress) func(index, phase string, done, total int64) {
 	}
 }
 
-// waiting reports what a restore waits for, as progress that has not
-// started.
-func waiting(p Progress) func(string) {
-	if p == nil {
-		return nil
+// waiting reports what a restore waits for: logged when it changes, and as
+// progress that has not started.
+func (s *Service) waiting(ctx context.Context, p Progress) func(string) {
+	var last string
+	return func(what string) {
+		if what != last {
+			s.logger().InfoContext(ctx, "restore waiting for a lock", "detail", what)
+			last = what
+		}
+		if p != nil {
+			p(0, 1, what)
+		}
 	}
-	return func(what string) { p(0, 1, what) }
 }
 
 // requireRestoreParams checks the required arguments for callers that

@@ -1,7 +1,9 @@
 // Package service carries out the server's operations (list, restore) on
 // behalf of every front end: the MCP tools, the legacy HTTP API and the
 // command line take schemas arguments, call here, and present the schemas
-// results. Errors are apierr errors.
+// results. Every restore and backup that reaches the database is counted
+// (Metrics) and leaves an audit record (Audit) before the call returns
+// (record.go). Errors are apierr errors.
 package service
 
 import (
@@ -12,10 +14,12 @@ import (
 	"time"
 
 	"github.com/vectorops/pgvector-backup-mcp/apierr"
+	"github.com/vectorops/pgvector-backup-mcp/audit"
 	"github.com/vectorops/pgvector-backup-mcp/catalog"
 	"github.com/vectorops/pgvector-backup-mcp/confirm"
 	"github.com/vectorops/pgvector-backup-mcp/dbaccess"
 	"github.com/vectorops/pgvector-backup-mcp/layout"
+	"github.com/vectorops/pgvector-backup-mcp/metrics"
 )
 
 // Service holds what every operation needs.
@@ -49,6 +53,14 @@ type Service struct {
 	// DefaultReaders.
 	Readers int
 
+	// Metrics, when set, count what restores did and the store's
+	// failures; nil counts nothing.
+	Metrics *metrics.Metrics
+
+	// Audit, when set, is the trail every restore and backup that reached
+	// the database leaves a record in, before the call returns.
+	Audit *audit.Trail
+
 	readers     chan struct{}
 	readersOnce sync.Once
 	hooks       hooks
@@ -67,7 +79,7 @@ func (s *Service) readSlot(ctx context.Context) (release func(), err error) {
 		return func() { <-s.readers }, nil
 	default:
 	}
-	s.logger().Info("waiting for other calls to finish reading backup sets", "readers", cap(s.readers))
+	s.logger().InfoContext(ctx, "waiting for other calls to finish reading backup sets", "readers", cap(s.readers))
 	select {
 	case s.readers <- struct{}{}:
 		return func() { <-s.readers }, nil

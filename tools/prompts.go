@@ -10,6 +10,7 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
 
+	"github.com/vectorops/pgvector-backup-mcp/caller"
 	"github.com/vectorops/pgvector-backup-mcp/display"
 )
 
@@ -89,7 +90,10 @@ func rollbackArgs(args map[string]string) (goal string, names []string, err erro
 	return goal, names, nil
 }
 
-func (h *handlers) rollback(_ context.Context, req mcp.GetPromptRequest) (*mcp.GetPromptResult, error) {
+func (h *handlers) rollback(ctx context.Context, req mcp.GetPromptRequest) (*mcp.GetPromptResult, error) {
+	if err := permitted(ctx, caller.Read, rollbackPrompt); err != nil {
+		return nil, err
+	}
 	goal, names, err := rollbackArgs(req.Params.Arguments)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", rollbackPrompt, err)

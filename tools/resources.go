@@ -10,6 +10,7 @@ import (
 	"github.com/mark3labs/mcp-go/server"
 
 	"github.com/vectorops/pgvector-backup-mcp/apierr"
+	"github.com/vectorops/pgvector-backup-mcp/caller"
 	"github.com/vectorops/pgvector-backup-mcp/display"
 	"github.com/vectorops/pgvector-backup-mcp/schemas"
 	"github.com/vectorops/pgvector-backup-mcp/service"
@@ -42,6 +43,9 @@ func (h *handlers) addResources(srv *server.MCPServer) {
 
 func (h *handlers) readDocument(doc string) server.ResourceTemplateHandlerFunc {
 	return func(ctx context.Context, req mcp.ReadResourceRequest) ([]mcp.ResourceContents, error) {
+		if err := permitted(ctx, caller.Read, "reading a backup set's "+doc); err != nil {
+			return nil, err
+		}
 		location, timestamp := uriVar(req, "location"), uriVar(req, "timestamp")
 		b, mime, err := h.svc.Document(ctx, location, timestamp, doc)
 		if err != nil {
@@ -88,9 +92,9 @@ func uriVar(req mcp.ReadResourceRequest, name string) string {
 }
 
 // listResources adds, to resources/list's first page, the documents of the
-// newest sets.
+// newest sets, for a caller who may read them.
 func (h *handlers) listResources(ctx context.Context, _ any, req *mcp.ListResourcesRequest, res *mcp.ListResourcesResult) {
-	if req.Params.Cursor != "" {
+	if req.Params.Cursor != "" || !caller.From(ctx).May(caller.Read) {
 		return
 	}
 	list, err := h.svc.List(ctx, schemas.ListArgs{Limit: listedSets})

@@ -9,6 +9,7 @@ import (
 	"github.com/mark3labs/mcp-go/server"
 
 	"github.com/vectorops/pgvector-backup-mcp/apierr"
+	"github.com/vectorops/pgvector-backup-mcp/caller"
 	"github.com/vectorops/pgvector-backup-mcp/display"
 	"github.com/vectorops/pgvector-backup-mcp/schemas"
 	"github.com/vectorops/pgvector-backup-mcp/service"
@@ -67,12 +68,21 @@ func newTool[A any, R any](h *handlers, name string, a about, op func(context.Co
 	} {
 		opt(&def)
 	}
-	return tool{def: def, handler: typed(h, name, op, summary)}
+	scope := caller.Write
+	if a.hints.readOnly {
+		scope = caller.Read
+	}
+	return tool{def: def, handler: typed(h, name, scope, op, summary)}
 }
 
-// typed is newTool's handler.
-func typed[A any, R any](h *handlers, name string, op func(context.Context, mcp.CallToolRequest, A) (*R, error), summary func(*R) string) server.ToolHandlerFunc {
+// typed is newTool's handler. A caller not granted the tool's scope (read
+// for the read-only tools, write for the others) is refused before
+// anything runs.
+func typed[A any, R any](h *handlers, name string, scope caller.Scope, op func(context.Context, mcp.CallToolRequest, A) (*R, error), summary func(*R) string) server.ToolHandlerFunc {
 	return func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		if err := permitted(ctx, scope, name); err != nil {
+			return h.errorResult(name, err), nil
+		}
 		// The raw bytes, when the transport kept them, avoid a lossy
 		// round trip through map[string]any (integers above 2^53).
 		raw := []byte(req.Params.RawArguments)
@@ -142,4 +152,15 @@ func (h *handlers) progress(ctx context.Context, req mcp.CallToolRequest) servic
 			h.logger.Debug("progress notification not sent", "err", err)
 		}
 	}
+}
+
+// permitted refuses a call whose caller was not granted scope: FORBIDDEN,
+// reason insufficient_scope, naming the scope; what is the tool, resource
+// or prompt called. stdio and the command line are the local operator, who
+// may do everything.
+func permitted(ctx context.Context, scope caller.Scope, what string) error {
+	if err := caller.From(ctx).Require(scope); err != nil {
+		return apierr.Wrap(apierr.Forbidden, err, "%s: %v", what, err).With("reason", "insufficient_scope").With("scope", string(scope))
+	}
+	return nil
 }

@@ -7,6 +7,7 @@
 package tools
 
 import (
+	"cmp"
 	"log/slog"
 
 	"github.com/mark3labs/mcp-go/server"
@@ -30,7 +31,8 @@ Start with list_vector_backups to find backup sets; each set is named by its fol
 restore_vector_backup replaces or appends table rows in one transaction: it either completes or changes nothing. Use truncate_before_restore=true to roll the tables back to the backup.
 The prompt rollback_vector_data walks through a safe rollback; each set's manifest and log are resources (vector-backup://{location}/{timestamp}/manifest and /log).`
 
-// NewServer returns an MCP server serving svc's operations.
+// NewServer returns an MCP server serving svc's operations. It routes
+// svc's log records about a call to that call's client too (logging.go).
 func NewServer(svc *service.Service, opts Options) (*server.MCPServer, error) {
 	v, err := schemas.NewValidator()
 	if err != nil {
@@ -44,6 +46,8 @@ func NewServer(svc *service.Service, opts Options) (*server.MCPServer, error) {
 	hooks := &server.Hooks{}
 	hooks.AddAfterListResources(h.listResources)
 	hooks.AddOnRequestInitialization(boundPromptRequest)
+	logging := newLoggingClients()
+	logging.hook(hooks)
 	srv := server.NewMCPServer(ServerName, opts.Version,
 		server.WithToolCapabilities(false),
 		server.WithResourceCapabilities(false, false),
@@ -52,8 +56,12 @@ func NewServer(svc *service.Service, opts Options) (*server.MCPServer, error) {
 		server.WithInstructions(instructions),
 		server.WithRecovery(),
 		server.WithElicitation(),
+		server.WithLogging(),
 	)
 	h.srv = srv
+	// Records about a call also go to its client, when it asked (logging.go).
+	h.logger = forwardLogs(logger, srv, logging)
+	svc.Logger = forwardLogs(cmp.Or(svc.Logger, slog.New(slog.DiscardHandler)), srv, logging)
 	h.addResources(srv)
 	h.addPrompts(srv)
 	for _, construct := range toolset {
@@ -61,7 +69,7 @@ func NewServer(svc *service.Service, opts Options) (*server.MCPServer, error) {
 		if opts.ReadOnly && !t.readOnly() {
 			continue
 		}
-		srv.AddTool(t.def, t.handler)
+		srv.AddTool(t.def, h.observed(t.def.Name, t.handler))
 	}
 	return srv, nil
 }

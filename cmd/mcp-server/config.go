@@ -5,14 +5,18 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"time"
 
 	"github.com/spf13/pflag"
 
+	"github.com/vectorops/pgvector-backup-mcp/audit"
 	"github.com/vectorops/pgvector-backup-mcp/catalog"
 	"github.com/vectorops/pgvector-backup-mcp/confirm"
 	"github.com/vectorops/pgvector-backup-mcp/dbaccess"
+	"github.com/vectorops/pgvector-backup-mcp/httpapi"
 	"github.com/vectorops/pgvector-backup-mcp/layout"
+	"github.com/vectorops/pgvector-backup-mcp/oauth"
 	"github.com/vectorops/pgvector-backup-mcp/restore"
 	"github.com/vectorops/pgvector-backup-mcp/service"
 )
@@ -38,6 +42,15 @@ type config struct {
 	authToken     string
 	allowOrigins  []string
 	shutdownGrace time.Duration
+	// OAuth: the issuer whose JWTs are accepted, the aud they must name
+	// ("" means the public URL), the URL clients reach /mcp at ("" means
+	// http://ADDR/mcp once the address is bound), and the old REST API's
+	// mode ("" means on).
+	oauthIssuer   string
+	oauthAudience string
+	publicURL     string
+	legacyAPI     string
+	metrics       string // address of /metrics; "" serves none
 }
 
 const (
@@ -75,13 +88,19 @@ const (
 	flagAuthToken     = "auth-token"
 	flagAllowOrigin   = "allow-origin"
 	flagShutdownGrace = "shutdown-grace"
+	flagOAuthIssuer   = "oauth-issuer"
+	flagOAuthAudience = "oauth-audience"
+	flagPublicURL     = "public-url"
+	flagLegacyAPI     = "legacy-api"
+	flagMetrics       = "metrics"
 )
 
 // servingFlags are the flags of mcp-server alone and serve: all of them,
 // since the tools they serve read every setting.
 func servingFlags() []string {
 	return []string{flagDatabaseURL, flagProjectRoot, flagBackupRoot, flagAllowDB, flagReadOnly, flagConfirm, flagLogLevel,
-		flagLockTimeout, flagKeepSnapshots, flagIndexMemory, flagHTTP, flagAuthToken, flagAllowOrigin, flagShutdownGrace}
+		flagLockTimeout, flagKeepSnapshots, flagIndexMemory, flagHTTP, flagAuthToken, flagAllowOrigin, flagShutdownGrace, flagMetrics,
+		flagOAuthIssuer, flagOAuthAudience, flagPublicURL, flagLegacyAPI}
 }
 
 // bindFlags declares the named configuration flags on fs, writing into c.
@@ -126,6 +145,16 @@ func (c *config) bindFlags(fs *pflag.FlagSet, names ...string) {
 			fs.StringArrayVar(&c.allowOrigins, name, c.allowOrigins, "web origin (https://host[:port]) allowed to call the HTTP server besides its own; repeatable")
 		case flagShutdownGrace:
 			fs.DurationVar(&c.shutdownGrace, name, c.shutdownGrace, "on SIGTERM, how long running HTTP calls may finish before they are cancelled (and roll back)")
+		case flagMetrics:
+			fs.StringVar(&c.metrics, name, c.metrics, "serve Prometheus metrics at /metrics on this address, also when serving stdio (host:port; a bare :port means loopback; env MCP_METRICS_ADDR; default off)")
+		case flagOAuthIssuer:
+			fs.StringVar(&c.oauthIssuer, name, c.oauthIssuer, "OAuth issuer whose access tokens (JWTs) HTTP requests may carry, exactly as its tokens' iss names it, e.g. https://login.example.com/realms/ops; https:// unless on loopback (env MCP_OAUTH_ISSUER)")
+		case flagOAuthAudience:
+			fs.StringVar(&c.oauthAudience, name, c.oauthAudience, "the aud an OAuth token must name: the audience (API identifier) the issuer mints this server's tokens for (env MCP_OAUTH_AUDIENCE, default --public-url)")
+		case flagPublicURL:
+			fs.StringVar(&c.publicURL, name, c.publicURL, "the absolute URL clients reach /mcp at, behind a load balancer or proxy, e.g. https://backups.example.com/mcp (env MCP_PUBLIC_URL, default http://ADDR/mcp)")
+		case flagLegacyAPI:
+			fs.StringVar(&c.legacyAPI, name, c.legacyAPI, "the old REST API: on, read-only (its list only: its restore runs without a confirmation) or off (default on)")
 		default:
 			panic("no configuration flag " + name) // a misspelt name: caught by any test that builds the commands
 		}
@@ -139,6 +168,15 @@ func (c *config) resolve(getenv func(string) (string, bool)) error {
 	c.projectRoot = orEnv(c.projectRoot, getenv, "VECTOR_PROJECT_ROOT", ".")
 	c.backupRoot = orEnv(c.backupRoot, getenv, "VECTOR_BACKUP_ROOT", defaultBackupRoot)
 	c.authToken = orEnv(c.authToken, getenv, "MCP_AUTH_TOKEN", "")
+	c.metrics = orEnv(c.metrics, getenv, "MCP_METRICS_ADDR", "")
+	c.oauthIssuer = orEnv(c.oauthIssuer, getenv, "MCP_OAUTH_ISSUER", "")
+	c.oauthAudience = orEnv(c.oauthAudience, getenv, "MCP_OAUTH_AUDIENCE", "")
+	c.publicURL = orEnv(c.publicURL, getenv, "MCP_PUBLIC_URL", "")
+	if c.http != "" {
+		if err := c.checkServing(); err != nil {
+			return err
+		}
+	}
 	if c.confirm != "token" && c.confirm != "none" {
 		return fmt.Errorf("--confirm must be token or none, got %q", c.confirm)
 	}
@@ -164,6 +202,28 @@ func (c *config) resolve(getenv func(string) (string, bool)) error {
 			return fmt.Errorf("MCP_CONFIRM_KEY %v; make one with: openssl rand -hex 32", err)
 		}
 		c.confirmKey = b
+	}
+	return nil
+}
+
+// checkServing checks the HTTP server's authorization settings.
+func (c *config) checkServing() error {
+	if c.legacyAPI != "" { // "" is on
+		if _, err := httpapi.ParseLegacyMode(c.legacyAPI); err != nil {
+			return err
+		}
+	}
+	if c.publicURL != "" {
+		u, err := url.Parse(c.publicURL)
+		if err != nil || !u.IsAbs() || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") || u.RawQuery != "" || u.Fragment != "" {
+			return fmt.Errorf("--public-url %q: want the absolute URL clients reach /mcp at, such as https://backups.example.com/mcp", c.publicURL)
+		}
+	}
+	if c.oauthIssuer != "" {
+		return oauth.CheckIssuer(c.oauthIssuer)
+	}
+	if c.oauthAudience != "" {
+		return fmt.Errorf("--oauth-audience is set but --oauth-issuer is not: set the issuer whose tokens name that audience")
 	}
 	return nil
 }
@@ -198,6 +258,7 @@ func (c *config) service(logger *slog.Logger) (*service.Service, error) {
 		KeepSnapshots: c.keepSnaps,
 		LockWait:      c.lockWait,
 		IndexMemory:   c.indexMemory,
+		Audit:         audit.New(cat.Store),
 	}
 	if c.confirm == "token" {
 		if svc.Confirm, err = confirm.NewSealer(c.confirmKey, confirm.DefaultTTL); err != nil {

@@ -168,7 +168,7 @@ func TestParseConfig(t *testing.T) {
 			want: defaults,
 		},
 		{name: "read-only takes no separate value", args: []string{"--read-only", "true"}, wantErr: `unknown command or argument "true"`},
-		{name: "unexpected positional argument", args: []string{"bogus"}, wantErr: `unknown command or argument "bogus"; commands: backup, inspect, list, restore, schemas, serve, version`},
+		{name: "unexpected positional argument", args: []string{"bogus"}, wantErr: `unknown command or argument "bogus"; commands: audit, backup, inspect, list, restore, schemas, serve, version`},
 		{name: "positional argument after flags", args: []string{"--read-only", "nothing", "extra"}, wantErr: `unknown command or argument "nothing"`},
 		{name: "argument after a command", args: []string{"serve", "extra"}, wantErr: `unexpected argument "extra"`},
 		{name: "unknown flag", args: []string{"--no-such-flag"}, wantErr: "unknown flag: --no-such-flag"},

@@ -567,7 +567,9 @@ const (
 	snapshotLogs          = snapshotDir + "/" + layout.LogName
 )
 
-var snapshotFileRE = regexp.MustCompile(`^(?:langchain_pg_(?:collection|embedding)_|vector_snapshot_manifest_)([0-9]{8}_[0-9]{6})\.(?:csv|json)(\.(?:[0-9]+\.|mcp\.)?tmp)?$`)
+// Snapshots are binary COPY (.pgcopy); while one is written, its folder
+// also holds the collection's .csv.mcp.tmp, which reserves the timestamp.
+var snapshotFileRE = regexp.MustCompile(`^(?:langchain_pg_(?:collection|embedding)_|vector_snapshot_manifest_)([0-9]{8}_[0-9]{6})\.(?:csv|pgcopy|json)(\.(?:[0-9]+\.|mcp\.)?tmp)?$`)
 
 // checkFiles compares the backup root with before: no file lost or changed
 // (except mutated, changed on purpose), new files only in the snapshot folder
@@ -598,8 +600,8 @@ func (r *faultRig) checkFiles(t *testing.T, before fileState, want leftover, mut
 		if _, ok := before.sums[rel]; ok {
 			continue
 		}
-		if strings.HasPrefix(rel, layout.StateDir+"/") {
-			continue // the server's own state: its seal key, spent tokens
+		if strings.HasPrefix(rel, layout.StateDir+"/") || strings.HasPrefix(rel, layout.AuditDir+"/") {
+			continue // the server's own state (its seal key, spent tokens) and the audit trail's records
 		}
 		added = append(added, rel)
 		dir, name := path.Split(rel)
@@ -657,7 +659,7 @@ func (r *faultRig) checkFiles(t *testing.T, before fileState, want leftover, mut
 		r.checkSnapshot(t, loc, ts, after)
 		if logChanged {
 			logText, _ := os.ReadFile(filepath.Join(r.p.Backups, snapshotLogs))
-			if !strings.Contains(string(logText), "langchain_pg_embedding_"+ts+".csv") {
+			if !strings.Contains(string(logText), layout.DataFileName(layout.EmbeddingTable, ts, layout.FormatPGCopy)) { // snapshots are binary COPY
 				t.Errorf("%s changed but does not describe the snapshot %s:\n%s", snapshotLogs, ts, logText)
 			}
 		}

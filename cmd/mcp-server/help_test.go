@@ -12,7 +12,7 @@ var flagLine = regexp.MustCompile(`^\s+(?:-\w, )?(--[\w-]+)(?: \w+)?\s{2,}(.*)$`
 // TestHelpWhole: every command's help prints each flag's description
 // whole: no text ends mid-sentence ("e.g."), no parenthesis is left open.
 func TestHelpWhole(t *testing.T) {
-	for _, cmd := range []string{"", "serve", "list", "inspect", "restore", "backup", "schemas", "version"} {
+	for _, cmd := range []string{"", "serve", "list", "inspect", "restore", "backup", "audit", "schemas", "version"} {
 		args := strings.Fields(cmd + " --help")
 		stdout, stderr, code := runServer(t, runOptions{}, args...)
 		out := stdout + stderr

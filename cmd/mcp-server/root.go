@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/vectorops/pgvector-backup-mcp/caller"
 	"github.com/vectorops/pgvector-backup-mcp/display"
 )
 
@@ -99,7 +100,7 @@ stderr. With --http it serves them over HTTP instead (see serve).`,
 	root.SetFlagErrorFunc(flagError) // the subcommands' too
 	a.reads(root, servingFlags()...)
 	root.AddCommand(a.serveCommand(), a.listCommand(), a.inspectCommand(), a.restoreCommand(), a.backupCommand(),
-		a.schemasCommand(), a.versionCommand())
+		a.auditCommand(), a.schemasCommand(), a.versionCommand())
 	return root
 }
 
@@ -131,6 +132,11 @@ func (a *app) configure(cmd *cobra.Command, _ []string) error {
 		level = slog.LevelError
 	}
 	a.logger = slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: level}))
+	if tool := cmd.Annotations[operationAnnotation]; tool != "" {
+		// For the audit trail: the command line's calls, named by their
+		// tool (the caller is the local operator: caller.From's default).
+		cmd.SetContext(caller.WithFront(cmd.Context(), caller.Front{Name: caller.FrontCLI, Operation: tool}))
+	}
 	return nil
 }
 
