@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"net"
 	"net/http"
 	"net/netip"
@@ -146,12 +147,16 @@ func (h *Handler) accessLog(next http.Handler) http.Handler {
 	})
 }
 
-// recorder notes the status and size of an answer. It keeps Flush, which
-// MCP's streamed answers (server-sent events) need.
+// recorder notes the status and size of an answer, and with keepError the
+// start of an error's body (the envelope naming its type and reason, for
+// the metrics). It keeps Flush, which MCP's streamed answers (server-sent
+// events) need.
 type recorder struct {
 	http.ResponseWriter
-	status int
-	bytes  int64
+	status    int
+	bytes     int64
+	keepError bool
+	errBody   bytes.Buffer
 }
 
 func (r *recorder) WriteHeader(status int) {
@@ -164,6 +169,9 @@ func (r *recorder) WriteHeader(status int) {
 func (r *recorder) Write(p []byte) (int, error) {
 	if r.status == 0 {
 		r.status = http.StatusOK
+	}
+	if r.keepError && r.status != http.StatusOK && r.errBody.Len() < maxErrorBody {
+		r.errBody.Write(p[:min(len(p), maxErrorBody-r.errBody.Len())])
 	}
 	n, err := r.ResponseWriter.Write(p)
 	r.bytes += int64(n)

@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"bytes"
 	"encoding/json"
 	"net/http"
 	"time"
@@ -24,48 +23,19 @@ func (h *Handler) observe(next http.Handler) http.Handler {
 		}
 		start := time.Now()
 		ctx := caller.WithFront(r.Context(), caller.Front{Name: caller.FrontREST, Operation: route})
-		rec := &outcomeRecorder{ResponseWriter: w}
+		rec := &recorder{ResponseWriter: w, keepError: true}
 		next.ServeHTTP(rec, r.WithContext(ctx))
 		h.svc.Metrics.Call(caller.FrontREST, route, rec.err(), time.Since(start))
 	})
 }
 
-// maxErrorBody bounds what outcomeRecorder keeps of an error's answer: an
+// maxErrorBody bounds what a recorder keeps of an error's answer: an
 // envelope with a message and a few details.
 const maxErrorBody = 64 << 10
 
-// outcomeRecorder keeps the status of an answer and, for an error, the
-// start of its body: the envelope that names the error's type and reason.
-type outcomeRecorder struct {
-	http.ResponseWriter
-	status int
-	body   bytes.Buffer
-}
-
-func (r *outcomeRecorder) WriteHeader(status int) {
-	if r.status == 0 {
-		r.status = status
-	}
-	r.ResponseWriter.WriteHeader(status)
-}
-
-func (r *outcomeRecorder) Write(p []byte) (int, error) {
-	if r.status == 0 {
-		r.status = http.StatusOK
-	}
-	if r.status != http.StatusOK && r.body.Len() < maxErrorBody {
-		r.body.Write(p[:min(len(p), maxErrorBody-r.body.Len())])
-	}
-	return r.ResponseWriter.Write(p)
-}
-
-func (r *outcomeRecorder) Flush() { http.NewResponseController(r.ResponseWriter).Flush() }
-
-func (r *outcomeRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
-
 // err is the error the answer reports (its type and reason, from the
 // envelope writeError and writeRefusal make), or nil for a success.
-func (r *outcomeRecorder) err() error {
+func (r *recorder) err() error {
 	if r.status == 0 || r.status == http.StatusOK {
 		return nil
 	}
@@ -75,7 +45,7 @@ func (r *outcomeRecorder) err() error {
 			Reason string `json:"reason"`
 		} `json:"data"`
 	}
-	_ = json.Unmarshal(r.body.Bytes(), &env) // an answer of no envelope counts as the status says
+	_ = json.Unmarshal(r.errBody.Bytes(), &env) // an answer of no envelope counts as the status says
 	typ := apierr.Type(env.Data.Type)
 	if typ == "" {
 		typ = apierr.DatabaseError
