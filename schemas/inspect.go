@@ -90,7 +90,7 @@ type FileReport struct {
 // BadRow is one row a restore would refuse.
 type BadRow struct {
 	File   string `json:"file"`
-	Line   int    `json:"line" jsonschema_description:"Physical line; the header is line 1."`
+	Line   int    `json:"line" jsonschema_description:"Physical line (the header is line 1); in a snapshot's binary file, the record number."`
 	Column string `json:"column,omitempty"`
 	Reason string `json:"reason"`
 }
