@@ -147,6 +147,7 @@ type Snapshot struct {
 	Timestamp string
 	Source    *layout.Source   // the database the rows came from
 	Rows      map[string]int64 // saved per table
+	Bytes     int64            // of its data files, as written
 	Undo      Undo
 }
 

@@ -48,6 +48,9 @@ func (j *job) takeSnapshot(ctx context.Context, tx pgx.Tx) (*Snapshot, error) {
 	for _, t := range w.Manifest.Tables {
 		snap.Rows[t] = w.Manifest.Files[t].Rows
 	}
+	for _, f := range w.Manifest.Files {
+		snap.Bytes += f.Bytes
+	}
 	switch {
 	case j.scope.mode != modeCollections:
 		snap.Undo.Truncate = true

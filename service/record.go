@@ -12,7 +12,6 @@ import (
 	"github.com/vectorops/pgvector-backup-mcp/metrics"
 	"github.com/vectorops/pgvector-backup-mcp/restore"
 	"github.com/vectorops/pgvector-backup-mcp/schemas"
-	"github.com/vectorops/pgvector-backup-mcp/store"
 )
 
 // auditWriteTimeout bounds writing one audit record. It is written even
@@ -57,9 +56,7 @@ func (s *Service) restoreRecorded(ctx context.Context, call *restoreCall, opts R
 		}
 		if res.Snapshot != nil {
 			rec.Snapshot = &audit.SetRef{Path: res.Snapshot.BackupPath, Timestamp: res.Snapshot.Timestamp}
-			if s.Metrics != nil {
-				m.SnapshotBytes = s.setBytes(ctx, done.Snapshot)
-			}
+			m.SnapshotBytes = done.Snapshot.Bytes
 		}
 	}
 	s.Metrics.Restored(m)
@@ -144,20 +141,4 @@ func restoreMode(args schemas.RestoreArgs) string {
 		return metrics.ModeCollections
 	}
 	return metrics.ModeAppend
-}
-
-// setBytes is the size of a snapshot set's data files, for the metrics:
-// what the store says of them now, in whichever format they were written
-// (a file it cannot find counts 0).
-func (s *Service) setBytes(ctx context.Context, snap *restore.Snapshot) int64 {
-	var n int64
-	for table := range snap.Rows {
-		for _, format := range layout.Formats() {
-			if e, err := s.Catalog.Store.Stat(ctx, store.Join(snap.Dir, layout.DataFileName(table, snap.Timestamp, format))); err == nil {
-				n += e.Size
-				break
-			}
-		}
-	}
-	return n
 }
