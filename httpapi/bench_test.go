@@ -56,15 +56,7 @@ func BenchmarkListHTTP(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	ln, err := httpapi.Listen("127.0.0.1:0", false)
-	if err != nil {
-		b.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- httpapi.Serve(ctx, ln, h, time.Second) }()
-	defer func() { cancel(); <-served }()
-	base := "http://" + ln.Addr().String() + "/api/v0/data_pipeline/vector/restore/list"
+	base := serveBench(b, h) + "/api/v0/data_pipeline/vector/restore/list"
 
 	for _, bc := range []struct{ name, query string }{{"all", ""}, {"limit50", "?limit=50"}} {
 		b.Run(bc.name, func(b *testing.B) {
@@ -90,4 +82,19 @@ func BenchmarkListHTTP(b *testing.B) {
 			b.ReportMetric(float64(size), "bytes/answer")
 		})
 	}
+}
+
+// serveBench serves h on a loopback port until the benchmark ends, and
+// returns its base URL.
+func serveBench(b *testing.B, h *httpapi.Handler) string {
+	b.Helper()
+	ln, err := httpapi.Listen("127.0.0.1:0", false)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- httpapi.Serve(ctx, ln, h, time.Second) }()
+	b.Cleanup(func() { cancel(); <-served })
+	return "http://" + ln.Addr().String()
 }

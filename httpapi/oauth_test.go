@@ -358,15 +358,7 @@ func BenchmarkAuthHTTP(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			ln, err := httpapi.Listen("127.0.0.1:0", false)
-			if err != nil {
-				b.Fatal(err)
-			}
-			ctx, cancel := context.WithCancel(context.Background())
-			served := make(chan error, 1)
-			go func() { served <- httpapi.Serve(ctx, ln, h, time.Second) }()
-			defer func() { cancel(); <-served }()
-			req, _ := http.NewRequest("GET", "http://"+ln.Addr().String()+"/not-served", nil)
+			req, _ := http.NewRequest("GET", serveBench(b, h)+"/not-served", nil)
 			if bc.header != "" {
 				req.Header.Set("Authorization", bc.header)
 			}

@@ -9,12 +9,9 @@ package main
 // SIGTERM in the middle of a restore.
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
@@ -88,32 +85,11 @@ func startHTTP(t *testing.T, env []string, args ...string) *httpServer {
 // returns the status and the decoded envelope.
 func curl(t *testing.T, method, u, body string) (int, map[string]any) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	var rd io.Reader
-	if body != "" {
-		rd = strings.NewReader(body)
+	status, _, env := send(t, method, u, "", body)
+	if env["code"] != float64(status) {
+		t.Errorf("%s %s: status %d, code %v", method, u, status, env["code"])
 	}
-	req, err := http.NewRequestWithContext(ctx, method, u, rd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, u, err)
-	}
-	defer res.Body.Close()
-	var env map[string]any
-	if err := json.NewDecoder(res.Body).Decode(&env); err != nil {
-		t.Fatalf("%s %s: not JSON: %v", method, u, err)
-	}
-	if env["code"] != float64(res.StatusCode) {
-		t.Errorf("%s %s: status %d, code %v", method, u, res.StatusCode, env["code"])
-	}
-	return res.StatusCode, env
+	return status, env
 }
 
 // check compares fields of an object with want, by path ("a.b.0.c").
