@@ -498,11 +498,11 @@ func TestCollectionsRestore(t *testing.T) {
 		snapSet := e.find(t, e.global, snap.Timestamp)
 		lc := featCollection(t, live, "sql")
 		// The snapshot is binary COPY: read as the server reads it.
-		_, rows := setRows(t, snapSet, layout.CollectionTable)
+		_, rows := pgtest.SetRows(t, snapSet, layout.CollectionTable)
 		if len(rows) != 1 || rows[0][0] != lc.UUID || rows[0][1] != "sql" {
 			t.Errorf("snapshot collection file holds %v, want the live sql row", rows)
 		}
-		header, rows := setRows(t, snapSet, layout.EmbeddingTable)
+		header, rows := pgtest.SetRows(t, snapSet, layout.EmbeddingTable)
 		col := slices.Index(header, "collection_id")
 		for _, r := range rows {
 			if r[col] != lc.UUID {

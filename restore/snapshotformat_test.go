@@ -6,7 +6,6 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -16,47 +15,12 @@ import (
 
 	"github.com/vectorops/pgvector-backup-mcp/apierr"
 	"github.com/vectorops/pgvector-backup-mcp/backup"
-	"github.com/vectorops/pgvector-backup-mcp/backupfile"
 	"github.com/vectorops/pgvector-backup-mcp/catalog"
 	"github.com/vectorops/pgvector-backup-mcp/internal/pgtest"
 	"github.com/vectorops/pgvector-backup-mcp/layout"
 	"github.com/vectorops/pgvector-backup-mcp/restore"
 	"github.com/vectorops/pgvector-backup-mcp/sample"
 )
-
-// setRows reads table's file of set as the server reads it (CSV or binary
-// COPY), every field in text form; NULL is "<NULL>".
-func setRows(t *testing.T, set catalog.Set, table string) (header []string, rows [][]string) {
-	t.Helper()
-	ctx := context.Background()
-	files, err := set.Open(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer files.Close()
-	r, err := backupfile.Open(ctx, files.File(table), backupfile.AllText)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	for {
-		rec, err := r.Next()
-		if err == io.EOF {
-			return r.Header(), rows
-		}
-		if err != nil {
-			t.Fatalf("%s: %v", r.Name(), err)
-		}
-		row := make([]string, len(rec))
-		for i, f := range rec {
-			row[i] = string(f.Value)
-			if f.IsNull() {
-				row[i] = "<NULL>"
-			}
-		}
-		rows = append(rows, row)
-	}
-}
 
 // edgeEnv is a vanna-style database (embedding vector with no dimension)
 // holding rows at the edges of what a snapshot must carry: NULLs, empty
@@ -132,8 +96,8 @@ func TestBinaryMatchesCSV(t *testing.T) {
 		if !strings.HasSuffix(binSet.File(table), ".pgcopy") || !strings.HasSuffix(csvSet.File(table), ".csv") {
 			t.Fatalf("files %s and %s", csvSet.File(table), binSet.File(table))
 		}
-		ch, crows := setRows(t, csvSet, table)
-		bh, brows := setRows(t, binSet, table)
+		ch, crows := pgtest.SetRows(t, csvSet, table)
+		bh, brows := pgtest.SetRows(t, binSet, table)
 		if !slices.Equal(ch, bh) {
 			t.Errorf("%s: header %v, binary %v", table, ch, bh)
 		}

@@ -2,7 +2,6 @@ package service_test
 
 import (
 	"context"
-	"io"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -12,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vectorops/pgvector-backup-mcp/backupfile"
 	"github.com/vectorops/pgvector-backup-mcp/catalog"
 	"github.com/vectorops/pgvector-backup-mcp/internal/pgtest"
 	"github.com/vectorops/pgvector-backup-mcp/internal/s3test"
@@ -26,35 +24,18 @@ import (
 // key), as the server reads it (a snapshot's file is binary COPY), sorted.
 func setColumn(t *testing.T, cat *catalog.Catalog, dir, ts, table, col string) []string {
 	t.Helper()
-	ctx := context.Background()
-	set, err := cat.FindSet(ctx, dir, ts)
+	set, err := cat.FindSet(context.Background(), dir, ts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	files, err := set.Open(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer files.Close()
-	r, err := backupfile.Open(ctx, files.File(table), backupfile.AllText)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	i := slices.Index(r.Header(), col)
+	header, rows := pgtest.SetRows(t, set, table)
+	i := slices.Index(header, col)
 	if i < 0 {
-		t.Fatalf("%s has no column %s: %v", r.Name(), col, r.Header())
+		t.Fatalf("%s has no column %s: %v", table, col, header)
 	}
 	var out []string
-	for {
-		rec, err := r.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatalf("%s: %v", r.Name(), err)
-		}
-		out = append(out, string(rec[i].Value))
+	for _, row := range rows {
+		out = append(out, row[i])
 	}
 	sort.Strings(out)
 	return out

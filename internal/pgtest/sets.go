@@ -2,9 +2,11 @@ package pgtest
 
 import (
 	"context"
+	"io"
 	"path/filepath"
 	"testing"
 
+	"github.com/vectorops/pgvector-backup-mcp/backupfile"
 	"github.com/vectorops/pgvector-backup-mcp/catalog"
 	"github.com/vectorops/pgvector-backup-mcp/restore"
 	"github.com/vectorops/pgvector-backup-mcp/sample"
@@ -53,4 +55,38 @@ func Key(t testing.TB, cat *catalog.Catalog, abs string) string {
 		return ""
 	}
 	return filepath.ToSlash(rel)
+}
+
+// SetRows reads table's file of set as the server reads it (CSV or binary
+// COPY), every field in text form; NULL is "<NULL>".
+func SetRows(t *testing.T, set catalog.Set, table string) (header []string, rows [][]string) {
+	t.Helper()
+	ctx := context.Background()
+	files, err := set.Open(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer files.Close()
+	r, err := backupfile.Open(ctx, files.File(table), backupfile.AllText)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	for {
+		rec, err := r.Next()
+		if err == io.EOF {
+			return r.Header(), rows
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", r.Name(), err)
+		}
+		row := make([]string, len(rec))
+		for i, f := range rec {
+			row[i] = string(f.Value)
+			if f.IsNull() {
+				row[i] = "<NULL>"
+			}
+		}
+		rows = append(rows, row)
+	}
 }
